@@ -1,0 +1,79 @@
+#pragma once
+// Small helpers over RapidJSON: a writer that builds a std::string, and typed, checked reads
+// that turn a wrong type into a clear Error instead of an assert.
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "schema/error.hpp"
+
+namespace keygate {
+
+class JsonWriter {
+ public:
+  JsonWriter() : writer_(buffer_) {}
+  void start_object() { writer_.StartObject(); }
+  void end_object() { writer_.EndObject(); }
+  void start_array() { writer_.StartArray(); }
+  void end_array() { writer_.EndArray(); }
+  void key(std::string_view k) { writer_.Key(k.data(), static_cast<rapidjson::SizeType>(k.size())); }
+  void string(std::string_view v) {
+    writer_.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+  }
+  void null() { writer_.Null(); }
+  void boolean(bool v) { writer_.Bool(v); }
+  void integer(int64_t v) { writer_.Int64(v); }
+  void number(double v) { writer_.Double(v); }
+  void value(const rapidjson::Value& v) { v.Accept(writer_); }
+  // Inserts already-serialised JSON verbatim (caller guarantees validity).
+  void raw(std::string_view json) {
+    writer_.RawValue(json.data(), json.size(), rapidjson::kObjectType);
+  }
+
+  void field(std::string_view k, std::string_view v) { key(k), string(v); }
+  void field(std::string_view k, const char* v) { key(k), string(v); }
+  void field(std::string_view k, bool v) { key(k), boolean(v); }
+  void field(std::string_view k, int v) { key(k), integer(v); }
+  void field(std::string_view k, int64_t v) { key(k), integer(v); }
+  void field(std::string_view k, double v) { key(k), number(v); }
+  // Optional strings serialise as null when empty.
+  void field_or_null(std::string_view k, const std::optional<std::string>& v) {
+    key(k);
+    if (v) {
+      string(*v);
+    } else {
+      null();
+    }
+  }
+
+  std::string take() { return std::string(buffer_.GetString(), buffer_.GetSize()); }
+
+ private:
+  rapidjson::StringBuffer buffer_;
+  rapidjson::Writer<rapidjson::StringBuffer> writer_;
+};
+
+// Serialises a RapidJSON value.
+std::string to_json(const rapidjson::Value& v);
+
+// Parses a JSON object (comments and trailing commas allowed when `relaxed`).
+// Errors are 400 invalid_request with the parse position.
+Result<rapidjson::Document> parse_json_object(std::string_view text, bool relaxed = false);
+
+// Typed member access: absent -> nullopt; present with the wrong type -> 400 naming the field.
+Result<std::optional<std::string>> get_string(const rapidjson::Value& obj, const char* name);
+Result<std::optional<double>> get_number(const rapidjson::Value& obj, const char* name);
+Result<std::optional<int64_t>> get_int(const rapidjson::Value& obj, const char* name);
+Result<std::optional<bool>> get_bool(const rapidjson::Value& obj, const char* name);
+
+inline std::string_view as_view(const rapidjson::Value& v) {
+  return {v.GetString(), v.GetStringLength()};
+}
+
+}  // namespace keygate

@@ -1,0 +1,132 @@
+#include "schema/migrations.hpp"
+
+#include <array>
+
+namespace keygate {
+
+namespace {
+
+// Times are unix seconds (INTEGER) unless the column name ends in _ms. Secrets never appear in
+// plaintext: tokens are stored as a keyed hash, provider keys as AEAD ciphertext.
+constexpr std::string_view kInitial = R"sql(
+CREATE TABLE users (
+  id          TEXT PRIMARY KEY,                    -- usr_<random>
+  name        TEXT NOT NULL UNIQUE,
+  role        TEXT NOT NULL CHECK (role IN ('admin', 'user')),
+  created_at  INTEGER NOT NULL,
+  disabled    INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE tokens (
+  id            TEXT PRIMARY KEY,                  -- tok_<random>
+  user_id       TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  name          TEXT NOT NULL,
+  hash          BLOB NOT NULL UNIQUE,              -- keyed BLAKE2b-256 of the token
+  masked        TEXT NOT NULL,
+  created_at    INTEGER NOT NULL,
+  expires_at    INTEGER,
+  revoked_at    INTEGER,
+  last_used_at  INTEGER
+);
+CREATE INDEX tokens_user ON tokens(user_id);
+
+CREATE TABLE provider_keys (
+  id                  TEXT PRIMARY KEY,            -- key_<random>
+  scope               TEXT NOT NULL CHECK (scope IN ('user', 'system')),
+  user_id             TEXT REFERENCES users(id) ON DELETE CASCADE,
+  provider            TEXT NOT NULL,
+  name                TEXT NOT NULL DEFAULT '',
+  description         TEXT NOT NULL DEFAULT '',
+  ciphertext          BLOB NOT NULL,               -- XChaCha20-Poly1305, tag included
+  nonce               BLOB NOT NULL,
+  master_key_version  INTEGER NOT NULL,
+  masked              TEXT NOT NULL,
+  status              TEXT NOT NULL DEFAULT 'active'
+                      CHECK (status IN ('active', 'inactive', 'error', 'revoked')),
+  priority            INTEGER NOT NULL DEFAULT 100,
+  expires_at          INTEGER,
+  created_at          INTEGER NOT NULL,
+  updated_at          INTEGER NOT NULL,
+  last_used_at        INTEGER,
+  last_tested_at      INTEGER,
+  last_error          TEXT,
+  CHECK ((scope = 'system') = (user_id IS NULL))
+);
+CREATE INDEX provider_keys_owner ON provider_keys(user_id, provider);
+CREATE INDEX provider_keys_system ON provider_keys(scope, provider);
+
+CREATE TABLE agents (
+  user_id         TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  name            TEXT NOT NULL,
+  model           TEXT NOT NULL,
+  params_json     TEXT NOT NULL DEFAULT '{}',
+  fallbacks_json  TEXT NOT NULL DEFAULT '[]',
+  created_at      INTEGER NOT NULL,
+  updated_at      INTEGER NOT NULL,
+  PRIMARY KEY (user_id, name)
+);
+
+-- Who did what. Never holds a secret: targets are ids, details are human text.
+CREATE TABLE audit_log (
+  id             INTEGER PRIMARY KEY,
+  at             INTEGER NOT NULL,
+  actor_user_id  TEXT,
+  actor_name     TEXT,
+  action         TEXT NOT NULL,
+  target_type    TEXT,
+  target_id      TEXT,
+  remote_addr    TEXT,
+  detail         TEXT
+);
+
+-- Master key check value and version, the sealed token pepper, rotation state.
+CREATE TABLE meta (
+  key    TEXT PRIMARY KEY,
+  value  BLOB
+);
+
+CREATE TABLE usage (
+  request_id         TEXT PRIMARY KEY,
+  started_at_ms      INTEGER NOT NULL,
+  user_id            TEXT,
+  token_id           TEXT,
+  agent              TEXT,
+  provider           TEXT,
+  model_requested    TEXT,
+  model_served       TEXT,
+  key_source         TEXT,                         -- user | system | env | none
+  key_id             TEXT,
+  prompt_tokens      INTEGER NOT NULL DEFAULT 0,
+  completion_tokens  INTEGER NOT NULL DEFAULT 0,
+  cached_tokens      INTEGER NOT NULL DEFAULT 0,
+  reasoning_tokens   INTEGER NOT NULL DEFAULT 0,
+  usage_known        TEXT NOT NULL DEFAULT 'unknown'
+                     CHECK (usage_known IN ('reported', 'estimated', 'unknown')),
+  cost_usd           REAL,
+  latency_ms         INTEGER,
+  ttft_ms            INTEGER,
+  upstream_status    INTEGER,
+  stream             INTEGER NOT NULL DEFAULT 0,
+  outcome            TEXT,
+  day                TEXT NOT NULL                 -- YYYY-MM-DD (UTC) of started_at_ms
+);
+CREATE INDEX usage_day ON usage(day);
+CREATE INDEX usage_user_day ON usage(user_id, day);
+CREATE INDEX usage_provider_model ON usage(provider, model_served);
+)sql";
+
+constexpr std::array kMigrations = {
+    Migration{1, "initial schema", kInitial},
+};
+
+}  // namespace
+
+std::span<const Migration> migrations() {
+  return kMigrations;
+}
+
+int latest_schema_version() {
+  return kMigrations.back().version;
+}
+
+}  // namespace keygate

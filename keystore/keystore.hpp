@@ -1,0 +1,132 @@
+#pragma once
+// Keystore: users, tokens, sealed provider keys, agents and the audit log, in one SQLite file.
+//
+// Threading: synchronous and thread-safe. The gateway calls it from its database thread pool,
+// never from I/O threads. One connection guarded by a mutex, because (1) SQLite serialises
+// writers anyway, so more connections would only add SQLITE_BUSY retries between our own
+// threads; (2) every operation is a few indexed statements (tens of microseconds), so the lock is
+// never held long; (3) one connection keeps multi-statement transactions and the in-memory
+// key material (sealer, token key) trivially consistent. Readers elsewhere (usage reports) can
+// open their own connection: WAL lets them read while we write.
+//
+// Master key and tokens: provider keys are sealed with a subkey of the master key. Tokens are
+// hashed with a subkey of a random 32-byte *token pepper* that is stored in meta, sealed under
+// the master key. Rotating the master key re-seals the pepper, so tokens stay valid across a
+// rotation; a wrong master key cannot open the pepper, so nobody can authenticate (status() and
+// readyz say why).
+//
+// Rotation (rotate_master_key): first records the target version and the new key's check value
+// in meta, then re-seals each provider key in its own transaction (the row carries its new
+// master_key_version), and last, in one transaction, re-seals the pepper and switches the current
+// version and check value. Killed at any point, the database still opens with the OLD key
+// (status() warns that a rotation is unfinished; keys already moved cannot be served until it
+// finishes); running the rotation again with the SAME new key file skips moved rows and finishes.
+// Opening with the new key before the rotation finished is refused with a message saying so.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "keystore/master_key.hpp"
+#include "keystore/sealer.hpp"
+#include "keystore/sqlite.hpp"
+#include "keystore/store.hpp"
+#include "schema/error.hpp"
+
+namespace keygate {
+
+// A provider key's owner: a user id, or nullopt for the system scope.
+using Owner = std::optional<std::string>;
+
+class Keystore {
+ public:
+  // Opens (creating and migrating if needed) the database. A fresh database is initialised with
+  // this master key. With no master key or the wrong one, the keystore still opens, in a sealed
+  // state: listing works; authentication and key material fail with 503 (see status()).
+  static Result<std::unique_ptr<Keystore>> open(const std::string& db_path,
+                                                std::optional<MasterKeyMaterial> master_key);
+
+  KeystoreStatus status() const;
+
+  // Tests move time instead of sleeping. Default: now_unix().
+  void set_clock_for_testing(std::function<int64_t()> clock);
+
+  // --- users and tokens -------------------------------------------------------------------
+  // name: 1-64 of [A-Za-z0-9_.-]; 409 if taken. Also issues a first token named "default".
+  Result<CreatedUser> create_user(std::string_view name, bool admin);
+  Result<std::vector<User>> list_users();
+  Result<std::optional<User>> find_user_by_name(std::string_view name);
+  Result<User> get_user(std::string_view user_id);  // 404 if absent
+  Result<CreatedToken> create_token(std::string_view user_id, std::string_view name,
+                                    std::optional<int64_t> expires_at);
+  Result<std::vector<TokenInfo>> list_tokens(std::string_view user_id);
+  Result<TokenInfo> get_token(std::string_view token_id);  // 404 if absent
+  Result<void> revoke_token(std::string_view token_id);    // idempotent; 404 if absent
+  // 401 for malformed / unknown / revoked / expired tokens and disabled users, each with its own
+  // message; 503 when sealed. Records last_used_at at most once a minute per token.
+  Result<Identity> authenticate(std::string_view token);
+
+  // --- provider keys ----------------------------------------------------------------------
+  Result<KeyRecord> create_key(const Owner& owner, std::string_view provider, SecretKey api_key,
+                               std::string_view name, std::string_view description,
+                               std::optional<int64_t> expires_at, int64_t priority = 100);
+  Result<std::vector<KeyRecord>> list_keys(const Owner& owner);
+  // 404 unless the key exists and belongs to `owner` (a user never sees another's key).
+  Result<KeyRecord> get_key(const Owner& owner, std::string_view key_id);
+  Result<KeyRecord> update_key(const Owner& owner, std::string_view key_id, KeyPatch patch);
+  Result<void> delete_key(const Owner& owner, std::string_view key_id);
+  // After a key test: status is active | inactive | error | revoked.
+  Result<void> set_key_status(std::string_view key_id, std::string_view status,
+                              std::optional<int64_t> tested_at,
+                              std::optional<std::string> last_error);
+  // Decrypts one key of `owner` (for POST /v1/keys/{id}/test).
+  Result<SecretKey> open_key(const Owner& owner, std::string_view key_id);
+  // The key a request by `user_id` to `provider` uses: the user's active, unexpired key with the
+  // lowest priority (then newest), else the system's. nullopt if neither exists (the environment
+  // fallback and the provider_key_missing error are the gateway's). Decrypts on every call;
+  // plaintext is never cached. Records last_used_at (at most once a minute).
+  Result<std::optional<ResolvedKey>> resolve(std::string_view user_id, std::string_view provider);
+
+  // --- agents -----------------------------------------------------------------------------
+  Result<Agent> put_agent(const Agent& agent);  // insert or replace; keeps created_at
+  Result<Agent> get_agent(std::string_view user_id, std::string_view name);
+  Result<std::vector<Agent>> list_agents(std::string_view user_id);
+  Result<void> delete_agent(std::string_view user_id, std::string_view name);
+
+  // --- audit ------------------------------------------------------------------------------
+  Result<int64_t> record_audit(const AuditEntry& entry);
+  // Newest first; `before_id` pages backwards.
+  Result<std::vector<AuditEntry>> list_audit(int limit, std::optional<int64_t> before_id);
+
+  // --- master key rotation ----------------------------------------------------------------
+  // See the header comment. `test_stop_after_rows` >= 0 stops after re-sealing that many rows,
+  // as if the process had been killed (tests only).
+  Result<RotationReport> rotate_master_key(MasterKeyMaterial new_key,
+                                           int64_t test_stop_after_rows = -1);
+
+ private:
+  explicit Keystore(sqlite::Database db) : db_(std::move(db)) {}
+
+  Result<void> unlock(std::optional<MasterKeyMaterial> master_key);
+  Result<void> require_ready() const;
+  int64_t now() const { return clock_(); }
+  Result<KeyRecord> get_key_locked(const Owner& owner, std::string_view key_id);
+  Result<SecretKey> open_row_locked(std::string_view key_id);
+  Result<CreatedToken> create_token_locked(std::string_view user_id, std::string_view name,
+                                           std::optional<int64_t> expires_at);
+
+  mutable std::mutex mu_;
+  sqlite::Database db_;
+  std::function<int64_t()> clock_;
+  std::optional<MasterKeyMaterial> master_;
+  std::unique_ptr<Sealer> sealer_;      // current master key version; null when sealed
+  std::optional<SecretKey> token_key_;  // token-hash subkey (from the pepper); null when sealed
+  KeystoreStatus status_;
+};
+
+}  // namespace keygate

@@ -1,0 +1,121 @@
+#pragma once
+// A small RAII layer over the SQLite C API. Every failure becomes a keygate::Error (500 internal,
+// or 409 conflict for a UNIQUE/PRIMARY KEY violation) whose message names the operation but never
+// a bound value, so secrets and tokens cannot leak through error text.
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "schema/error.hpp"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace keygate::sqlite {
+
+using Blob = std::vector<unsigned char>;
+
+// A prepared statement. bind() calls chain and remember the first failure; step() reports it,
+// which keeps call sites short without dropping errors.
+class Statement {
+ public:
+  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  Statement(Statement&& other) noexcept;
+  Statement& operator=(Statement&& other) noexcept;
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  ~Statement();
+
+  // Indexes start at 1, as in SQLite.
+  Statement& bind(int index, int64_t value);
+  Statement& bind(int index, int value) { return bind(index, static_cast<int64_t>(value)); }
+  Statement& bind(int index, double value);
+  Statement& bind(int index, std::string_view text);
+  Statement& bind(int index, const char* text) { return bind(index, std::string_view(text)); }
+  Statement& bind(int index, const std::string& text) {
+    return bind(index, std::string_view(text));
+  }
+  Statement& bind(int index, std::span<const unsigned char> blob);
+  Statement& bind(int index, std::nullptr_t);
+  Statement& bind(int index, const std::optional<int64_t>& value);
+  Statement& bind(int index, const std::optional<std::string>& value);
+
+  // true: a row is ready for the column getters; false: done.
+  Result<bool> step();
+  // Runs to completion (for statements that return no rows).
+  Result<void> run();
+  // Clears the statement for re-execution with new bindings.
+  void reset();
+
+  bool is_null(int column) const;
+  int64_t column_int(int column) const;
+  double column_double(int column) const;
+  std::string column_text(int column) const;
+  Blob column_blob(int column) const;
+  std::optional<int64_t> column_opt_int(int column) const;
+  std::optional<std::string> column_opt_text(int column) const;
+
+ private:
+  void note_bind(int rc);
+
+  sqlite3* db_ = nullptr;
+  sqlite3_stmt* stmt_ = nullptr;
+  int bind_error_ = 0;  // first failing sqlite result code from bind(), 0 if none
+};
+
+class Database {
+ public:
+  // Opens (creating if needed) the file and sets the PRAGMAs keygate relies on: WAL, foreign
+  // keys, a 5 s busy timeout, secure_delete (freed pages are zeroed, so deleted ciphertexts and
+  // token hashes do not linger in the file) and synchronous=NORMAL.
+  static Result<Database> open(const std::string& path);
+
+  Database(Database&& other) noexcept;
+  Database& operator=(Database&& other) noexcept;
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+  ~Database();
+
+  Result<Statement> prepare(std::string_view sql);
+  // Runs one or more statements without results (DDL, PRAGMAs, BEGIN/COMMIT).
+  Result<void> exec(std::string_view sql);
+  int64_t changes() const;
+  sqlite3* handle() const { return db_; }
+
+ private:
+  explicit Database(sqlite3* db) : db_(db) {}
+  sqlite3* db_ = nullptr;
+};
+
+// BEGIN IMMEDIATE on construction; rolls back on destruction unless commit() succeeded.
+// IMMEDIATE takes the write lock up front so a read-then-write never fails half-way with BUSY.
+class Transaction {
+ public:
+  Transaction(Transaction&& other) noexcept : db_(other.db_) { other.db_ = nullptr; }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  Transaction& operator=(Transaction&&) = delete;
+  ~Transaction();
+
+  Result<void> commit();
+
+ private:
+  friend Result<Transaction> transaction(Database& db);
+  explicit Transaction(Database* db) : db_(db) {}
+  Database* db_ = nullptr;
+};
+
+Result<Transaction> transaction(Database& db);
+
+// Applies every migration newer than PRAGMA user_version, each in its own transaction that also
+// bumps user_version. Running it again is a no-op. A database newer than this binary is refused.
+Result<void> apply_migrations(Database& db);
+
+// PRAGMA user_version.
+Result<int> schema_version(Database& db);
+
+}  // namespace keygate::sqlite

@@ -1,0 +1,114 @@
+#include <catch2/catch.hpp>
+
+#include "keystore/sqlite.hpp"
+#include "schema/migrations.hpp"
+#include "test_support.hpp"
+
+using namespace keygate;
+
+namespace {
+
+bool table_exists(sqlite::Database& db, const std::string& name) {
+  auto stmt = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");
+  REQUIRE(stmt.has_value());
+  stmt->bind(1, name);
+  auto row = stmt->step();
+  REQUIRE(row.has_value());
+  return *row;
+}
+
+std::string pragma_text(sqlite::Database& db, const char* pragma) {
+  auto stmt = db.prepare(std::string("PRAGMA ") + pragma);
+  REQUIRE(stmt.has_value());
+  REQUIRE(stmt->step().value());
+  return stmt->column_text(0);
+}
+
+}  // namespace
+
+TEST_CASE("migrations create every table in a fresh file and set user_version", "[sqlite]") {
+  testing::TempDir dir;
+  auto db = sqlite::Database::open(dir.file("k.db"));
+  REQUIRE(db.has_value());
+  REQUIRE(sqlite::apply_migrations(*db).has_value());
+  CHECK(sqlite::schema_version(*db).value() == latest_schema_version());
+  for (const char* t :
+       {"users", "tokens", "provider_keys", "agents", "audit_log", "meta", "usage"}) {
+    INFO(t);
+    CHECK(table_exists(*db, t));
+  }
+}
+
+TEST_CASE("re-applying migrations and reopening is a no-op (guards double-apply on restart)",
+          "[sqlite]") {
+  testing::TempDir dir;
+  {
+    auto db = sqlite::Database::open(dir.file("k.db"));
+    REQUIRE(sqlite::apply_migrations(*db).has_value());
+    REQUIRE(db->exec("INSERT INTO meta(key, value) VALUES('probe', 'kept')").has_value());
+    REQUIRE(sqlite::apply_migrations(*db).has_value());
+  }
+  auto db = sqlite::Database::open(dir.file("k.db"));
+  REQUIRE(sqlite::apply_migrations(*db).has_value());
+  CHECK(sqlite::schema_version(*db).value() == latest_schema_version());
+  auto stmt = db->prepare("SELECT value FROM meta WHERE key = 'probe'");
+  REQUIRE(stmt->step().value());
+  CHECK(stmt->column_text(0) == "kept");
+}
+
+TEST_CASE("a database from a newer keygate is refused", "[sqlite]") {
+  testing::TempDir dir;
+  auto db = sqlite::Database::open(dir.file("k.db"));
+  REQUIRE(db->exec("PRAGMA user_version = 9999").has_value());
+  auto r = sqlite::apply_migrations(*db);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().message.find("newer") != std::string::npos);
+}
+
+TEST_CASE("open sets WAL, foreign keys and secure_delete", "[sqlite]") {
+  testing::TempDir dir;
+  auto db = sqlite::Database::open(dir.file("k.db"));
+  REQUIRE(db.has_value());
+  CHECK(pragma_text(*db, "journal_mode") == "wal");
+  CHECK(pragma_text(*db, "foreign_keys") == "1");
+  CHECK(pragma_text(*db, "secure_delete") == "1");
+}
+
+TEST_CASE("transaction rolls back unless committed; UNIQUE violation is a 409", "[sqlite]") {
+  testing::TempDir dir;
+  auto db = sqlite::Database::open(dir.file("k.db"));
+  REQUIRE(sqlite::apply_migrations(*db).has_value());
+  {
+    auto tx = sqlite::transaction(*db);
+    REQUIRE(tx.has_value());
+    REQUIRE(db->exec("INSERT INTO meta(key, value) VALUES('a', 'x')").has_value());
+  }
+  auto count = db->prepare("SELECT count(*) FROM meta WHERE key = 'a'");
+  REQUIRE(count->step().value());
+  CHECK(count->column_int(0) == 0);
+
+  REQUIRE(db->exec("INSERT INTO meta(key, value) VALUES('b', 'x')").has_value());
+  auto dup = db->exec("INSERT INTO meta(key, value) VALUES('b', 'y')");
+  REQUIRE_FALSE(dup.has_value());
+  CHECK(dup.error().status == 409);
+}
+
+TEST_CASE("statement binds and reads every type", "[sqlite]") {
+  testing::TempDir dir;
+  auto db = sqlite::Database::open(dir.file("k.db"));
+  auto stmt = db->prepare("SELECT ?, ?, ?, ?, ?");
+  REQUIRE(stmt.has_value());
+  std::vector<unsigned char> blob{0, 1, 2, 255};
+  stmt->bind(1, int64_t{42})
+      .bind(2, 1.5)
+      .bind(3, std::string("text"))
+      .bind(4, blob)
+      .bind(5, nullptr);
+  REQUIRE(stmt->step().value());
+  CHECK(stmt->column_int(0) == 42);
+  CHECK(stmt->column_double(1) == 1.5);
+  CHECK(stmt->column_text(2) == "text");
+  CHECK(stmt->column_blob(3) == blob);
+  CHECK(stmt->is_null(4));
+  CHECK_FALSE(stmt->column_opt_int(4).has_value());
+}

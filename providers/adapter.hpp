@@ -1,0 +1,83 @@
+#pragma once
+// A provider adapter: pure transforms between OpenAI's chat-completions wire format and one
+// provider's wire format. No I/O here — the gateway's upstream client does the transport, and
+// sets the secret auth header itself (adapters never see a key).
+
+#include <rapidjson/document.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "providers/sse.hpp"
+#include "schema/error.hpp"
+
+namespace keygate::providers {
+
+struct Provider;
+
+// The request to send upstream. `path` is appended to the path of the provider's base URL
+// (base "https://api.openai.com/v1" + "/chat/completions"); it may carry a query string.
+struct UpstreamRequest {
+  std::string method = "POST";
+  std::string path;
+  std::vector<std::pair<std::string, std::string>> headers;  // never secret ones
+  std::string body;
+};
+
+// Token counts as reported by the upstream; -1 where the upstream did not say.
+struct Usage {
+  int64_t prompt_tokens = -1;
+  int64_t completion_tokens = -1;
+  int64_t cached_tokens = -1;
+  int64_t reasoning_tokens = -1;
+  bool reported() const { return prompt_tokens >= 0 || completion_tokens >= 0; }
+};
+
+struct ChatOptions {
+  bool stream = false;
+  bool client_wants_usage = false;  // the client sent stream_options.include_usage = true
+};
+
+// Turns one upstream stream into OpenAI chat.completion.chunk payloads. One instance per stream;
+// a state machine keyed by content-block index. Output strings are the JSON that follows "data: ",
+// or the literal "[DONE]" as the last one.
+class StreamTranslator {
+ public:
+  virtual ~StreamTranslator() = default;
+  // An error result means the upstream reported an error mid-stream (the gateway sends it to
+  // the client as an error event). Unknown event types are skipped, never a crash.
+  virtual Result<void> on_event(const SseEvent& event, std::vector<std::string>& out) = 0;
+  // The upstream closed its stream. An error if it ended before its terminal event (truncated).
+  virtual Result<void> on_end(std::vector<std::string>& out) = 0;
+  virtual const Usage& usage() const = 0;
+};
+
+class Adapter {
+ public:
+  virtual ~Adapter() = default;
+  // `request` is the client's OpenAI chat request, validated, with agent defaults merged; the
+  // adapter may modify it in place. `model` is the upstream model id (no "provider/" prefix).
+  virtual Result<UpstreamRequest> build_chat_request(rapidjson::Document& request,
+                                                     const ChatOptions& options,
+                                                     std::string_view model) const = 0;
+  // A successful (2xx) non-stream upstream body → OpenAI chat.completion JSON; fills `usage`.
+  virtual Result<std::string> translate_response(std::string_view upstream_body,
+                                                 std::string_view model, Usage& usage) const = 0;
+  virtual std::unique_ptr<StreamTranslator> start_stream(const ChatOptions& options,
+                                                         std::string_view model) const = 0;
+  // An upstream non-2xx answer → our error, keeping the upstream status (4xx/5xx) and message.
+  virtual Error translate_error(int status, std::string_view upstream_body) const = 0;
+  // A cheap authenticated call that proves a key works (e.g. list models).
+  virtual UpstreamRequest build_key_test_request() const = 0;
+  // GET models list for /v1/models passthrough; empty path when the provider has none.
+  virtual UpstreamRequest build_list_models_request() const { return build_key_test_request(); }
+};
+
+// The adapter for a provider's kind (openai-compatible providers share one, driven by data).
+std::unique_ptr<Adapter> make_adapter(const Provider& provider);
+
+}  // namespace keygate::providers

@@ -1,0 +1,1112 @@
+// Anthropic Messages API adapter: OpenAI chat completions <-> POST /v1/messages.
+// Reference: https://docs.anthropic.com/en/api/messages (request and response),
+// https://docs.anthropic.com/en/docs/build-with-claude/streaming (stream events),
+// https://docs.anthropic.com/en/api/errors (error bodies).
+//
+// Read top to bottom: constants, wire helpers, request transform, response transform, stream
+// state machine, errors, the adapter class.
+
+#include <rapidjson/document.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <ctime>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "providers/adapters.hpp"
+#include "providers/catalog.hpp"
+#include "schema/json.hpp"
+
+namespace keygate::providers {
+namespace {
+
+using rapidjson::Value;
+using Allocator = rapidjson::Document::AllocatorType;
+
+// ---------------------------------------------------------------------------------------------
+// Constants
+
+constexpr std::string_view kMessagesPath = "/v1/messages";
+constexpr std::string_view kModelsPath = "/v1/models";
+// Every request names the API version it was written against.
+// https://docs.anthropic.com/en/api/versioning
+constexpr std::string_view kVersionHeader = "anthropic-version";
+constexpr std::string_view kVersion = "2023-06-01";
+// max_tokens is required by Anthropic (OpenAI makes it optional); used when neither the request
+// nor the catalog gives one. https://docs.anthropic.com/en/api/messages#body-max-tokens
+constexpr int64_t kDefaultMaxTokens = 4096;
+
+// ---------------------------------------------------------------------------------------------
+// Wire helpers. Client JSON was validated by the gateway, upstream JSON was not: every read is
+// type-checked, and a wrong type is an Error (400 for the client's, 502 for the upstream's).
+
+Error bad_request(std::string message, std::string param) {
+  return Error::invalid_request(std::move(message), std::move(param));
+}
+
+Error bad_upstream(std::string message) {
+  return {502,
+          "upstream_error",
+          "upstream_invalid_response",
+          "Anthropic sent an unexpected response: " + std::move(message),
+          {},
+          false};
+}
+
+Value str_value(std::string_view s, Allocator& a) {
+  return Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), a);
+}
+
+// The member `name` of `obj`, or null when obj is not an object or the member is absent/null.
+const Value* find(const Value& obj, const char* name) {
+  if (!obj.IsObject()) {
+    return nullptr;
+  }
+  auto it = obj.FindMember(name);
+  if (it == obj.MemberEnd() || it->value.IsNull()) {
+    return nullptr;
+  }
+  return &it->value;
+}
+
+// Upstream string member: absent -> "", wrong type -> error.
+Result<std::string_view> up_string(const Value& obj, const char* name) {
+  const Value* v = find(obj, name);
+  if (v == nullptr) {
+    return std::string_view{};
+  }
+  if (!v->IsString()) {
+    return fail(bad_upstream(std::string("'") + name + "' is not a string"));
+  }
+  return as_view(*v);
+}
+
+// Upstream integer member: absent -> -1, wrong type -> error.
+Result<int64_t> up_int(const Value& obj, const char* name) {
+  const Value* v = find(obj, name);
+  if (v == nullptr) {
+    return -1;
+  }
+  if (!v->IsInt64()) {
+    return fail(bad_upstream(std::string("'") + name + "' is not an integer"));
+  }
+  return v->GetInt64();
+}
+
+// Client string member: absent -> "", wrong type -> 400 naming `param`.
+Result<std::string_view> client_string(const Value& obj, const char* name,
+                                       const std::string& param) {
+  const Value* v = find(obj, name);
+  if (v == nullptr) {
+    return std::string_view{};
+  }
+  if (!v->IsString()) {
+    return fail(bad_request("'" + param + "' must be a string.", param));
+  }
+  return as_view(*v);
+}
+
+std::string generated_id() {
+  static thread_local uint64_t counter = 0;
+  return "chatcmpl-" + std::to_string(std::time(nullptr)) + "-" + std::to_string(++counter);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request: OpenAI chat request -> Anthropic Messages request.
+
+// One Anthropic turn under construction. Consecutive messages of the same role are merged into
+// one turn: the API rejects two user (or two assistant) turns in a row.
+// https://docs.anthropic.com/en/api/messages#body-messages
+struct Turn {
+  std::string role;
+  Value blocks{rapidjson::kArrayType};
+};
+
+void push_turn(std::vector<Turn>& turns, std::string_view role, Value blocks, Allocator& a) {
+  if (blocks.Empty()) {
+    return;  // e.g. an assistant message with content "" and no tool calls
+  }
+  if (turns.empty() || turns.back().role != role) {
+    turns.push_back(Turn{std::string(role), Value(rapidjson::kArrayType)});
+  }
+  for (auto& block : blocks.GetArray()) {
+    turns.back().blocks.PushBack(block.Move(), a);
+  }
+}
+
+Value text_block(std::string_view text, Allocator& a) {
+  Value block(rapidjson::kObjectType);
+  block.AddMember("type", "text", a);
+  block.AddMember("text", str_value(text, a), a);
+  return block;
+}
+
+// image_url part -> image block. https URLs become a URL source, data: URLs a base64 source.
+// https://docs.anthropic.com/en/docs/build-with-claude/vision
+Result<Value> image_block(const Value& part, const std::string& param, Allocator& a) {
+  const Value* image = find(part, "image_url");
+  std::string_view url;
+  if (image != nullptr && image->IsString()) {
+    url = as_view(*image);
+  } else if (image != nullptr && image->IsObject()) {
+    auto u = client_string(*image, "url", param + ".image_url.url");
+    if (!u) {
+      return fail(u.error());
+    }
+    url = *u;
+  }
+  if (url.empty()) {
+    return fail(bad_request("'" + param + ".image_url.url' is required.", param));
+  }
+  Value source(rapidjson::kObjectType);
+  if (url.starts_with("data:")) {
+    // data:<media type>;base64,<data> (RFC 2397); Anthropic takes only base64 data.
+    auto comma = url.find(',');
+    std::string_view meta = url.substr(5, comma == std::string_view::npos ? 0 : comma - 5);
+    if (comma == std::string_view::npos || !meta.ends_with(";base64") || meta.size() <= 7) {
+      return fail(bad_request("'" + param +
+                                  ".image_url.url' must be an https URL or a base64 data "
+                                  "URL (data:image/png;base64,...).",
+                              param));
+    }
+    source.AddMember("type", "base64", a);
+    source.AddMember("media_type", str_value(meta.substr(0, meta.size() - 7), a), a);
+    source.AddMember("data", str_value(url.substr(comma + 1), a), a);
+  } else if (url.starts_with("https://") || url.starts_with("http://")) {
+    source.AddMember("type", "url", a);
+    source.AddMember("url", str_value(url, a), a);
+  } else {
+    return fail(bad_request("'" + param +
+                                ".image_url.url' must be an https URL or a base64 data "
+                                "URL.",
+                            param));
+  }
+  Value block(rapidjson::kObjectType);
+  block.AddMember("type", "image", a);
+  block.AddMember("source", source, a);
+  return block;
+}
+
+// OpenAI message content (a string, or an array of text / image_url parts) -> content blocks.
+Result<Value> content_blocks(const Value* content, bool allow_images, const std::string& param,
+                             Allocator& a) {
+  Value blocks(rapidjson::kArrayType);
+  if (content == nullptr) {
+    return blocks;
+  }
+  if (content->IsString()) {
+    // Anthropic rejects empty text blocks, so an empty string adds nothing.
+    if (content->GetStringLength() > 0) {
+      blocks.PushBack(text_block(as_view(*content), a), a);
+    }
+    return blocks;
+  }
+  if (!content->IsArray()) {
+    return fail(bad_request("'" + param + "' must be a string or an array of parts.", param));
+  }
+  for (rapidjson::SizeType i = 0; i < content->Size(); ++i) {
+    const Value& part = (*content)[i];
+    std::string part_param = param + "[" + std::to_string(i) + "]";
+    auto type = client_string(part, "type", part_param + ".type");
+    if (!type) {
+      return fail(type.error());
+    }
+    if (*type == "text" || *type == "refusal") {
+      auto text = client_string(part, *type == "text" ? "text" : "refusal", part_param + ".text");
+      if (!text) {
+        return fail(text.error());
+      }
+      if (!text->empty()) {
+        blocks.PushBack(text_block(*text, a), a);
+      }
+    } else if (*type == "image_url" && allow_images) {
+      auto block = image_block(part, part_param, a);
+      if (!block) {
+        return fail(block.error());
+      }
+      blocks.PushBack(*block, a);
+    } else {
+      return fail(bad_request(
+          "Content part type '" + std::string(*type) + "' is not supported by Anthropic here.",
+          part_param + ".type"));
+    }
+  }
+  return blocks;
+}
+
+// Assistant tool_calls -> tool_use blocks; the OpenAI arguments string must be a JSON object.
+// https://docs.anthropic.com/en/docs/build-with-claude/tool-use
+Result<void> append_tool_uses(const Value& tool_calls, const std::string& param, Value& blocks,
+                              Allocator& a) {
+  if (!tool_calls.IsArray()) {
+    return fail(bad_request("'" + param + "' must be an array.", param));
+  }
+  for (rapidjson::SizeType i = 0; i < tool_calls.Size(); ++i) {
+    const Value& call = tool_calls[i];
+    std::string call_param = param + "[" + std::to_string(i) + "]";
+    const Value* function = find(call, "function");
+    if (function == nullptr || !function->IsObject()) {
+      return fail(bad_request("'" + call_param + ".function' must be an object.", call_param));
+    }
+    auto id = client_string(call, "id", call_param + ".id");
+    auto name = client_string(*function, "name", call_param + ".function.name");
+    auto args = client_string(*function, "arguments", call_param + ".function.arguments");
+    if (!id || !name || !args) {
+      return fail(!id ? id.error() : !name ? name.error() : args.error());
+    }
+    rapidjson::Document input;
+    if (args->empty()) {
+      input.SetObject();
+    } else {
+      input.Parse(args->data(), args->size());
+    }
+    if (input.HasParseError() || !input.IsObject()) {
+      return fail(
+          Error::invalid_request("'" + call_param + ".function.arguments' must be a JSON object.",
+                                 call_param + ".function.arguments", "invalid_tool_arguments"));
+    }
+    Value block(rapidjson::kObjectType);
+    block.AddMember("type", "tool_use", a);
+    block.AddMember("id", str_value(*id, a), a);
+    block.AddMember("name", str_value(*name, a), a);
+    block.AddMember("input", Value(input, a), a);
+    blocks.PushBack(block, a);
+  }
+  return {};
+}
+
+// OpenAI tools -> Anthropic tools. input_schema is required there, parameters optional here.
+// https://docs.anthropic.com/en/docs/build-with-claude/tool-use#specifying-client-tools
+Result<Value> convert_tools(const Value& tools, Allocator& a) {
+  if (!tools.IsArray()) {
+    return fail(bad_request("'tools' must be an array.", "tools"));
+  }
+  Value out(rapidjson::kArrayType);
+  for (rapidjson::SizeType i = 0; i < tools.Size(); ++i) {
+    std::string param = "tools[" + std::to_string(i) + "]";
+    const Value* function = find(tools[i], "function");
+    if (function == nullptr || !function->IsObject()) {
+      return fail(bad_request("'" + param + ".function' must be an object.", param));
+    }
+    auto name = client_string(*function, "name", param + ".function.name");
+    auto description = client_string(*function, "description", param + ".function.description");
+    if (!name || !description) {
+      return fail(!name ? name.error() : description.error());
+    }
+    Value tool(rapidjson::kObjectType);
+    tool.AddMember("name", str_value(*name, a), a);
+    if (!description->empty()) {
+      tool.AddMember("description", str_value(*description, a), a);
+    }
+    const Value* parameters = find(*function, "parameters");
+    if (parameters != nullptr && parameters->IsObject()) {
+      tool.AddMember("input_schema", Value(*parameters, a), a);
+    } else {
+      Value schema(rapidjson::kObjectType);
+      schema.AddMember("type", "object", a);
+      schema.AddMember("properties", Value(rapidjson::kObjectType), a);
+      tool.AddMember("input_schema", schema, a);
+    }
+    out.PushBack(tool, a);
+  }
+  return out;
+}
+
+// tool_choice: "auto" -> auto, "required" -> any, "none" -> none, {"function":{"name"}} -> tool.
+// parallel_tool_calls=false becomes disable_parallel_tool_use on the choice.
+// https://docs.anthropic.com/en/docs/build-with-claude/tool-use#forcing-tool-use
+Result<std::optional<Value>> convert_tool_choice(const Value& request, Allocator& a) {
+  const Value* choice = find(request, "tool_choice");
+  const Value* parallel = find(request, "parallel_tool_calls");
+  bool no_parallel = parallel != nullptr && parallel->IsBool() && !parallel->GetBool();
+  if (choice == nullptr && !no_parallel) {
+    return std::optional<Value>{};
+  }
+  Value out(rapidjson::kObjectType);
+  if (choice == nullptr || (choice->IsString() && as_view(*choice) == "auto")) {
+    out.AddMember("type", "auto", a);
+  } else if (choice->IsString() && as_view(*choice) == "required") {
+    out.AddMember("type", "any", a);
+  } else if (choice->IsString() && as_view(*choice) == "none") {
+    out.AddMember("type", "none", a);
+  } else if (choice->IsObject()) {
+    const Value* function = find(*choice, "function");
+    const Value* name = function != nullptr ? find(*function, "name") : nullptr;
+    if (name == nullptr || !name->IsString()) {
+      return fail(bad_request("'tool_choice.function.name' must be a string.", "tool_choice"));
+    }
+    out.AddMember("type", "tool", a);
+    out.AddMember("name", str_value(as_view(*name), a), a);
+  } else {
+    return fail(bad_request("'tool_choice' must be auto, none, required or a named function.",
+                            "tool_choice"));
+  }
+  if (no_parallel && as_view(out["type"]) != "none") {
+    out.AddMember("disable_parallel_tool_use", true, a);
+  }
+  return std::optional<Value>(std::move(out));
+}
+
+Result<int64_t> max_tokens_for(const Value& request, const Provider& provider,
+                               std::string_view model) {
+  for (const char* name : {"max_completion_tokens", "max_tokens"}) {
+    auto v = get_int(request, name);
+    if (!v) {
+      return fail(v.error());
+    }
+    if (*v) {
+      if (**v <= 0) {
+        return fail(bad_request(std::string("'") + name + "' must be positive.", name));
+      }
+      return **v;
+    }
+  }
+  const ModelInfo* info = provider.find_model(model);
+  if (info != nullptr && info->max_output_tokens > 0) {
+    return info->max_output_tokens;
+  }
+  return kDefaultMaxTokens;
+}
+
+Result<std::string> build_body(const Value& request, const ChatOptions& options,
+                               std::string_view model, const Provider& provider) {
+  rapidjson::Document out(rapidjson::kObjectType);
+  Allocator& a = out.GetAllocator();
+  const Value* messages = find(request, "messages");
+  if (messages == nullptr || !messages->IsArray()) {
+    return fail(bad_request("'messages' must be an array.", "messages"));
+  }
+
+  // System and developer messages go to the top-level `system`; there is no system role in
+  // `messages`.
+  // https://docs.anthropic.com/en/docs/build-with-claude/prompt-engineering/system-prompts
+  Value system(rapidjson::kArrayType);
+  std::vector<Turn> turns;
+  for (rapidjson::SizeType i = 0; i < messages->Size(); ++i) {
+    const Value& message = (*messages)[i];
+    std::string param = "messages[" + std::to_string(i) + "]";
+    if (!message.IsObject()) {
+      return fail(bad_request("'" + param + "' must be an object.", param));
+    }
+    auto role = client_string(message, "role", param + ".role");
+    if (!role) {
+      return fail(role.error());
+    }
+    const Value* content = find(message, "content");
+    if (*role == "system" || *role == "developer") {
+      auto blocks = content_blocks(content, false, param + ".content", a);
+      if (!blocks) {
+        return fail(blocks.error());
+      }
+      for (auto& block : blocks->GetArray()) {
+        system.PushBack(Value(block, a), a);
+      }
+    } else if (*role == "user") {
+      auto blocks = content_blocks(content, true, param + ".content", a);
+      if (!blocks) {
+        return fail(blocks.error());
+      }
+      push_turn(turns, "user", std::move(*blocks), a);
+    } else if (*role == "assistant") {
+      auto blocks = content_blocks(content, false, param + ".content", a);
+      if (!blocks) {
+        return fail(blocks.error());
+      }
+      if (const Value* calls = find(message, "tool_calls")) {
+        auto ok = append_tool_uses(*calls, param + ".tool_calls", *blocks, a);
+        if (!ok) {
+          return fail(ok.error());
+        }
+      }
+      push_turn(turns, "assistant", std::move(*blocks), a);
+    } else if (*role == "tool") {
+      // Tool results travel in a user turn as tool_result blocks; consecutive tool messages
+      // (parallel calls) merge into that one turn.
+      // https://docs.anthropic.com/en/docs/build-with-claude/tool-use#handling-tool-use-and-tool-result-content-blocks
+      auto id = client_string(message, "tool_call_id", param + ".tool_call_id");
+      if (!id) {
+        return fail(id.error());
+      }
+      if (id->empty()) {
+        return fail(bad_request("'" + param + ".tool_call_id' is required.", param));
+      }
+      Value result(rapidjson::kObjectType);
+      result.AddMember("type", "tool_result", a);
+      result.AddMember("tool_use_id", str_value(*id, a), a);
+      if (content != nullptr && content->IsString()) {
+        result.AddMember("content", str_value(as_view(*content), a), a);
+      } else {
+        auto blocks = content_blocks(content, true, param + ".content", a);
+        if (!blocks) {
+          return fail(blocks.error());
+        }
+        result.AddMember("content", *blocks, a);
+      }
+      Value blocks(rapidjson::kArrayType);
+      blocks.PushBack(result, a);
+      push_turn(turns, "user", std::move(blocks), a);
+    } else {
+      return fail(
+          bad_request("Unsupported message role '" + std::string(*role) + "'.", param + ".role"));
+    }
+  }
+  if (turns.empty()) {
+    return fail(bad_request("At least one user or assistant message is required.", "messages"));
+  }
+
+  out.AddMember("model", str_value(model, a), a);
+  if (system.Size() == 1) {
+    out.AddMember("system", Value(system[0]["text"], a), a);
+  } else if (!system.Empty()) {
+    out.AddMember("system", system, a);
+  }
+  Value wire_messages(rapidjson::kArrayType);
+  for (Turn& turn : turns) {
+    Value m(rapidjson::kObjectType);
+    m.AddMember("role", str_value(turn.role, a), a);
+    // A lone text block reads best as plain string content, as in the API's examples.
+    if (turn.blocks.Size() == 1 && as_view(turn.blocks[0]["type"]) == "text") {
+      m.AddMember("content", Value(turn.blocks[0]["text"], a), a);
+    } else {
+      m.AddMember("content", Value(turn.blocks, a), a);
+    }
+    wire_messages.PushBack(m, a);
+  }
+  out.AddMember("messages", wire_messages, a);
+
+  auto max_tokens = max_tokens_for(request, provider, model);
+  if (!max_tokens) {
+    return fail(max_tokens.error());
+  }
+  out.AddMember("max_tokens", *max_tokens, a);
+
+  for (auto [from, to] : {std::pair{"temperature", "temperature"}, std::pair{"top_p", "top_p"}}) {
+    auto v = get_number(request, from);
+    if (!v) {
+      return fail(v.error());
+    }
+    if (*v) {
+      out.AddMember(rapidjson::StringRef(to), **v, a);
+    }
+  }
+  if (const Value* stop = find(request, "stop")) {
+    Value sequences(rapidjson::kArrayType);
+    if (stop->IsString()) {
+      sequences.PushBack(Value(*stop, a), a);
+    } else if (stop->IsArray()) {
+      for (const auto& s : stop->GetArray()) {
+        if (!s.IsString()) {
+          return fail(bad_request("'stop' must be a string or an array of strings.", "stop"));
+        }
+        sequences.PushBack(Value(s, a), a);
+      }
+    } else {
+      return fail(bad_request("'stop' must be a string or an array of strings.", "stop"));
+    }
+    if (!sequences.Empty()) {
+      out.AddMember("stop_sequences", sequences, a);
+    }
+  }
+  if (auto n = get_int(request, "n"); n && *n && **n != 1) {
+    return fail(bad_request("Anthropic returns one choice per request; 'n' must be 1.", "n"));
+  }
+  if (const Value* tools = find(request, "tools")) {
+    auto converted = convert_tools(*tools, a);
+    if (!converted) {
+      return fail(converted.error());
+    }
+    if (!converted->Empty()) {
+      out.AddMember("tools", *converted, a);
+    }
+  }
+  auto choice = convert_tool_choice(request, a);
+  if (!choice) {
+    return fail(choice.error());
+  }
+  if (*choice && out.HasMember("tools")) {
+    out.AddMember("tool_choice", **choice, a);
+  }
+  // The OpenAI end-user id maps to metadata.user_id (abuse detection on Anthropic's side).
+  // https://docs.anthropic.com/en/api/messages#body-metadata
+  if (auto user = get_string(request, "user"); user && *user && !(*user)->empty()) {
+    Value metadata(rapidjson::kObjectType);
+    metadata.AddMember("user_id", str_value(**user, a), a);
+    out.AddMember("metadata", metadata, a);
+  }
+  if (options.stream) {
+    out.AddMember("stream", true, a);
+  }
+  return to_json(out);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Response: Anthropic Message -> OpenAI chat.completion.
+
+// https://docs.anthropic.com/en/api/messages#response-stop-reason
+std::string_view finish_reason_for(std::string_view stop_reason) {
+  if (stop_reason == "max_tokens") {
+    return "length";
+  }
+  if (stop_reason == "tool_use") {
+    return "tool_calls";
+  }
+  if (stop_reason == "refusal") {
+    return "content_filter";
+  }
+  return "stop";  // end_turn, stop_sequence, pause_turn
+}
+
+// Input tokens are split three ways; OpenAI's prompt_tokens is their sum.
+// https://docs.anthropic.com/en/docs/build-with-claude/prompt-caching#tracking-cache-performance
+Result<void> read_usage(const Value& usage, Usage& out) {
+  auto input = up_int(usage, "input_tokens");
+  auto cache_read = up_int(usage, "cache_read_input_tokens");
+  auto cache_write = up_int(usage, "cache_creation_input_tokens");
+  auto output = up_int(usage, "output_tokens");
+  if (!input || !cache_read || !cache_write || !output) {
+    return fail(bad_upstream("usage counts are not integers"));
+  }
+  if (*input >= 0) {
+    out.prompt_tokens =
+        *input + std::max<int64_t>(*cache_read, 0) + std::max<int64_t>(*cache_write, 0);
+    out.cached_tokens = std::max<int64_t>(*cache_read, 0);
+  }
+  if (*output >= 0) {
+    out.completion_tokens = *output;
+  }
+  return {};
+}
+
+void write_usage(JsonWriter& w, const Usage& usage) {
+  int64_t prompt = std::max<int64_t>(usage.prompt_tokens, 0);
+  int64_t completion = std::max<int64_t>(usage.completion_tokens, 0);
+  w.key("usage");
+  w.start_object();
+  w.field("prompt_tokens", prompt);
+  w.field("completion_tokens", completion);
+  w.field("total_tokens", prompt + completion);
+  w.key("prompt_tokens_details");
+  w.start_object();
+  w.field("cached_tokens", std::max<int64_t>(usage.cached_tokens, 0));
+  w.end_object();
+  w.end_object();
+}
+
+Result<std::string> translate_message(std::string_view body, std::string_view model, Usage& usage) {
+  rapidjson::Document doc;
+  doc.Parse(body.data(), body.size());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    return fail(bad_upstream("the body is not a JSON object"));
+  }
+  auto id = up_string(doc, "id");
+  auto upstream_model = up_string(doc, "model");
+  auto stop_reason = up_string(doc, "stop_reason");
+  if (!id || !upstream_model || !stop_reason) {
+    return fail(!id ? id.error() : !upstream_model ? upstream_model.error() : stop_reason.error());
+  }
+  const Value* content = find(doc, "content");
+  if (content == nullptr || !content->IsArray()) {
+    return fail(bad_upstream("'content' is not an array"));
+  }
+  std::string text;
+  std::string thinking;
+  JsonWriter calls;
+  calls.start_array();
+  int tool_count = 0;
+  for (const Value& block : content->GetArray()) {
+    auto type = up_string(block, "type");
+    if (!type) {
+      return fail(type.error());
+    }
+    if (*type == "text") {
+      auto t = up_string(block, "text");
+      if (!t) {
+        return fail(t.error());
+      }
+      text += *t;
+    } else if (*type == "thinking") {
+      auto t = up_string(block, "thinking");
+      if (!t) {
+        return fail(t.error());
+      }
+      thinking += *t;
+    } else if (*type == "tool_use") {
+      auto call_id = up_string(block, "id");
+      auto name = up_string(block, "name");
+      const Value* input = find(block, "input");
+      if (!call_id || !name || (input != nullptr && !input->IsObject())) {
+        return fail(bad_upstream("a tool_use block is malformed"));
+      }
+      calls.start_object();
+      calls.field("id", *call_id);
+      calls.field("type", "function");
+      calls.key("function");
+      calls.start_object();
+      calls.field("name", *name);
+      calls.field("arguments", input != nullptr ? to_json(*input) : std::string("{}"));
+      calls.end_object();
+      calls.end_object();
+      ++tool_count;
+    }
+    // Other blocks (redacted_thinking, server tool results) have no OpenAI equivalent.
+  }
+  calls.end_array();
+  if (const Value* u = find(doc, "usage")) {
+    auto ok = read_usage(*u, usage);
+    if (!ok) {
+      return fail(ok.error());
+    }
+  }
+
+  JsonWriter w;
+  w.start_object();
+  w.field("id", id->empty() ? generated_id() : std::string(*id));
+  w.field("object", "chat.completion");
+  w.field("created", static_cast<int64_t>(std::time(nullptr)));
+  w.field("model", upstream_model->empty() ? model : *upstream_model);
+  w.key("choices");
+  w.start_array();
+  w.start_object();
+  w.field("index", 0);
+  w.key("message");
+  w.start_object();
+  w.field("role", "assistant");
+  w.key("content");
+  if (text.empty() && tool_count > 0) {
+    w.null();
+  } else {
+    w.string(text);
+  }
+  if (!thinking.empty()) {
+    w.field("reasoning_content", thinking);
+  }
+  if (tool_count > 0) {
+    w.key("tool_calls");
+    w.raw(calls.take());
+  }
+  w.end_object();
+  w.field("finish_reason", finish_reason_for(*stop_reason));
+  w.end_object();
+  w.end_array();
+  write_usage(w, usage);
+  w.end_object();
+  return w.take();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors. Body: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}.
+// https://docs.anthropic.com/en/api/errors
+
+// The HTTP status an error type comes with; used for errors sent inside a stream, which
+// arrives after a 200. overloaded_error is Anthropic's own 529.
+int status_for_error_type(std::string_view type) {
+  static const std::map<std::string_view, int> kStatus = {
+      {"invalid_request_error", 400}, {"authentication_error", 401},
+      {"billing_error", 402},         {"permission_error", 403},
+      {"not_found_error", 404},       {"request_too_large", 413},
+      {"rate_limit_error", 429},      {"api_error", 500},
+      {"timeout_error", 504},         {"overloaded_error", 529}};
+  auto it = kStatus.find(type);
+  return it == kStatus.end() ? 502 : it->second;
+}
+
+// Reads {"error":{"type","message"}}; nullopt when the body is not in that shape.
+std::optional<std::pair<std::string, std::string>> read_error_body(std::string_view body) {
+  rapidjson::Document doc;
+  doc.Parse(body.data(), body.size());
+  const Value* error = doc.HasParseError() ? nullptr : find(doc, "error");
+  if (error == nullptr || !error->IsObject()) {
+    return std::nullopt;
+  }
+  auto type = up_string(*error, "type");
+  auto message = up_string(*error, "message");
+  if (!type || !message) {
+    return std::nullopt;
+  }
+  return std::pair{std::string(*type), std::string(*message)};
+}
+
+Error make_error(int status, std::string_view body) {
+  auto parsed = read_error_body(body);
+  if (!parsed) {
+    if (status <= 0) {
+      return bad_upstream("an error event is not in Anthropic's error shape");
+    }
+    return Error::upstream_status(status,
+                                  "Anthropic returned HTTP " + std::to_string(status) + ".");
+  }
+  auto& [type, message] = *parsed;
+  if (status <= 0) {
+    status = status_for_error_type(type);
+  }
+  // Most of Anthropic's error types are also OpenAI's type names and pass through; the others
+  // (overloaded_error, api_error, ...) take the default type for the status.
+  static const std::set<std::string_view> kOpenAiTypes = {
+      "invalid_request_error", "authentication_error", "permission_error", "not_found_error",
+      "rate_limit_error"};
+  std::string code = type == "overloaded_error" ? "upstream_overloaded" : "";
+  return Error::upstream_status(status, "Anthropic: " + message,
+                                kOpenAiTypes.contains(type) ? type : std::string(), code);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stream: Anthropic events -> OpenAI chunks. A state machine keyed by content-block index.
+// Event order: message_start, then per block content_block_start / _delta... / _stop, then
+// message_delta (stop_reason, output usage), then message_stop; ping and unknown events may
+// appear anywhere. https://docs.anthropic.com/en/docs/build-with-claude/streaming#event-types
+
+class AnthropicStream final : public StreamTranslator {
+ public:
+  AnthropicStream(const ChatOptions& options, std::string_view model)
+      : wants_usage_(options.client_wants_usage),
+        id_(generated_id()),
+        model_(model),
+        created_(std::time(nullptr)) {}
+
+  Result<void> on_event(const SseEvent& event, std::vector<std::string>& out) override {
+    if (done_) {
+      return {};  // nothing may follow message_stop
+    }
+    rapidjson::Document doc;
+    doc.Parse(event.data.data(), event.data.size());
+    if (doc.HasParseError() || !doc.IsObject()) {
+      return fail(bad_upstream("a stream event is not a JSON object"));
+    }
+    auto type = up_string(doc, "type");
+    if (!type) {
+      return fail(type.error());
+    }
+    if (*type == "message_start") {
+      return on_message_start(doc, out);
+    }
+    if (*type == "content_block_start") {
+      return on_block_start(doc, out);
+    }
+    if (*type == "content_block_delta") {
+      return on_block_delta(doc, out);
+    }
+    if (*type == "message_delta") {
+      return on_message_delta(doc, out);
+    }
+    if (*type == "message_stop") {
+      return on_message_stop(out);
+    }
+    if (*type == "error") {
+      // An error after the 200 (e.g. overloaded mid-stream).
+      // https://docs.anthropic.com/en/docs/build-with-claude/streaming#error-events
+      return fail(make_error(0, event.data));
+    }
+    // ping, content_block_stop and event types added later carry nothing for the client.
+    // https://docs.anthropic.com/en/api/versioning ("new event types may be added")
+    return {};
+  }
+
+  Result<void> on_end(std::vector<std::string>&) override {
+    if (!done_) {
+      return fail(Error{502,
+                        "upstream_error",
+                        "upstream_truncated",
+                        "Anthropic closed the stream before message_stop.",
+                        {},
+                        true});
+    }
+    return {};
+  }
+
+  const Usage& usage() const override { return usage_; }
+
+ private:
+  Result<void> on_message_start(const Value& doc, std::vector<std::string>& out) {
+    const Value* message = find(doc, "message");
+    if (message == nullptr || !message->IsObject()) {
+      return fail(bad_upstream("message_start without a message"));
+    }
+    auto id = up_string(*message, "id");
+    auto model = up_string(*message, "model");
+    if (!id || !model) {
+      return fail(!id ? id.error() : model.error());
+    }
+    if (!id->empty()) {
+      id_ = *id;
+    }
+    if (!model->empty()) {
+      model_ = *model;
+    }
+    if (const Value* u = find(*message, "usage")) {
+      auto ok = read_usage(*u, usage_);
+      if (!ok) {
+        return fail(ok.error());
+      }
+      // message_start's output_tokens is a placeholder; message_delta has the real count.
+      usage_.completion_tokens = -1;
+    }
+    out.push_back(chunk([](JsonWriter& w) {
+      w.field("role", "assistant");
+      w.field("content", "");
+    }));
+    return {};
+  }
+
+  Result<void> on_block_start(const Value& doc, std::vector<std::string>& out) {
+    auto index = up_int(doc, "index");
+    const Value* block = find(doc, "content_block");
+    if (!index || *index < 0 || block == nullptr) {
+      return fail(bad_upstream("content_block_start without index or content_block"));
+    }
+    auto type = up_string(*block, "type");
+    if (!type) {
+      return fail(type.error());
+    }
+    if (*type == "tool_use") {
+      auto id = up_string(*block, "id");
+      auto name = up_string(*block, "name");
+      if (!id || !name) {
+        return fail(bad_upstream("tool_use block without id or name"));
+      }
+      // OpenAI numbers tool calls 0, 1, ...; Anthropic numbers all blocks, text included.
+      int tool_index = next_tool_index_++;
+      tool_index_by_block_[*index] = tool_index;
+      std::string call_id(*id);
+      std::string call_name(*name);
+      out.push_back(chunk([&](JsonWriter& w) {
+        w.key("tool_calls");
+        w.start_array();
+        w.start_object();
+        w.field("index", tool_index);
+        w.field("id", call_id);
+        w.field("type", "function");
+        w.key("function");
+        w.start_object();
+        w.field("name", call_name);
+        w.field("arguments", "");
+        w.end_object();
+        w.end_object();
+        w.end_array();
+      }));
+    } else if (*type == "text") {
+      auto text = up_string(*block, "text");
+      if (!text) {
+        return fail(text.error());
+      }
+      if (!text->empty()) {
+        out.push_back(content_chunk("content", *text));
+      }
+    }
+    return {};
+  }
+
+  Result<void> on_block_delta(const Value& doc, std::vector<std::string>& out) {
+    auto index = up_int(doc, "index");
+    const Value* delta = find(doc, "delta");
+    if (!index || delta == nullptr) {
+      return fail(bad_upstream("content_block_delta without index or delta"));
+    }
+    auto type = up_string(*delta, "type");
+    if (!type) {
+      return fail(type.error());
+    }
+    if (*type == "text_delta" || *type == "thinking_delta") {
+      bool is_text = *type == "text_delta";
+      auto text = up_string(*delta, is_text ? "text" : "thinking");
+      if (!text) {
+        return fail(text.error());
+      }
+      if (!text->empty()) {
+        out.push_back(content_chunk(is_text ? "content" : "reasoning_content", *text));
+      }
+    } else if (*type == "input_json_delta") {
+      auto it = tool_index_by_block_.find(*index);
+      if (it == tool_index_by_block_.end()) {
+        return fail(bad_upstream("input_json_delta for a block that is not a tool_use"));
+      }
+      auto fragment = up_string(*delta, "partial_json");
+      if (!fragment) {
+        return fail(fragment.error());
+      }
+      if (fragment->empty()) {
+        return {};  // the API often opens with an empty fragment
+      }
+      int tool_index = it->second;
+      std::string args(*fragment);
+      out.push_back(chunk([&](JsonWriter& w) {
+        w.key("tool_calls");
+        w.start_array();
+        w.start_object();
+        w.field("index", tool_index);
+        w.key("function");
+        w.start_object();
+        w.field("arguments", args);
+        w.end_object();
+        w.end_object();
+        w.end_array();
+      }));
+    }
+    // signature_delta, citations_delta: nothing OpenAI-shaped to send.
+    return {};
+  }
+
+  Result<void> on_message_delta(const Value& doc, std::vector<std::string>& out) {
+    if (const Value* u = find(doc, "usage")) {
+      // Counts here are cumulative; newer API versions repeat the input counts too.
+      Usage update = usage_;
+      auto ok = read_usage(*u, update);
+      if (!ok) {
+        return fail(ok.error());
+      }
+      usage_ = update;
+    }
+    const Value* delta = find(doc, "delta");
+    if (delta == nullptr) {
+      return {};
+    }
+    auto stop_reason = up_string(*delta, "stop_reason");
+    if (!stop_reason) {
+      return fail(stop_reason.error());
+    }
+    if (!stop_reason->empty() && !finished_) {
+      finished_ = true;
+      out.push_back(finish_chunk(finish_reason_for(*stop_reason)));
+    }
+    return {};
+  }
+
+  Result<void> on_message_stop(std::vector<std::string>& out) {
+    done_ = true;
+    if (!finished_) {
+      finished_ = true;
+      out.push_back(finish_chunk("stop"));
+    }
+    if (wants_usage_) {
+      // The usage chunk has empty choices, as OpenAI sends with include_usage.
+      // https://platform.openai.com/docs/api-reference/chat/create#chat-create-stream_options
+      JsonWriter w;
+      start_chunk(w);
+      w.key("choices");
+      w.start_array();
+      w.end_array();
+      write_usage(w, usage_);
+      w.end_object();
+      out.push_back(w.take());
+    }
+    out.emplace_back("[DONE]");
+    return {};
+  }
+
+  void start_chunk(JsonWriter& w) const {
+    w.start_object();
+    w.field("id", id_);
+    w.field("object", "chat.completion.chunk");
+    w.field("created", created_);
+    w.field("model", model_);
+  }
+
+  template <class WriteDelta>
+  std::string chunk(WriteDelta&& write_delta, std::string_view finish_reason = {}) const {
+    JsonWriter w;
+    start_chunk(w);
+    w.key("choices");
+    w.start_array();
+    w.start_object();
+    w.field("index", 0);
+    w.key("delta");
+    w.start_object();
+    write_delta(w);
+    w.end_object();
+    w.key("finish_reason");
+    if (finish_reason.empty()) {
+      w.null();
+    } else {
+      w.string(finish_reason);
+    }
+    w.end_object();
+    w.end_array();
+    w.end_object();
+    return w.take();
+  }
+
+  std::string content_chunk(std::string_view field, std::string_view text) const {
+    return chunk([&](JsonWriter& w) { w.field(field, text); });
+  }
+
+  std::string finish_chunk(std::string_view reason) const {
+    return chunk([](JsonWriter&) {}, reason);
+  }
+
+  bool wants_usage_;
+  std::string id_;
+  std::string model_;
+  int64_t created_;
+  Usage usage_;
+  std::map<int64_t, int> tool_index_by_block_;  // content-block index -> OpenAI tool index
+  int next_tool_index_ = 0;
+  bool finished_ = false;  // finish_reason chunk sent
+  bool done_ = false;      // message_stop seen
+};
+
+// ---------------------------------------------------------------------------------------------
+// The adapter.
+
+class AnthropicAdapter final : public Adapter {
+ public:
+  explicit AnthropicAdapter(const Provider& provider) : provider_(provider) {
+    provider_.adapter.reset();  // only the catalog data is needed; no ownership cycle
+  }
+
+  Result<UpstreamRequest> build_chat_request(rapidjson::Document& request,
+                                             const ChatOptions& options,
+                                             std::string_view model) const override {
+    if (!request.IsObject()) {
+      return fail(bad_request("The request body must be an object.", {}));
+    }
+    auto body = build_body(request, options, model, provider_);
+    if (!body) {
+      return fail(body.error());
+    }
+    UpstreamRequest out;
+    out.path = kMessagesPath;
+    out.headers.emplace_back(kVersionHeader, kVersion);
+    out.body = std::move(*body);
+    return out;
+  }
+
+  Result<std::string> translate_response(std::string_view upstream_body, std::string_view model,
+                                         Usage& usage) const override {
+    return translate_message(upstream_body, model, usage);
+  }
+
+  std::unique_ptr<StreamTranslator> start_stream(const ChatOptions& options,
+                                                 std::string_view model) const override {
+    return std::make_unique<AnthropicStream>(options, model);
+  }
+
+  Error translate_error(int status, std::string_view upstream_body) const override {
+    return make_error(status, upstream_body);
+  }
+
+  // Listing models is free and needs a valid key. https://docs.anthropic.com/en/api/models-list
+  UpstreamRequest build_key_test_request() const override {
+    UpstreamRequest out;
+    out.method = "GET";
+    out.path = kModelsPath;
+    out.headers.emplace_back(kVersionHeader, kVersion);
+    return out;
+  }
+
+ private:
+  Provider provider_;
+};
+
+}  // namespace
+
+std::unique_ptr<Adapter> make_anthropic_adapter(const Provider& provider) {
+  return std::make_unique<AnthropicAdapter>(provider);
+}
+
+}  // namespace keygate::providers

@@ -1,0 +1,505 @@
+#include "providers/catalog.hpp"
+
+#include <boost/url/parse.hpp>
+
+#include <cmath>
+#include <initializer_list>
+#include <unordered_set>
+
+#include "schema/json.hpp"
+
+namespace keygate::providers {
+
+namespace {
+
+// `where` prefixes every message ("catalog: providers[3].base_url", "config: providers.x") so an
+// operator can find the offending line.
+Error bad(const std::string& where, const std::string& what) {
+  return Error::invalid_request(where + ": " + what, {}, "invalid_provider_config");
+}
+
+bool valid_id(std::string_view id) {
+  // The id is the "provider/" part of "provider/model" and a key in config and URLs.
+  if (id.empty() || id.size() > 64) {
+    return false;
+  }
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// A base URL we can append "/chat/completions" to: absolute http(s) with a host, and nothing after
+// the path. Credentials in the URL are refused: keys belong in the keystore, never in config.
+Result<std::string> check_base_url(const std::string& where, std::string_view text) {
+  auto parsed = boost::urls::parse_uri(text);
+  if (!parsed) {
+    return fail(bad(where, "base_url '" + std::string(text) + "' is not a valid URL."));
+  }
+  const auto& url = *parsed;
+  if (url.scheme_id() != boost::urls::scheme::http &&
+      url.scheme_id() != boost::urls::scheme::https) {
+    return fail(bad(where, "base_url '" + std::string(text) + "' must be http or https."));
+  }
+  if (!url.has_authority() || url.encoded_host().empty()) {
+    return fail(bad(where, "base_url '" + std::string(text) + "' has no host."));
+  }
+  if (url.has_userinfo()) {
+    return fail(
+        bad(where, "base_url must not carry credentials; add keys with `keygate keys add`."));
+  }
+  if (url.has_query() || url.has_fragment()) {
+    return fail(
+        bad(where, "base_url '" + std::string(text) + "' must not have a query or fragment."));
+  }
+  std::string out(text);
+  // "https://host/v1/" + "/chat/completions" would double the slash.
+  while (!out.empty() && out.back() == '/') {
+    out.pop_back();
+  }
+  return out;
+}
+
+Result<std::string> req_string(const std::string& where, const rapidjson::Value& obj,
+                               const char* name) {
+  auto it = obj.FindMember(name);
+  if (it == obj.MemberEnd() || !it->value.IsString()) {
+    return fail(bad(where, std::string("'") + name + "' is required and must be a string."));
+  }
+  return std::string(as_view(it->value));
+}
+
+// Absent keeps `out` as it is (the default).
+Result<void> opt_string(const std::string& where, const rapidjson::Value& obj, const char* name,
+                        std::string& out) {
+  auto it = obj.FindMember(name);
+  if (it == obj.MemberEnd()) {
+    return {};
+  }
+  if (!it->value.IsString()) {
+    return fail(bad(where, std::string("'") + name + "' must be a string."));
+  }
+  out.assign(as_view(it->value));
+  return {};
+}
+
+Result<void> opt_bool(const std::string& where, const rapidjson::Value& obj, const char* name,
+                      bool& out) {
+  auto it = obj.FindMember(name);
+  if (it == obj.MemberEnd()) {
+    return {};
+  }
+  if (!it->value.IsBool()) {
+    return fail(bad(where, std::string("'") + name + "' must be true or false."));
+  }
+  out = it->value.GetBool();
+  return {};
+}
+
+Result<void> opt_strings(const std::string& where, const rapidjson::Value& obj, const char* name,
+                         std::vector<std::string>& out) {
+  auto it = obj.FindMember(name);
+  if (it == obj.MemberEnd()) {
+    return {};
+  }
+  if (!it->value.IsArray()) {
+    return fail(bad(where, std::string("'") + name + "' must be an array of strings."));
+  }
+  out.clear();
+  for (const auto& v : it->value.GetArray()) {
+    if (!v.IsString() || v.GetStringLength() == 0) {
+      return fail(bad(where, std::string("'") + name + "' must hold non-empty strings."));
+    }
+    out.emplace_back(as_view(v));
+  }
+  return {};
+}
+
+Result<int64_t> non_negative_int(const std::string& where, const rapidjson::Value& obj,
+                                 const char* name) {
+  auto it = obj.FindMember(name);
+  if (it == obj.MemberEnd()) {
+    return 0;
+  }
+  if (!it->value.IsInt64() || it->value.GetInt64() < 0) {
+    return fail(bad(where, std::string("'") + name + "' must be a non-negative integer."));
+  }
+  return it->value.GetInt64();
+}
+
+Result<double> price(const std::string& where, const rapidjson::Value& obj, const char* name) {
+  auto it = obj.FindMember(name);
+  if (it == obj.MemberEnd()) {
+    return 0.0;
+  }
+  if (!it->value.IsNumber() || !std::isfinite(it->value.GetDouble()) || it->value.GetDouble() < 0) {
+    return fail(bad(where, std::string("'") + name + "' must be a non-negative number."));
+  }
+  return it->value.GetDouble();
+}
+
+// Unknown fields are refused so a typo ("base_ur") is an error, not a silently ignored setting.
+// Fields starting with '_' are comments.
+Result<void> only_fields(const std::string& where, const rapidjson::Value& obj,
+                         std::initializer_list<std::string_view> allowed) {
+  for (const auto& m : obj.GetObject()) {
+    std::string_view name = as_view(m.name);
+    if (name.starts_with('_')) {
+      continue;
+    }
+    bool known = false;
+    for (auto a : allowed) {
+      known = known || a == name;
+    }
+    if (!known) {
+      return fail(bad(where, "unknown field '" + std::string(name) + "'."));
+    }
+  }
+  return {};
+}
+
+Result<ModelInfo> parse_model(const std::string& where, const rapidjson::Value& v) {
+  if (!v.IsObject()) {
+    return fail(bad(where, "a model must be an object."));
+  }
+  if (auto r = only_fields(where, v,
+                           {"id", "context_window", "max_output_tokens", "input_usd_per_mtok",
+                            "output_usd_per_mtok"});
+      !r) {
+    return fail(r.error());
+  }
+  ModelInfo m;
+  auto id = req_string(where, v, "id");
+  if (!id) {
+    return fail(id.error());
+  }
+  if (id->empty()) {
+    return fail(bad(where, "model 'id' must not be empty."));
+  }
+  m.id = std::move(*id);
+  std::string at = where + " (" + m.id + ")";
+  auto ctx = non_negative_int(at, v, "context_window");
+  if (!ctx) {
+    return fail(ctx.error());
+  }
+  auto out = non_negative_int(at, v, "max_output_tokens");
+  if (!out) {
+    return fail(out.error());
+  }
+  auto in_price = price(at, v, "input_usd_per_mtok");
+  if (!in_price) {
+    return fail(in_price.error());
+  }
+  auto out_price = price(at, v, "output_usd_per_mtok");
+  if (!out_price) {
+    return fail(out_price.error());
+  }
+  m.context_window = *ctx;
+  m.max_output_tokens = *out;
+  m.input_usd_per_mtok = *in_price;
+  m.output_usd_per_mtok = *out_price;
+  return m;
+}
+
+// Fills `p` from `v`; fields absent keep the values `p` already holds (its defaults). `p.id` is
+// set by the caller. base_url and kind are required.
+Result<void> parse_provider(const std::string& where, const rapidjson::Value& v, Provider& p) {
+  if (auto r =
+          only_fields(where, v,
+                      {"id", "display_name", "kind", "base_url", "auth", "requires_key", "env_var",
+                       "key_prefixes", "key_hint", "key_url", "docs_url", "capabilities",
+                       "model_prefixes", "models", "param_renames", "dropped_params"});
+      !r) {
+    return r;
+  }
+  auto kind_text = req_string(where, v, "kind");
+  if (!kind_text) {
+    return fail(kind_text.error());
+  }
+  auto kind = kind_from_string(*kind_text);
+  if (!kind) {
+    return fail(bad(where, "unknown kind '" + *kind_text +
+                               "' (expected \"openai\", \"anthropic\" or \"gemini\")."));
+  }
+  p.kind = *kind;
+  auto base = req_string(where, v, "base_url");
+  if (!base) {
+    return fail(base.error());
+  }
+  auto url = check_base_url(where, *base);
+  if (!url) {
+    return fail(url.error());
+  }
+  p.base_url = std::move(*url);
+
+  for (auto r :
+       {opt_string(where, v, "display_name", p.display_name),
+        opt_bool(where, v, "requires_key", p.requires_key),
+        opt_string(where, v, "env_var", p.env_var),
+        opt_strings(where, v, "key_prefixes", p.key_prefixes),
+        opt_string(where, v, "key_hint", p.key_hint), opt_string(where, v, "key_url", p.key_url),
+        opt_string(where, v, "docs_url", p.docs_url),
+        opt_strings(where, v, "capabilities", p.capabilities),
+        opt_strings(where, v, "model_prefixes", p.model_prefixes),
+        opt_strings(where, v, "dropped_params", p.dropped_params)}) {
+    if (!r) {
+      return r;
+    }
+  }
+  for (const std::string* link : {&p.key_url, &p.docs_url}) {
+    if (!link->empty()) {
+      if (auto r = check_base_url(where, *link); !r) {
+        return fail(bad(where, "'" + *link + "' is not a valid http(s) link."));
+      }
+    }
+  }
+
+  if (auto it = v.FindMember("auth"); it != v.MemberEnd()) {
+    if (!it->value.IsObject()) {
+      return fail(bad(where, "'auth' must be an object {\"header\", \"prefix\"}."));
+    }
+    if (auto r = only_fields(where, it->value, {"header", "prefix"}); !r) {
+      return r;
+    }
+    if (auto r = opt_string(where, it->value, "header", p.auth.header); !r) {
+      return r;
+    }
+    if (auto r = opt_string(where, it->value, "prefix", p.auth.prefix); !r) {
+      return r;
+    }
+    if (p.auth.header.empty()) {
+      return fail(bad(where, "'auth.header' must not be empty."));
+    }
+  }
+
+  if (auto it = v.FindMember("param_renames"); it != v.MemberEnd()) {
+    if (!it->value.IsObject()) {
+      return fail(bad(where, "'param_renames' must be an object {\"from\": \"to\"}."));
+    }
+    p.param_renames.clear();
+    for (const auto& m : it->value.GetObject()) {
+      if (!m.value.IsString() || m.value.GetStringLength() == 0 || m.name.GetStringLength() == 0) {
+        return fail(bad(where, "'param_renames' must map names to non-empty names."));
+      }
+      p.param_renames.emplace_back(std::string(as_view(m.name)), std::string(as_view(m.value)));
+    }
+  }
+
+  if (auto it = v.FindMember("models"); it != v.MemberEnd()) {
+    if (!it->value.IsArray()) {
+      return fail(bad(where, "'models' must be an array."));
+    }
+    p.models.clear();
+    std::unordered_set<std::string_view> seen;
+    for (rapidjson::SizeType i = 0; i < it->value.Size(); ++i) {
+      auto m = parse_model(where + ".models[" + std::to_string(i) + "]", it->value[i]);
+      if (!m) {
+        return fail(m.error());
+      }
+      p.models.push_back(std::move(*m));
+    }
+    for (const auto& m : p.models) {
+      if (!seen.insert(m.id).second) {
+        return fail(bad(where, "model '" + m.id + "' is listed twice."));
+      }
+    }
+  }
+  if (p.display_name.empty()) {
+    p.display_name = p.id;
+  }
+  return {};
+}
+
+void attach_adapters(std::vector<Provider>& providers) {
+  for (auto& p : providers) {
+    p.adapter = std::shared_ptr<const Adapter>(make_adapter(p));
+  }
+}
+
+}  // namespace
+
+std::string_view to_string(Kind kind) {
+  switch (kind) {
+    case Kind::openai:
+      return "openai";
+    case Kind::anthropic:
+      return "anthropic";
+    case Kind::gemini:
+      return "gemini";
+  }
+  return "openai";  // unreachable: the switch covers every Kind
+}
+
+std::optional<Kind> kind_from_string(std::string_view text) {
+  for (Kind k : {Kind::openai, Kind::anthropic, Kind::gemini}) {
+    if (to_string(k) == text) {
+      return k;
+    }
+  }
+  return std::nullopt;
+}
+
+const ModelInfo* Provider::find_model(std::string_view model) const {
+  for (const auto& m : models) {
+    if (m.id == model) {
+      return &m;
+    }
+  }
+  return nullptr;
+}
+
+Result<Catalog> Catalog::builtin() {
+  auto catalog = from_json(builtin_catalog_json());
+  if (!catalog) {
+    return fail(
+        Error::internal("The built-in provider catalog is broken: " + catalog.error().message));
+  }
+  return catalog;
+}
+
+Result<Catalog> Catalog::from_json(std::string_view json) {
+  auto doc = parse_json_object(json, /*relaxed=*/true);
+  if (!doc) {
+    return fail(bad("catalog", doc.error().message));
+  }
+  auto list = doc->FindMember("providers");
+  if (list == doc->MemberEnd() || !list->value.IsArray()) {
+    return fail(bad("catalog", "'providers' must be an array."));
+  }
+  Catalog catalog;
+  std::unordered_set<std::string> ids;
+  for (rapidjson::SizeType i = 0; i < list->value.Size(); ++i) {
+    std::string where = "catalog: providers[" + std::to_string(i) + "]";
+    const auto& v = list->value[i];
+    if (!v.IsObject()) {
+      return fail(bad(where, "a provider must be an object."));
+    }
+    auto id = req_string(where, v, "id");
+    if (!id) {
+      return fail(id.error());
+    }
+    if (!valid_id(*id)) {
+      return fail(
+          bad(where, "id '" + *id + "' must be lowercase letters, digits, '-', '_' or '.'."));
+    }
+    if (!ids.insert(*id).second) {
+      return fail(bad(where, "id '" + *id + "' is used twice."));
+    }
+    Provider p;
+    p.id = std::move(*id);
+    if (auto r = parse_provider(where + " (" + p.id + ")", v, p); !r) {
+      return fail(r.error());
+    }
+    catalog.providers_.push_back(std::move(p));
+  }
+  attach_adapters(catalog.providers_);
+  return catalog;
+}
+
+Result<void> Catalog::apply_config(const rapidjson::Value& providers_config) {
+  if (providers_config.IsNull()) {
+    return {};  // "providers": null, same as leaving it out
+  }
+  if (!providers_config.IsObject()) {
+    return fail(bad("config", "'providers' must be an object keyed by provider id."));
+  }
+  // Work on a copy so a bad entry leaves the catalog as it was.
+  std::vector<Provider> next = providers_;
+  for (const auto& m : providers_config.GetObject()) {
+    std::string id(as_view(m.name));
+    std::string where = "config: providers." + id;
+    if (!m.value.IsObject()) {
+      return fail(bad(where, "must be an object."));
+    }
+    Provider* existing = nullptr;
+    for (auto& p : next) {
+      if (p.id == id) {
+        existing = &p;
+      }
+    }
+    if (existing) {
+      // A built-in provider: only where it lives and whether it needs a key can change.
+      if (auto r = only_fields(where, m.value, {"base_url", "requires_key", "kind"}); !r) {
+        return r;
+      }
+      std::string kind(to_string(existing->kind));
+      if (auto r = opt_string(where, m.value, "kind", kind); !r) {
+        return r;
+      }
+      if (kind != to_string(existing->kind)) {
+        return fail(
+            bad(where, "is a built-in provider of kind '" + std::string(to_string(existing->kind)) +
+                           "'; its kind cannot change. Pick a new name to add a provider."));
+      }
+      if (auto it = m.value.FindMember("base_url"); it != m.value.MemberEnd()) {
+        if (!it->value.IsString()) {
+          return fail(bad(where, "'base_url' must be a string."));
+        }
+        auto url = check_base_url(where, as_view(it->value));
+        if (!url) {
+          return fail(url.error());
+        }
+        existing->base_url = std::move(*url);
+      }
+      if (auto r = opt_bool(where, m.value, "requires_key", existing->requires_key); !r) {
+        return r;
+      }
+      continue;
+    }
+    if (!valid_id(id)) {
+      return fail(bad(where, "a provider id must be lowercase letters, digits, '-', '_' or '.'."));
+    }
+    if (!m.value.HasMember("kind")) {
+      return fail(bad(where,
+                      "is not a built-in provider; to add it, give its \"kind\" "
+                      "(\"openai\", \"anthropic\" or \"gemini\") and \"base_url\"."));
+    }
+    Provider p;
+    p.id = id;
+    p.capabilities = {"chat", "stream"};
+    if (auto r = parse_provider(where, m.value, p); !r) {
+      return r;
+    }
+    next.push_back(std::move(p));
+  }
+  // Adapters may have copied provider data (base URL, renames): rebuild them all.
+  attach_adapters(next);
+  providers_ = std::move(next);
+  return {};
+}
+
+const Provider* Catalog::find(std::string_view id) const {
+  for (const auto& p : providers_) {
+    if (p.id == id) {
+      return &p;
+    }
+  }
+  return nullptr;
+}
+
+const Provider* Catalog::provider_for_model(std::string_view model) const {
+  if (model.empty()) {
+    return nullptr;
+  }
+  for (const auto& p : providers_) {
+    if (p.find_model(model)) {
+      return &p;
+    }
+  }
+  const Provider* best = nullptr;
+  std::size_t best_len = 0;
+  for (const auto& p : providers_) {
+    for (const auto& prefix : p.model_prefixes) {
+      if (prefix.size() > best_len && model.starts_with(prefix)) {
+        best = &p;
+        best_len = prefix.size();
+      }
+    }
+  }
+  return best;
+}
+
+}  // namespace keygate::providers

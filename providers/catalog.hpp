@@ -1,0 +1,85 @@
+#pragma once
+// The provider catalog: built-in providers and their models, from the data file embedded in the
+// binary (providers/catalog.json), plus the operator's configuration (base URL overrides and
+// extra OpenAI-compatible providers).
+
+#include <rapidjson/document.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "providers/adapter.hpp"
+#include "schema/error.hpp"
+
+namespace keygate::providers {
+
+enum class Kind { openai, anthropic, gemini };
+std::string_view to_string(Kind kind);
+// "openai" | "anthropic" | "gemini" -> Kind; anything else -> nullopt.
+std::optional<Kind> kind_from_string(std::string_view text);
+
+// Where and how the key goes: header name and value prefix ("Authorization", "Bearer ").
+struct AuthScheme {
+  std::string header = "Authorization";
+  std::string prefix = "Bearer ";
+};
+
+struct ModelInfo {
+  std::string id;
+  int64_t context_window = 0;
+  int64_t max_output_tokens = 0;   // also the default max_tokens where the provider requires one
+  double input_usd_per_mtok = 0;   // price per million input tokens
+  double output_usd_per_mtok = 0;  // price per million output tokens
+};
+
+struct Provider {
+  std::string id;            // "openai"
+  std::string display_name;  // "OpenAI"
+  Kind kind = Kind::openai;
+  std::string base_url;      // what the provider's SDK calls its base URL
+  AuthScheme auth;
+  bool requires_key = true;
+  std::string env_var;                    // documented env var for the key, e.g. OPENAI_API_KEY
+  std::vector<std::string> key_prefixes;  // accepted key formats, e.g. {"sk-"}; empty: any
+  std::string key_hint;                   // "Starts with sk-"
+  std::string key_url;                    // where to get a key
+  std::string docs_url;
+  std::vector<std::string> capabilities;  // "chat", "stream", "tools", "vision", ...
+  std::vector<std::string> model_prefixes;  // bare names routed here: "gpt-", "o1", "claude-"
+  std::vector<ModelInfo> models;
+  // OpenAI-compatible family: request parameters renamed or dropped for this provider.
+  std::vector<std::pair<std::string, std::string>> param_renames;
+  std::vector<std::string> dropped_params;
+
+  std::shared_ptr<const Adapter> adapter;  // set by the catalog; never null once loaded
+
+  const ModelInfo* find_model(std::string_view model) const;
+};
+
+class Catalog {
+ public:
+  // The embedded data file. Fails only if the file shipped in the binary is broken.
+  static Result<Catalog> builtin();
+  static Result<Catalog> from_json(std::string_view json);
+
+  // The "providers" object of the configuration file: overrides base_url (and requires_key) of
+  // built-in providers; a new name with "kind" adds a provider of that kind.
+  Result<void> apply_config(const rapidjson::Value& providers_config);
+
+  const Provider* find(std::string_view id) const;
+  const std::vector<Provider>& providers() const { return providers_; }
+  // A bare model name: the catalog's model lists first, then the providers' name prefixes.
+  const Provider* provider_for_model(std::string_view model) const;
+
+ private:
+  std::vector<Provider> providers_;
+};
+
+// The embedded catalog.json text.
+std::string_view builtin_catalog_json();
+
+}  // namespace keygate::providers

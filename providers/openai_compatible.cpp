@@ -1,0 +1,385 @@
+// The adapter for every provider that speaks OpenAI's chat-completions API (OpenAI itself, Groq,
+// Mistral, OpenRouter, Ollama, ...). The client already speaks this format, so the work is small:
+// point "model" at the upstream id, apply the provider's parameter renames and drops, ask for
+// usage in streams so it can be recorded, and pass answers through byte for byte.
+// Reference: https://platform.openai.com/docs/api-reference/chat
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "providers/adapters.hpp"
+#include "providers/catalog.hpp"
+#include "schema/json.hpp"
+
+namespace keygate::providers {
+
+namespace {
+
+constexpr std::string_view kChatPath = "/chat/completions";
+constexpr std::string_view kModelsPath = "/models";
+// Upstream text we quote in an error is cut here: enough to diagnose, too little to flood a log
+// or leak a whole upstream page to the client.
+constexpr std::size_t kMaxUpstreamText = 500;
+
+// Cuts at a UTF-8 character boundary so the result is still valid UTF-8 (it goes into JSON).
+std::string clip(std::string_view text) {
+  if (text.size() <= kMaxUpstreamText) {
+    return std::string(text);
+  }
+  std::size_t n = kMaxUpstreamText;
+  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) {
+    --n;
+  }
+  return std::string(text.substr(0, n)) + "...";
+}
+
+// A token count: a non-negative integer. Anything else counts as "not reported" (-1): a usage
+// block of the wrong shape must not fail an otherwise good answer.
+int64_t count(const rapidjson::Value& obj, const char* name) {
+  auto it = obj.FindMember(name);
+  if (it == obj.MemberEnd()) {
+    return -1;
+  }
+  const auto& v = it->value;
+  if (v.IsInt64() && v.GetInt64() >= 0) {
+    return v.GetInt64();
+  }
+  if (v.IsDouble() && v.GetDouble() >= 0 && v.GetDouble() < 9e18) {
+    return static_cast<int64_t>(v.GetDouble());
+  }
+  return -1;
+}
+
+int64_t nested_count(const rapidjson::Value& usage, const char* object, const char* name) {
+  auto it = usage.FindMember(object);
+  if (it == usage.MemberEnd() || !it->value.IsObject()) {
+    return -1;
+  }
+  return count(it->value, name);
+}
+
+// Reads OpenAI's usage object. Returns false when there is none (absent or null).
+bool read_usage(const rapidjson::Value& body, Usage& usage) {
+  auto it = body.FindMember("usage");
+  if (it == body.MemberEnd() || !it->value.IsObject()) {
+    return false;
+  }
+  const auto& u = it->value;
+  usage.prompt_tokens = count(u, "prompt_tokens");
+  usage.completion_tokens = count(u, "completion_tokens");
+  usage.cached_tokens = nested_count(u, "prompt_tokens_details", "cached_tokens");
+  usage.reasoning_tokens = nested_count(u, "completion_tokens_details", "reasoning_tokens");
+  return true;
+}
+
+std::string string_member(const rapidjson::Value& obj, const char* name) {
+  auto it = obj.FindMember(name);
+  if (it == obj.MemberEnd() || !it->value.IsString()) {
+    return {};
+  }
+  return std::string(as_view(it->value));
+}
+
+int int_member(const rapidjson::Value& obj, const char* name) {
+  auto it = obj.FindMember(name);
+  if (it == obj.MemberEnd() || !it->value.IsInt()) {
+    return 0;
+  }
+  return it->value.GetInt();
+}
+
+bool is_error_status(int status) {
+  return status >= 400 && status <= 599;
+}
+
+// OpenAI's error object: {"error": {"message", "type", "param", "code"}}
+// (https://platform.openai.com/docs/guides/error-codes). Compatible providers vary: OpenRouter
+// puts the HTTP status in a numeric "code", some send {"error": "text"}, Mistral and FastAPI
+// servers answer {"message": ...} or {"detail": ...} at the top level.
+struct ParsedError {
+  bool found = false;
+  int status = 0;  // from the body, 0 if it gave none
+  std::string message, type, code;
+};
+
+ParsedError parse_error_body(const rapidjson::Value& body) {
+  ParsedError e;
+  if (!body.IsObject()) {
+    return e;
+  }
+  auto it = body.FindMember("error");
+  if (it != body.MemberEnd() && it->value.IsString()) {
+    e.found = true;
+    e.message = as_view(it->value);
+    return e;
+  }
+  if (it != body.MemberEnd() && it->value.IsObject()) {
+    const auto& err = it->value;
+    e.found = true;
+    e.message = string_member(err, "message");
+    e.type = string_member(err, "type");
+    e.code = string_member(err, "code");
+    for (const char* name : {"status", "code"}) {
+      int s = int_member(err, name);
+      if (e.status == 0 && is_error_status(s)) {
+        e.status = s;
+      }
+    }
+    return e;
+  }
+  for (const char* name : {"message", "detail"}) {
+    std::string m = string_member(body, name);
+    if (!m.empty()) {
+      e.found = true;
+      e.message = std::move(m);
+      e.type = string_member(body, "type");
+      return e;
+    }
+  }
+  return e;
+}
+
+std::string provider_text(std::string_view provider, int status) {
+  return "The " + std::string(provider) + " API answered HTTP " + std::to_string(status);
+}
+
+// True when `key` (with its quotes) appears as an object key whose value is not null. A cheap
+// scan that lets the stream skip parsing chunks: OpenAI sends "usage":null in every chunk once
+// include_usage is on, and a quoted word inside a string value is escaped (\"usage\") or is not
+// followed by a colon.
+bool has_non_null_key(std::string_view data, std::string_view key) {
+  for (auto pos = data.find(key); pos != std::string_view::npos; pos = data.find(key, pos + 1)) {
+    std::size_t i = pos + key.size();
+    auto skip_space = [&] {
+      while (i < data.size() &&
+             (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r')) {
+        ++i;
+      }
+    };
+    skip_space();
+    if (i >= data.size() || data[i] != ':') {
+      continue;
+    }
+    ++i;
+    skip_space();
+    if (i < data.size() && data[i] != 'n') {
+      return true;
+    }
+  }
+  return false;
+}
+
+Error to_error(int status, ParsedError parsed, std::string_view provider) {
+  std::string message =
+      parsed.message.empty() ? provider_text(provider, status) : clip(parsed.message);
+  return Error::upstream_status(status, std::move(message), clip(parsed.type), clip(parsed.code));
+}
+
+class OpenAiStream final : public StreamTranslator {
+ public:
+  OpenAiStream(std::string provider, bool client_wants_usage)
+      : provider_(std::move(provider)), client_wants_usage_(client_wants_usage) {}
+
+  Result<void> on_event(const SseEvent& event, std::vector<std::string>& out) override {
+    if (done_) {
+      return {};  // nothing may follow [DONE]
+    }
+    std::string_view data = event.data;
+    if (data == "[DONE]") {
+      done_ = true;
+      out.emplace_back("[DONE]");
+      return {};
+    }
+    if (data.empty()) {
+      return {};
+    }
+    // Most chunks are content deltas with neither word in them; only the rest are parsed.
+    bool maybe_error = event.event == "error" || has_non_null_key(data, "\"error\"");
+    bool maybe_usage = has_non_null_key(data, "\"usage\"");
+    if (maybe_error || maybe_usage) {
+      rapidjson::Document doc;
+      doc.Parse(data.data(), data.size());
+      if (!doc.HasParseError() && doc.IsObject()) {
+        if (maybe_error) {
+          ParsedError parsed = parse_error_body(doc);
+          if (parsed.found || event.event == "error") {
+            int status = parsed.status != 0 ? parsed.status : 502;
+            return fail(to_error(status, std::move(parsed), provider_));
+          }
+        }
+        if (maybe_usage && read_usage(doc, usage_) && !client_wants_usage_ && is_usage_only(doc)) {
+          return {};  // we asked for it for our own accounting; the client did not
+        }
+      } else if (event.event == "error") {
+        return fail(Error::upstream_status(502, provider_ + " stream error: " + clip(data)));
+      }
+    }
+    out.emplace_back(data);
+    return {};
+  }
+
+  Result<void> on_end(std::vector<std::string>&) override {
+    if (done_) {
+      return {};
+    }
+    return fail(Error::upstream_status(
+        502, "The " + provider_ + " stream ended before it was complete (no [DONE]).",
+        "upstream_error", "upstream_truncated"));
+  }
+
+  const Usage& usage() const override { return usage_; }
+
+ private:
+  // The extra chunk stream_options.include_usage adds before [DONE]: "choices" is empty.
+  static bool is_usage_only(const rapidjson::Value& chunk) {
+    auto it = chunk.FindMember("choices");
+    return it == chunk.MemberEnd() || (it->value.IsArray() && it->value.Empty());
+  }
+
+  std::string provider_;
+  bool client_wants_usage_;
+  bool done_ = false;
+  Usage usage_;
+};
+
+class OpenAiCompatibleAdapter final : public Adapter {
+ public:
+  explicit OpenAiCompatibleAdapter(const Provider& p)
+      : provider_(p.id), renames_(p.param_renames), dropped_(p.dropped_params) {}
+
+  Result<UpstreamRequest> build_chat_request(rapidjson::Document& request,
+                                             const ChatOptions& options,
+                                             std::string_view model) const override {
+    if (!request.IsObject()) {
+      return fail(Error::invalid_request("The request body must be a JSON object."));
+    }
+    auto& alloc = request.GetAllocator();
+    set_member(request, "model", rapidjson::Value(model.data(), size(model), alloc));
+    for (const auto& [from, to] : renames_) {
+      auto it = request.FindMember(from.c_str());
+      if (it == request.MemberEnd()) {
+        continue;
+      }
+      // The client set both names: the one this provider knows wins.
+      if (!request.HasMember(to.c_str())) {
+        rapidjson::Value moved;
+        moved = it->value;  // RapidJSON assignment moves; AddMember may reallocate under `it`
+        request.AddMember(rapidjson::Value(to.c_str(), size(to), alloc), moved, alloc);
+      }
+      request.EraseMember(from.c_str());
+    }
+    for (const auto& name : dropped_) {
+      request.EraseMember(name.c_str());
+    }
+    if (options.stream) {
+      set_member(request, "stream", rapidjson::Value(true));
+      auto so = request.FindMember("stream_options");
+      if (so == request.MemberEnd() || so->value.IsNull()) {
+        set_member(request, "stream_options", rapidjson::Value(rapidjson::kObjectType));
+        so = request.FindMember("stream_options");
+      }
+      if (!so->value.IsObject()) {
+        return fail(Error::invalid_request("'stream_options' must be an object.", "stream_options",
+                                           "invalid_type"));
+      }
+      // Without this, OpenAI streams carry no token counts at all and usage could not be recorded.
+      set_member(so->value, "include_usage", rapidjson::Value(true), alloc);
+    } else {
+      // OpenAI answers 400 to stream_options on a non-stream request.
+      request.EraseMember("stream_options");
+      if (auto it = request.FindMember("stream"); it != request.MemberEnd()) {
+        it->value.SetBool(false);
+      }
+    }
+    UpstreamRequest up;
+    up.path = kChatPath;
+    up.headers.emplace_back("Content-Type", "application/json");
+    up.body = to_json(request);
+    return up;
+  }
+
+  Result<std::string> translate_response(std::string_view upstream_body, std::string_view,
+                                         Usage& usage) const override {
+    rapidjson::Document doc;
+    doc.Parse(upstream_body.data(), upstream_body.size());
+    if (doc.HasParseError() || !doc.IsObject()) {
+      return fail(Error::upstream_status(
+          502, "The " + provider_ + " answer was not a JSON object: " + clip(upstream_body)));
+    }
+    // Some compatible servers answer 200 with an error object.
+    if (!doc.HasMember("choices")) {
+      ParsedError parsed = parse_error_body(doc);
+      if (parsed.found) {
+        int status = parsed.status != 0 ? parsed.status : 502;
+        return fail(to_error(status, std::move(parsed), provider_));
+      }
+    }
+    read_usage(doc, usage);
+    // Verbatim: re-serialising would cost time and could change numbers or key order.
+    return std::string(upstream_body);
+  }
+
+  std::unique_ptr<StreamTranslator> start_stream(const ChatOptions& options,
+                                                 std::string_view) const override {
+    return std::make_unique<OpenAiStream>(provider_, options.client_wants_usage);
+  }
+
+  Error translate_error(int status, std::string_view upstream_body) const override {
+    if (!is_error_status(status)) {
+      status = 502;  // a non-2xx that is not an error status (3xx, 1xx) is a broken upstream
+    }
+    rapidjson::Document doc;
+    doc.Parse(upstream_body.data(), upstream_body.size());
+    ParsedError parsed;
+    if (!doc.HasParseError()) {
+      parsed = parse_error_body(doc);
+    }
+    if (!parsed.found) {
+      std::string message = provider_text(provider_, status);
+      if (!upstream_body.empty()) {
+        message += ": " + clip(upstream_body);
+      }
+      return Error::upstream_status(status, std::move(message));
+    }
+    return to_error(status, std::move(parsed), provider_);
+  }
+
+  UpstreamRequest build_key_test_request() const override {
+    UpstreamRequest up;
+    up.method = "GET";
+    up.path = kModelsPath;
+    return up;
+  }
+
+ private:
+  static rapidjson::SizeType size(std::string_view s) {
+    return static_cast<rapidjson::SizeType>(s.size());
+  }
+
+  static void set_member(rapidjson::Value& obj, const char* name, rapidjson::Value value,
+                         rapidjson::Document::AllocatorType& alloc) {
+    if (auto it = obj.FindMember(name); it != obj.MemberEnd()) {
+      it->value = value;  // RapidJSON assignment moves
+    } else {
+      obj.AddMember(rapidjson::StringRef(name), value, alloc);
+    }
+  }
+  static void set_member(rapidjson::Document& doc, const char* name, rapidjson::Value value) {
+    set_member(doc, name, std::move(value), doc.GetAllocator());
+  }
+
+  std::string provider_;
+  std::vector<std::pair<std::string, std::string>> renames_;
+  std::vector<std::string> dropped_;
+};
+
+}  // namespace
+
+std::unique_ptr<Adapter> make_openai_compatible_adapter(const Provider& provider) {
+  return std::make_unique<OpenAiCompatibleAdapter>(provider);
+}
+
+}  // namespace keygate::providers

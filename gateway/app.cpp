@@ -1,0 +1,132 @@
+#include "gateway/app.hpp"
+
+#include <boost/asio/signal_set.hpp>
+
+#include <filesystem>
+
+#include "gateway/log.hpp"
+#include "schema/json.hpp"
+
+namespace keygate::gateway {
+
+Result<std::unique_ptr<Keystore>> open_keystore(const Config& config) {
+  std::error_code ec;
+  std::filesystem::create_directories(config.data_dir, ec);
+  if (ec) {
+    return fail(Error::unavailable("Cannot create data directory " + config.data_dir + ": " +
+                                   ec.message()));
+  }
+  auto master = load_master_key(MasterKeySource{config.data_dir, config.master_key_file});
+  std::optional<MasterKeyMaterial> key;
+  if (master) {
+    key = std::move(*master);
+  } else {
+    log_event("warn", "no master key: provider keys cannot be served",
+              ",\"reason\":" + [&] {
+                JsonWriter w;
+                w.string(master.error().message);
+                return w.take();
+              }());
+  }
+  return Keystore::open(config.data_dir + "/keygate.db", std::move(key));
+}
+
+Result<providers::Catalog> load_catalog(const Config& config) {
+  auto catalog = providers::Catalog::builtin();
+  if (!catalog) {
+    return catalog;
+  }
+  if (config.providers) {
+    if (auto ok = catalog->apply_config(*config.providers); !ok) {
+      return fail(ok.error());
+    }
+  }
+  return catalog;
+}
+
+Result<std::unique_ptr<App>> App::create(Config config) {
+  auto catalog = load_catalog(config);
+  if (!catalog) {
+    return fail(catalog.error());
+  }
+  auto keystore = open_keystore(config);
+  if (!keystore) {
+    return fail(keystore.error());
+  }
+  return std::unique_ptr<App>(
+      new App(std::move(config), std::move(*catalog), std::move(*keystore)));
+}
+
+App::App(Config config, providers::Catalog catalog, std::unique_ptr<Keystore> keystore)
+    : config_(std::move(config)),
+      catalog_(std::move(catalog)),
+      keystore_(std::move(keystore)),
+      ioc_(effective_threads(config_)),
+      db_(2),
+      upstream_(std::make_unique<UpstreamClient>(ioc_.get_executor(), config_.upstream)),
+      models_(catalog_, config_.model_aliases),
+      auth_(*keystore_, db_),
+      keys_(*keystore_, db_),
+      proxy_{catalog_, models_, keys_, *upstream_},
+      work_(net::make_work_guard(ioc_)) {
+  register_health_routes(routes_, *keystore_);
+  register_proxy_routes(routes_, proxy_);
+  server_ = std::make_unique<Server>(ioc_, config_.server, routes_, auth_);
+}
+
+App::~App() {
+  work_.reset();
+  ioc_.stop();
+  for (auto& t : threads_) {
+    if (t.joinable()) {
+      t.join();
+    }
+  }
+  db_.stop();
+}
+
+Result<uint16_t> App::start() {
+  auto port = server_->listen(config_.listen_host, config_.listen_port);
+  if (!port) {
+    return port;
+  }
+  server_->start();
+  int n = effective_threads(config_);
+  for (int i = 0; i < n; ++i) {
+    threads_.emplace_back([this] { ioc_.run(); });
+  }
+  log_event("info", "listening",
+            ",\"address\":\"" + config_.listen_host + "\",\"port\":" + std::to_string(*port) +
+                ",\"threads\":" + std::to_string(n));
+  return port;
+}
+
+void App::shutdown() {
+  server_->shutdown([this] {
+    upstream_->close_idle();
+    work_.reset();
+    ioc_.stop();
+  });
+}
+
+void App::handle_signals() {
+  signals_ = std::make_unique<net::signal_set>(ioc_, SIGTERM, SIGINT);
+  signals_->async_wait([this](const error_code& ec, int signal) {
+    if (ec) {
+      return;
+    }
+    log_event("info", "shutting down", ",\"signal\":" + std::to_string(signal));
+    shutdown();
+  });
+}
+
+void App::wait() {
+  for (auto& t : threads_) {
+    if (t.joinable()) {
+      t.join();
+    }
+  }
+  threads_.clear();
+}
+
+}  // namespace keygate::gateway

@@ -1,0 +1,68 @@
+#pragma once
+// The running gateway: configuration, catalog, keystore, thread pools, upstream client, routes and
+// server, wired together. `keygate serve` runs one; integration tests run one in-process.
+
+#include <boost/asio/signal_set.hpp>
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "gateway/chat_proxy.hpp"
+#include "gateway/config.hpp"
+#include "gateway/db_executor.hpp"
+#include "gateway/keystore_bridge.hpp"
+#include "gateway/server.hpp"
+#include "keystore/keystore.hpp"
+#include "providers/catalog.hpp"
+#include "router/model_resolver.hpp"
+
+namespace keygate::gateway {
+
+// Opens DATA/keygate.db with the master key from the environment, --master-key-file or
+// DATA/master.key (a missing or wrong key leaves the keystore sealed; see readyz).
+Result<std::unique_ptr<Keystore>> open_keystore(const Config& config);
+Result<providers::Catalog> load_catalog(const Config& config);
+
+class App {
+ public:
+  static Result<std::unique_ptr<App>> create(Config config);
+  ~App();
+
+  // Binds the listener and starts the I/O threads; returns the bound port.
+  Result<uint16_t> start();
+  // Stops accepting and drains (see Server::shutdown); wait() returns once done.
+  void shutdown();
+  // Installs SIGTERM/SIGINT handlers that call shutdown().
+  void handle_signals();
+  void wait();
+
+  Keystore& keystore() { return *keystore_; }
+  const providers::Catalog& catalog() const { return catalog_; }
+  Server& server() { return *server_; }
+  UpstreamClient& upstream() { return *upstream_; }
+  const RouteTable& routes() const { return routes_; }
+
+ private:
+  App(Config config, providers::Catalog catalog, std::unique_ptr<Keystore> keystore);
+
+  Config config_;
+  providers::Catalog catalog_;
+  std::unique_ptr<Keystore> keystore_;
+  net::io_context ioc_;
+  DbExecutor db_;
+  std::unique_ptr<UpstreamClient> upstream_;
+  router::ModelResolver models_;
+  KeystoreAuthenticator auth_;
+  KeystoreKeyResolver keys_;
+  ProxyServices proxy_;
+  RouteTable routes_;
+  std::unique_ptr<Server> server_;
+  std::unique_ptr<net::signal_set> signals_;
+  net::executor_work_guard<net::io_context::executor_type> work_;
+  std::vector<std::thread> threads_;
+};
+
+void register_health_routes(RouteTable& routes, Keystore& keystore);
+
+}  // namespace keygate::gateway

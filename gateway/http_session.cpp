@@ -1,0 +1,478 @@
+#include "gateway/http_session.hpp"
+
+#include <boost/url/parse.hpp>
+
+#include <random>
+
+#include "gateway/log.hpp"
+#include "schema/json.hpp"
+
+namespace keygate::gateway {
+namespace {
+
+// Names that would put a credential into a URL (and so into proxy and access logs). Refused.
+constexpr std::string_view kCredentialQueryNames[] = {"api_key", "apikey", "key", "token",
+                                                      "access_token", "auth"};
+
+std::string make_request_id() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id = "req_";
+  uint64_t a = rng(), b = rng();
+  for (int i = 0; i < 16; ++i) {
+    id += kHex[(a >> (i * 4)) & 0xF];
+  }
+  for (int i = 0; i < 8; ++i) {
+    id += kHex[(b >> (i * 4)) & 0xF];
+  }
+  return id;
+}
+
+// The token from "Authorization: Bearer <t>" or "x-api-key: <t>" (Anthropic-style clients).
+std::string_view bearer_token(const Request& req) {
+  auto auth = req[http::field::authorization];
+  if (!auth.empty()) {
+    constexpr std::string_view kBearer = "Bearer ";
+    if (auth.size() > kBearer.size() &&
+        std::equal(kBearer.begin(), kBearer.end(), auth.begin(),
+                   [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
+      return auth.substr(kBearer.size());
+    }
+    return {};
+  }
+  return req["x-api-key"];
+}
+
+}  // namespace
+
+HttpSession::HttpSession(Server& server, tcp::socket socket)
+    : server_(server), stream_(std::move(socket)) {
+  error_code ec;
+  auto endpoint = stream_.socket().remote_endpoint(ec);
+  remote_ = ec ? "unknown" : endpoint.address().to_string();
+  stream_.socket().set_option(tcp::no_delay(true), ec);
+}
+
+void HttpSession::drain() {
+  draining_ = true;
+  if (idle_) {
+    force_close();
+  }
+}
+
+void HttpSession::force_close() {
+  error_code ignored;
+  stream_.socket().cancel(ignored);
+  stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  stream_.socket().close(ignored);
+}
+
+std::string_view HttpSession::param(std::string_view name) const {
+  for (auto& [k, v] : params_) {
+    if (k == name) {
+      return v;
+    }
+  }
+  return {};
+}
+
+std::string_view HttpSession::query(std::string_view name) const {
+  for (auto& [k, v] : query_) {
+    if (k == name) {
+      return v;
+    }
+  }
+  return {};
+}
+
+bool HttpSession::has_query(std::string_view name) const {
+  for (auto& [k, v] : query_) {
+    if (k == name) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void HttpSession::on_client_gone(std::function<void()> callback) {
+  on_gone_ = std::move(callback);
+  if (client_gone_ && on_gone_) {
+    on_gone_();
+  }
+}
+
+awaitable<void> HttpSession::run() {
+  auto self = shared_from_this();
+  while (!draining_) {
+    if (!co_await read_request()) {
+      break;
+    }
+    co_await handle_request();
+    if (!keep_alive_ || client_gone_ || draining_) {
+      break;
+    }
+  }
+  error_code ignored;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream_.socket().close(ignored);
+  server_.session_ended(this);
+}
+
+// Reads one request. False: the connection is done (closed, timed out, or answered with an error
+// that ends it).
+awaitable<bool> HttpSession::read_request() {
+  bool ok = false;
+  auto error = co_await read_request_into(ok);
+  if (error) {
+    keep_alive_ = false;
+    co_await reply_error(*error);
+    co_return false;
+  }
+  co_return ok;
+}
+
+awaitable<std::optional<Error>> HttpSession::read_request_into(bool& ok) {
+  const auto& limits = server_.limits();
+  ok = false;
+  idle_ = true;
+  // Keep-alive: wait for the first byte of the next request with the idle timeout; the header
+  // then has its own, shorter deadline from its first byte (slowloris).
+  if (buffer_.size() == 0) {
+    stream_.expires_after(limits.idle_timeout);
+    auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), use_tuple);
+    if (ec) {
+      co_return std::nullopt;
+    }
+    buffer_.commit(n);
+  }
+  idle_ = false;
+  if (draining_) {
+    co_return std::nullopt;
+  }
+  http::request_parser<http::string_body> parser;
+  parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
+  parser.body_limit(limits.max_body_bytes);
+  reset_exchange();
+
+  const Error too_large = Error::payload_too_large(
+      "Request body is larger than the limit of " + std::to_string(limits.max_body_bytes) +
+      " bytes.");
+  stream_.expires_after(limits.header_read_timeout);
+  auto [hec, hn] = co_await http::async_read_header(stream_, buffer_, parser, use_tuple);
+  if (hec == http::error::body_limit) {
+    // Beast checks Content-Length against the body limit while it reads the header.
+    co_return too_large;
+  }
+  if (hec == http::error::header_limit) {
+    co_return Error{431, "invalid_request_error", "header_too_large",
+                    "Request header is larger than the limit.", {}, false};
+  }
+  if (hec == beast::error::timeout) {
+    co_return Error{408, "invalid_request_error", "request_timeout",
+                    "The request header did not arrive in time.", {}, false};
+  }
+  if (hec) {
+    if (hec != http::error::end_of_stream && hec != net::error::eof) {
+      co_return Error::invalid_request("Malformed HTTP request.", {}, "bad_http");
+    }
+    co_return std::nullopt;
+  }
+  auto length = parser.content_length();
+  if (length && *length > limits.max_body_bytes) {
+    // Answer before reading the body; the unread body makes the connection unusable.
+    co_return too_large;
+  }
+  if (!parser.is_done()) {
+    stream_.expires_after(limits.body_read_timeout);
+    auto [bec, bn] = co_await http::async_read(stream_, buffer_, parser, use_tuple);
+    if (bec == http::error::body_limit) {
+      co_return too_large;
+    }
+    if (bec == beast::error::timeout) {
+      co_return Error{408, "invalid_request_error", "request_timeout",
+                      "The request body did not arrive in time.", {}, false};
+    }
+    if (bec) {
+      co_return std::nullopt;
+    }
+  }
+  stream_.expires_never();
+  request_ = parser.release();
+  keep_alive_ = request_.keep_alive();
+  ok = true;
+  co_return std::nullopt;
+}
+
+void HttpSession::reset_exchange() {
+  caller = {};
+  log = {};
+  response_headers.clear();
+  params_.clear();
+  query_.clear();
+  status_ = 0;
+  responded_ = false;
+  streaming_ = false;
+  client_gone_ = false;
+  on_gone_ = nullptr;
+}
+
+awaitable<void> HttpSession::handle_request() {
+  log.request_id = make_request_id();
+  response_headers.emplace_back("x-request-id", log.request_id);
+  co_await dispatch();
+  if (!responded_ && !client_gone_) {
+    // A handler that returns without answering is our bug; the client still gets an answer.
+    const Error unanswered = Error::internal("The request was not answered.");
+    co_await reply_error(unanswered);
+  }
+  if (watching_) {
+    error_code ignored;
+    stream_.socket().cancel(ignored);  // ends watch_client()
+    watching_ = false;
+  }
+  write_access_log();
+}
+
+awaitable<void> HttpSession::dispatch() {
+  auto refusal = co_await route_and_authenticate();
+  if (refusal) {
+    co_await reply_error(*refusal);
+    co_return;
+  }
+  // While the handler works, notice a client that goes away (to cancel upstream work at once).
+  if (route_->access != Access::open) {
+    watching_ = true;
+    net::co_spawn(stream_.get_executor(), watch_client(), net::detached);
+  }
+  co_await route_->handler(*this);
+}
+
+// Finds the route and checks the caller; an error to answer when the request cannot proceed.
+awaitable<std::optional<Error>> HttpSession::route_and_authenticate() {
+  route_ = nullptr;
+  auto target = request_.target();
+  auto parsed = boost::urls::parse_origin_form(target);
+  if (!parsed) {
+    co_return Error::invalid_request("Malformed request target.", {}, "bad_path");
+  }
+  path_ = std::string(parsed->encoded_path());
+  for (auto p : parsed->params()) {
+    query_.emplace_back(p.key, p.value);
+  }
+  for (auto& [k, v] : query_) {
+    for (auto name : kCredentialQueryNames) {
+      if (k == name) {
+        co_return Error::invalid_request(
+            "Credentials in the query string are refused (they end up in logs). Send the token "
+            "in the Authorization header.",
+            k, "credential_in_query");
+      }
+    }
+  }
+  auto match = server_.routes().match(request_.method(), path_);
+  if (!match.route) {
+    if (match.path_matched) {
+      co_return Error{405, "invalid_request_error", "method_not_allowed",
+                      "Method not allowed on " + path_ + ".", {}, false};
+    }
+    co_return Error::not_found("Unknown path " + path_ + ".", "unknown_url");
+  }
+  params_ = std::move(match.params);
+  route_ = match.route;
+  if (route_->access == Access::open) {
+    co_return std::nullopt;
+  }
+  auto token = bearer_token(request_);
+  if (token.empty()) {
+    co_return Error::unauthorized("Missing token: send 'Authorization: Bearer <keygate token>'.",
+                                  "missing_token");
+  }
+  auto who = co_await server_.authenticator().authenticate(token);
+  if (!who) {
+    co_return who.error();
+  }
+  caller = std::move(*who);
+  if (route_->access == Access::admin && !caller.admin) {
+    co_return Error::forbidden("This route is for administrators.");
+  }
+  co_return std::nullopt;
+}
+
+awaitable<void> HttpSession::watch_client() {
+  auto self = shared_from_this();
+  auto [ec] = co_await stream_.socket().async_wait(tcp::socket::wait_read, use_tuple);
+  if (ec || !watching_) {
+    co_return;  // cancelled: the request finished
+  }
+  // Readable: either the peer closed (EOF / reset) or it pipelined its next request.
+  char byte;
+  error_code peek_ec;
+  std::size_t n = stream_.socket().receive(net::buffer(&byte, 1), tcp::socket::message_peek,
+                                           peek_ec);
+  if (peek_ec || n == 0) {
+    client_gone_ = true;
+    keep_alive_ = false;
+    if (on_gone_) {
+      on_gone_();
+    }
+  }
+}
+
+template <class Response>
+void HttpSession::add_common_headers(Response& res) {
+  res.set(http::field::server, "keygate");
+  for (auto& [k, v] : response_headers) {
+    res.set(k, v);
+  }
+  bool keep = keep_alive_ && !draining_ && !server_.draining();
+  res.keep_alive(keep);
+  keep_alive_ = keep;
+}
+
+awaitable<bool> HttpSession::reply_error(const Error& error) {
+  const std::string body = error.to_json();
+  co_return co_await reply(static_cast<http::status>(error.status), body, "application/json");
+}
+
+awaitable<bool> HttpSession::reply(http::status status, std::string_view body,
+                                   std::string_view content_type) {
+  if (responded_ || client_gone_) {
+    co_return false;
+  }
+  responded_ = true;
+  status_ = static_cast<unsigned>(status);
+  http::response<http::string_body> res{status, request_.version()};
+  add_common_headers(res);
+  res.set(http::field::content_type, content_type);
+  res.body().assign(body.data(), body.size());
+  res.prepare_payload();
+  stream_.expires_after(server_.limits().write_timeout);
+  auto [ec, n] = co_await http::async_write(stream_, res, use_tuple);
+  stream_.expires_never();
+  if (ec) {
+    client_gone_ = true;
+    keep_alive_ = false;
+    co_return false;
+  }
+  co_return true;
+}
+
+awaitable<bool> HttpSession::reply_empty(http::status status) {
+  if (responded_ || client_gone_) {
+    co_return false;
+  }
+  responded_ = true;
+  status_ = static_cast<unsigned>(status);
+  http::response<http::empty_body> res{status, request_.version()};
+  add_common_headers(res);
+  res.prepare_payload();
+  stream_.expires_after(server_.limits().write_timeout);
+  auto [ec, n] = co_await http::async_write(stream_, res, use_tuple);
+  stream_.expires_never();
+  if (ec) {
+    client_gone_ = true;
+    keep_alive_ = false;
+    co_return false;
+  }
+  co_return true;
+}
+
+awaitable<bool> HttpSession::start_stream(http::status status) {
+  if (responded_ || client_gone_) {
+    co_return false;
+  }
+  responded_ = true;
+  streaming_ = true;
+  status_ = static_cast<unsigned>(status);
+  ++server_.active_streams_counter();
+  http::response<http::empty_body> res{status, request_.version()};
+  add_common_headers(res);
+  res.set(http::field::content_type, "text/event-stream");
+  res.set(http::field::cache_control, "no-cache");
+  res.set("X-Accel-Buffering", "no");  // tells nginx-style proxies in front not to buffer
+  res.chunked(true);
+  http::response_serializer<http::empty_body> serializer{res};
+  stream_.expires_after(server_.limits().write_timeout);
+  auto [ec, n] = co_await http::async_write_header(stream_, serializer, use_tuple);
+  stream_.expires_never();
+  if (ec) {
+    client_gone_ = true;
+    keep_alive_ = false;
+    co_return false;
+  }
+  co_return true;
+}
+
+awaitable<bool> HttpSession::write_stream(std::string_view bytes) {
+  if (!streaming_ || client_gone_) {
+    co_return false;
+  }
+  if (bytes.empty()) {
+    co_return true;  // an empty chunk would end the chunked body
+  }
+  stream_.expires_after(server_.limits().write_timeout);
+  auto [ec, n] = co_await net::async_write(
+      stream_, http::make_chunk(net::const_buffer(bytes.data(), bytes.size())), use_tuple);
+  stream_.expires_never();
+  if (ec) {
+    client_gone_ = true;
+    keep_alive_ = false;
+    co_return false;
+  }
+  co_return true;
+}
+
+awaitable<void> HttpSession::end_stream() {
+  if (!streaming_) {
+    co_return;
+  }
+  streaming_ = false;
+  --server_.active_streams_counter();
+  if (client_gone_) {
+    co_return;
+  }
+  stream_.expires_after(server_.limits().write_timeout);
+  auto [ec, n] = co_await net::async_write(stream_, http::make_chunk_last(), use_tuple);
+  stream_.expires_never();
+  if (ec) {
+    client_gone_ = true;
+    keep_alive_ = false;
+  }
+}
+
+void HttpSession::write_access_log() {
+  if (streaming_) {
+    // A handler that did not end its stream (client gone): keep the gauge right.
+    streaming_ = false;
+    --server_.active_streams_counter();
+  }
+  using namespace std::chrono;
+  auto elapsed = steady_clock::now() - log.started;
+  JsonWriter w;
+  w.start_object();
+  w.field("ts_ms", static_cast<int64_t>(
+                       duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count()));
+  w.field("level", "info");
+  w.field("msg", "request");
+  w.field("request_id", log.request_id);
+  w.field("method", std::string_view(request_.method_string()));
+  w.field("path", path_);  // path only: the query string could carry anything
+  w.field("status", static_cast<int>(client_gone_ && status_ == 0 ? 499 : status_));
+  w.field("duration_ms", duration_cast<microseconds>(elapsed).count() / 1000.0);
+  if (!log.upstream.empty()) {
+    w.field("upstream", log.upstream);
+    w.field("model", log.model);
+    w.field("upstream_ms", duration_cast<microseconds>(log.upstream_time).count() / 1000.0);
+  }
+  if (!caller.user_id.empty()) {
+    w.field("user", caller.user_name);
+  }
+  if (client_gone_) {
+    w.field("client_gone", true);
+  }
+  w.field("remote", remote_);
+  w.end_object();
+  Logger::instance().write_line(w.take());
+}
+
+}  // namespace keygate::gateway

@@ -1,0 +1,76 @@
+#pragma once
+// One client connection: reads requests (with header/body limits and timeouts), authenticates,
+// dispatches to the route table, and implements HttpExchange for the handler.
+
+#include <boost/url/url_view.hpp>
+
+#include <memory>
+#include <optional>
+
+#include "gateway/http_exchange.hpp"
+#include "gateway/server.hpp"
+
+namespace keygate::gateway {
+
+class HttpSession : public std::enable_shared_from_this<HttpSession>, private HttpExchange {
+ public:
+  HttpSession(Server& server, tcp::socket socket);
+  awaitable<void> run();
+  // Shutdown: close now if idle, else after the current response. Call on the session's strand.
+  void drain();
+  void force_close();
+  net::any_io_executor executor() { return stream_.get_executor(); }
+
+ private:
+  // HttpExchange
+  const Request& request() const override { return request_; }
+  const std::string& remote_address() const override { return remote_; }
+  std::string_view param(std::string_view name) const override;
+  std::string_view query(std::string_view name) const override;
+  bool has_query(std::string_view name) const override;
+  awaitable<bool> reply(http::status status, std::string_view body,
+                        std::string_view content_type) override;
+  awaitable<bool> reply_error(const Error& error) override;
+  awaitable<bool> reply_empty(http::status status) override;
+  awaitable<bool> start_stream(http::status status) override;
+  awaitable<bool> write_stream(std::string_view bytes) override;
+  awaitable<void> end_stream() override;
+  bool stream_started() const override { return streaming_; }
+  void on_client_gone(std::function<void()> callback) override;
+  bool client_gone() const override { return client_gone_; }
+
+  awaitable<bool> read_request();
+  // Reads one request; an error to answer (then close) when it is unacceptable.
+  awaitable<std::optional<Error>> read_request_into(bool& ok);
+  awaitable<void> handle_request();
+  awaitable<void> dispatch();
+  awaitable<std::optional<Error>> route_and_authenticate();
+  awaitable<void> watch_client();
+  template <class Response>
+  void add_common_headers(Response& res);
+
+  void write_access_log();
+  void reset_exchange();
+
+  Server& server_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::string remote_;
+  Request request_;
+  std::string path_;
+  std::optional<boost::urls::url_view> url_;
+  std::vector<std::pair<std::string, std::string>> params_;
+  std::vector<std::pair<std::string, std::string>> query_;
+  unsigned status_ = 0;
+  bool responded_ = false;
+  bool streaming_ = false;
+  bool keep_alive_ = true;
+  bool client_gone_ = false;
+  bool idle_ = true;
+  bool draining_ = false;
+  bool watching_ = false;
+  std::function<void()> on_gone_;
+  const Route* route_ = nullptr;
+};
+
+}  // namespace keygate::gateway

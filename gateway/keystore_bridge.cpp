@@ -1,0 +1,70 @@
+#include "gateway/keystore_bridge.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "gateway/log.hpp"
+
+namespace keygate::gateway {
+
+std::optional<SecretKey> key_from_environment(const providers::Provider& provider) {
+  if (provider.env_var.empty()) {
+    return std::nullopt;
+  }
+  const char* value = std::getenv(provider.env_var.c_str());
+  if (value == nullptr || *value == '\0') {
+    return std::nullopt;
+  }
+  return SecretKey(std::string_view(value));
+}
+
+awaitable<Result<Caller>> KeystoreAuthenticator::authenticate(std::string_view token) {
+  std::string copy(token);
+  auto work = [this, &copy] {
+    auto r = keystore_.authenticate(copy);
+    std::fill(copy.begin(), copy.end(), '\0');  // the token never lingers in freed memory
+    return r;
+  };
+  auto identity = co_await db_.run(work);
+  if (!identity) {
+    co_return fail(identity.error());
+  }
+  co_return Caller{identity->user_id, identity->user_name, identity->token_id, identity->admin};
+}
+
+awaitable<Result<Credential>> KeystoreKeyResolver::resolve(const Caller& caller,
+                                                           const providers::Provider& provider) {
+  if (!provider.requires_key) {
+    co_return Credential{std::nullopt, "none", {}};
+  }
+  auto work = [&] { return keystore_.resolve(caller.user_id, provider.id); };
+  auto resolved = co_await db_.run(work);
+  if (!resolved) {
+    co_return fail(resolved.error());
+  }
+  if (*resolved) {
+    auto& key = **resolved;
+    co_return Credential{std::move(key.secret), key.source, key.key_id};
+  }
+  if (auto env = key_from_environment(provider)) {
+    co_return Credential{std::move(env), "env", {}};
+  }
+  co_return fail(Error::provider_key_missing(provider.id));
+}
+
+void KeystoreKeyResolver::key_rejected(const Credential& credential, int status) {
+  if (credential.source != "user" || credential.key_id.empty()) {
+    return;
+  }
+  // Fire and forget on the database pool: the request's answer does not wait for it.
+  net::post(db_.executor(), [this, id = credential.key_id, status] {
+    auto r = keystore_.set_key_status(id, "error", std::nullopt,
+                                      "upstream refused the key (HTTP " +
+                                          std::to_string(status) + ")");
+    if (!r) {
+      log_event("warn", "could not mark key as error", ",\"key_id\":\"" + id + "\"");
+    }
+  });
+}
+
+}  // namespace keygate::gateway

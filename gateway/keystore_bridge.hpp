@@ -1,0 +1,34 @@
+#pragma once
+// The keystore seen from the request path: token authentication and key resolution, each run on
+// the database thread pool so that SQLite never blocks an I/O thread.
+
+#include "gateway/db_executor.hpp"
+#include "gateway/key_resolver.hpp"
+#include "gateway/server.hpp"
+#include "keystore/keystore.hpp"
+
+namespace keygate::gateway {
+
+class KeystoreAuthenticator final : public Authenticator {
+ public:
+  KeystoreAuthenticator(Keystore& keystore, DbExecutor& db) : keystore_(keystore), db_(db) {}
+  awaitable<Result<Caller>> authenticate(std::string_view token) override;
+
+ private:
+  Keystore& keystore_;
+  DbExecutor& db_;
+};
+
+class KeystoreKeyResolver final : public KeyResolver {
+ public:
+  KeystoreKeyResolver(Keystore& keystore, DbExecutor& db) : keystore_(keystore), db_(db) {}
+  awaitable<Result<Credential>> resolve(const Caller& caller,
+                                        const providers::Provider& provider) override;
+  void key_rejected(const Credential& credential, int status) override;
+
+ private:
+  Keystore& keystore_;
+  DbExecutor& db_;
+};
+
+}  // namespace keygate::gateway

@@ -1,0 +1,92 @@
+#include "gateway/log.hpp"
+
+#include <chrono>
+
+#include "schema/json.hpp"
+
+namespace keygate::gateway {
+
+Logger& Logger::instance() {
+  static Logger logger;
+  return logger;
+}
+
+Logger::Logger() : thread_([this] { run(); }) {}
+
+Logger::~Logger() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_one();
+  thread_.join();
+}
+
+void Logger::set_output(std::FILE* out) {
+  flush();
+  std::lock_guard lock(mutex_);
+  out_ = out;
+}
+
+void Logger::write_line(std::string line) {
+  {
+    std::lock_guard lock(mutex_);
+    // Bounded: a stuck log sink must not grow memory without limit.
+    if (pending_.size() > 8 * 1024 * 1024) {
+      return;
+    }
+    pending_ += line;
+    pending_ += '\n';
+    ++queued_seq_;
+  }
+  wake_.notify_one();
+}
+
+void Logger::flush() {
+  std::unique_lock lock(mutex_);
+  uint64_t target = queued_seq_;
+  wake_.notify_one();
+  flushed_.wait(lock, [&] { return written_seq_ >= target || stop_; });
+}
+
+void Logger::run() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    wake_.wait(lock, [&] { return stop_ || !pending_.empty(); });
+    std::string batch;
+    batch.swap(pending_);
+    uint64_t seq = queued_seq_;
+    std::FILE* out = out_;
+    lock.unlock();
+    if (!batch.empty()) {
+      std::fwrite(batch.data(), 1, batch.size(), out);
+      std::fflush(out);
+    }
+    lock.lock();
+    written_seq_ = seq;
+    flushed_.notify_all();
+    if (stop_ && pending_.empty()) {
+      return;
+    }
+  }
+}
+
+void log_event(std::string_view level, std::string_view message, std::string_view fields_json) {
+  using namespace std::chrono;
+  auto ms = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+  JsonWriter w;
+  w.start_object();
+  w.field("ts_ms", static_cast<int64_t>(ms));
+  w.field("level", level);
+  w.field("msg", message);
+  w.end_object();
+  std::string line = w.take();
+  if (!fields_json.empty()) {
+    line.pop_back();  // reopen the object to append the extra members
+    line += fields_json;
+    line += '}';
+  }
+  Logger::instance().write_line(std::move(line));
+}
+
+}  // namespace keygate::gateway

@@ -1,0 +1,67 @@
+#pragma once
+// The HTTP/1.1 server: an acceptor, a coroutine per connection on its own strand, keep-alive,
+// limits with clear answers, and a graceful drain on shutdown.
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
+#include "gateway/asio_fwd.hpp"
+#include "gateway/config.hpp"
+#include "gateway/routes.hpp"
+
+namespace keygate::gateway {
+
+// Turns a bearer token into a caller. Implemented over the keystore (gateway/app.cpp); it runs the
+// lookup off the I/O threads.
+class Authenticator {
+ public:
+  virtual ~Authenticator() = default;
+  virtual awaitable<Result<Caller>> authenticate(std::string_view token) = 0;
+};
+
+class HttpSession;
+
+class Server {
+ public:
+  Server(net::io_context& ioc, const ServerLimits& limits, const RouteTable& routes,
+         Authenticator& auth);
+  ~Server();
+
+  // Binds and listens; returns the bound port (port 0 picks a free one).
+  Result<uint16_t> listen(const std::string& host, uint16_t port);
+  void start();  // begins accepting
+  // Stops accepting, closes idle connections, lets in-flight requests and streams finish within
+  // the grace period, then closes the rest and calls `done` (on an I/O thread).
+  void shutdown(std::function<void()> done);
+
+  std::size_t open_connections() const { return open_connections_.load(); }
+  std::size_t active_streams() const { return active_streams_.load(); }
+  bool draining() const { return draining_.load(); }
+
+  // For sessions.
+  const ServerLimits& limits() const { return limits_; }
+  const RouteTable& routes() const { return routes_; }
+  Authenticator& authenticator() { return auth_; }
+  void session_ended(HttpSession* session);
+  std::atomic<std::size_t>& active_streams_counter() { return active_streams_; }
+
+ private:
+  awaitable<void> accept_loop();
+  awaitable<void> drain_loop(std::function<void()> done);
+
+  net::io_context& ioc_;
+  ServerLimits limits_;
+  const RouteTable& routes_;
+  Authenticator& auth_;
+  tcp::acceptor acceptor_;
+  std::atomic<std::size_t> open_connections_{0};
+  std::atomic<std::size_t> active_streams_{0};
+  std::atomic<bool> draining_{false};
+  std::mutex sessions_mutex_;
+  std::unordered_map<HttpSession*, std::weak_ptr<HttpSession>> sessions_;
+};
+
+}  // namespace keygate::gateway

@@ -1,0 +1,265 @@
+#include "gateway/upstream_call.hpp"
+
+#include "schema/json.hpp"
+
+namespace keygate::gateway {
+
+using Clock = std::chrono::steady_clock;
+
+std::string_view to_string(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::ok:
+      return "ok";
+    case Outcome::upstream_error:
+      return "upstream_error";
+    case Outcome::client_cancelled:
+      return "client_cancelled";
+    case Outcome::truncated:
+      return "truncated";
+    case Outcome::timeout:
+      return "timeout";
+    case Outcome::rejected:
+      return "rejected";
+  }
+  return "unknown";
+}
+
+namespace {
+
+Outcome outcome_of(const Error& e) {
+  if (e.status == 504) {
+    return Outcome::timeout;
+  }
+  if (e.code == "upstream_truncated") {
+    return Outcome::truncated;
+  }
+  return Outcome::upstream_error;
+}
+
+AttemptResult failed(AttemptResult r, Error e, Outcome outcome) {
+  r.outcome = outcome;
+  r.error = std::move(e);
+  return r;
+}
+
+}  // namespace
+
+awaitable<AttemptResult> UpstreamCall::run_chat(const router::Target& target,
+                                                rapidjson::Document& request,
+                                                const providers::ChatOptions& options) {
+  auto result = co_await attempt(target, request, options);
+  if (!result.client_answered && result.error && !ex_.client_gone()) {
+    co_await ex_.reply_error(*result.error);
+    result.client_answered = true;
+  }
+  co_return result;
+}
+
+awaitable<AttemptResult> UpstreamCall::attempt(const router::Target& target,
+                                               rapidjson::Document& request,
+                                               const providers::ChatOptions& options) {
+  const auto started = Clock::now();
+  started_ = started;
+  AttemptResult result;
+  const auto& provider = *target.provider;
+  const auto& adapter = *provider.adapter;
+
+  auto upstream_target = parse_base_url(provider.base_url);
+  if (!upstream_target) {
+    co_return failed(result, upstream_target.error(), Outcome::rejected);
+  }
+  auto credential = co_await keys_.resolve(ex_.caller, provider);
+  if (!credential) {
+    co_return failed(result, credential.error(), Outcome::rejected);
+  }
+  result.key_source = credential->source;
+  result.key_id = credential->key_id;
+
+  auto built = adapter.build_chat_request(request, options, target.model);
+  if (!built) {
+    co_return failed(result, built.error(), Outcome::rejected);
+  }
+
+  UpstreamRequestMessage msg{http::verb::post, upstream_target->base_path + built->path, 11};
+  msg.method_string(built->method);
+  msg.set(http::field::content_type, "application/json");
+  msg.set(http::field::accept, options.stream ? "text/event-stream" : "application/json");
+  msg.set(http::field::user_agent, "keygate/0.1");
+  for (auto& [name, value] : built->headers) {
+    msg.set(name, value);
+  }
+  if (credential->secret) {
+    // The key goes straight from its wiping buffer into wiping header storage.
+    std::string_view key = credential->secret->expose();
+    auto value = SecretKey::zeroed(provider.auth.prefix.size() + key.size());
+    std::copy(provider.auth.prefix.begin(), provider.auth.prefix.end(), value.mutable_data());
+    std::copy(key.begin(), key.end(), value.mutable_data() + provider.auth.prefix.size());
+    msg.set(provider.auth.header, value.expose());
+  }
+  credential->secret.reset();  // plaintext lives only while the header is built
+  msg.body() = std::move(built->body);
+
+  // A client that goes away closes the upstream connection at once (the provider stops work).
+  ex_.on_client_gone([this] {
+    cancelled_ = true;
+    if (live_connection_) {
+      live_connection_->close();
+    }
+  });
+  auto response = co_await upstream_.send(*upstream_target, msg,
+                                          [this](UpstreamConnection* c) { live_connection_ = c; });
+  if (cancelled_ || ex_.client_gone()) {
+    result.latency = Clock::now() - started;
+    co_return failed(result, Error::upstream_unreachable("client disconnected"),
+                     Outcome::client_cancelled);
+  }
+  if (!response) {
+    result.latency = Clock::now() - started;
+    co_return failed(result, response.error(), outcome_of(response.error()));
+  }
+  result.upstream_status = (*response)->status();
+
+  if (result.upstream_status < 200 || result.upstream_status >= 300) {
+    auto body = co_await (*response)->read_all();
+    Error error = body ? adapter.translate_error(result.upstream_status, *body)
+                       : Error::upstream_status(result.upstream_status, "Upstream error.");
+    if (result.upstream_status == 401 || result.upstream_status == 403) {
+      keys_.key_rejected(*credential, result.upstream_status);
+    }
+    result.latency = Clock::now() - started;
+    co_return failed(result, std::move(error), Outcome::upstream_error);
+  }
+
+  if (options.stream) {
+    result = co_await relay_stream(**response, adapter, options, target, std::move(result));
+  } else {
+    result = co_await relay_whole(**response, adapter, target, std::move(result));
+  }
+  live_connection_ = nullptr;
+  result.latency = Clock::now() - started;
+  co_return result;
+}
+
+awaitable<AttemptResult> UpstreamCall::relay_whole(UpstreamResponse& response,
+                                                   const providers::Adapter& adapter,
+                                                   const router::Target& target,
+                                                   AttemptResult result) {
+  auto body = co_await response.read_all();
+  if (cancelled_ || ex_.client_gone()) {
+    co_return failed(result, Error::upstream_unreachable("client disconnected"),
+                     Outcome::client_cancelled);
+  }
+  if (!body) {
+    co_return failed(result, body.error(), outcome_of(body.error()));
+  }
+  result.time_to_first_token = Clock::now() - started_;
+  auto translated = adapter.translate_response(*body, target.model, result.usage);
+  if (!translated) {
+    co_return failed(result, translated.error(), Outcome::upstream_error);
+  }
+  result.client_answered = true;
+  if (!co_await ex_.reply(http::status::ok, *translated)) {
+    co_return failed(result, Error::upstream_unreachable("client disconnected"),
+                     Outcome::client_cancelled);
+  }
+  co_return result;
+}
+
+awaitable<void> UpstreamCall::fail_stream(const Error& error) {
+  // Mid-stream failure: an error event, and no [DONE], so no client mistakes it for success.
+  const std::string frame = providers::sse_data_frame(error.to_json());
+  co_await ex_.write_stream(frame);
+  co_await ex_.end_stream();
+}
+
+awaitable<AttemptResult> UpstreamCall::relay_stream(UpstreamResponse& response,
+                                                    const providers::Adapter& adapter,
+                                                    const providers::ChatOptions& options,
+                                                    const router::Target& target,
+                                                    AttemptResult result) {
+  auto translator = adapter.start_stream(options, target.model);
+  providers::SseParser parser;
+  std::vector<providers::SseEvent> events;
+  std::vector<std::string> chunks;
+  std::string frames;
+
+  // Sends what the translator produced; the stream (status line) starts with the first output, so
+  // an upstream that fails before its first event can still get a proper error status.
+  auto flush = [&]() -> awaitable<bool> {
+    if (chunks.empty()) {
+      co_return true;
+    }
+    frames.clear();
+    for (auto& c : chunks) {
+      frames += "data: ";
+      frames += c;
+      frames += "\n\n";
+    }
+    chunks.clear();
+    if (!ex_.stream_started()) {
+      result.client_answered = true;
+      result.time_to_first_token = Clock::now() - started_;
+      if (!co_await ex_.start_stream(http::status::ok)) {
+        co_return false;
+      }
+    }
+    co_return co_await ex_.write_stream(frames);
+  };
+
+  auto stop_with = [&](const Error& e, Outcome outcome) -> awaitable<AttemptResult> {
+    result.usage = translator->usage();
+    if (ex_.stream_started()) {
+      co_await fail_stream(e);
+    }
+    co_return failed(result, e, outcome);
+  };
+
+  for (;;) {
+    auto piece = co_await response.read_some();
+    if (cancelled_ || ex_.client_gone()) {
+      response.abort();
+      result.usage = translator->usage();
+      co_return failed(result, Error::upstream_unreachable("client disconnected"),
+                       Outcome::client_cancelled);
+    }
+    if (!piece) {
+      Error e = piece.error();
+      if (e.status == 502) {
+        e = Error{502, "upstream_error", "upstream_truncated",
+                  "The upstream stream ended unexpectedly: " + e.message, {}, true};
+      }
+      co_return co_await stop_with(e, outcome_of(e));
+    }
+    if (piece->empty()) {
+      break;  // upstream finished its body
+    }
+    events.clear();
+    if (auto ok = parser.feed(*piece, events); !ok) {
+      response.abort();
+      co_return co_await stop_with(ok.error(), Outcome::upstream_error);
+    }
+    for (const auto& event : events) {
+      if (auto ok = translator->on_event(event, chunks); !ok) {
+        co_await flush();
+        response.abort();
+        co_return co_await stop_with(ok.error(), Outcome::upstream_error);
+      }
+    }
+    if (!co_await flush()) {
+      response.abort();
+      result.usage = translator->usage();
+      co_return failed(result, Error::upstream_unreachable("client disconnected"),
+                       Outcome::client_cancelled);
+    }
+  }
+  if (auto ok = translator->on_end(chunks); !ok) {
+    co_await flush();
+    co_return co_await stop_with(ok.error(), outcome_of(ok.error()));
+  }
+  co_await flush();
+  result.usage = translator->usage();
+  co_await ex_.end_stream();
+  co_return result;
+}
+
+}  // namespace keygate::gateway

@@ -1,0 +1,61 @@
+#pragma once
+// One chat request sent to one provider: key resolution, the adapter's request, the transport, and
+// the relay of the answer to the client (whole, or event by event). The router's fallback loop
+// calls attempt() per target; it may try the next target only while nothing reached the client.
+
+#include <chrono>
+#include <optional>
+
+#include "gateway/http_exchange.hpp"
+#include "gateway/key_resolver.hpp"
+#include "gateway/upstream_client.hpp"
+#include "router/model_resolver.hpp"
+
+namespace keygate::gateway {
+
+enum class Outcome { ok, upstream_error, client_cancelled, truncated, timeout, rejected };
+std::string_view to_string(Outcome outcome);
+
+struct AttemptResult {
+  Outcome outcome = Outcome::ok;
+  std::optional<Error> error;  // set unless ok
+  bool client_answered = false;  // something was sent to the client: no fallback after this
+  int upstream_status = 0;       // 0: no upstream answer
+  providers::Usage usage;
+  std::string key_source;
+  std::string key_id;
+  std::chrono::steady_clock::duration latency{};
+  std::optional<std::chrono::steady_clock::duration> time_to_first_token;
+};
+
+class UpstreamCall {
+ public:
+  UpstreamCall(HttpExchange& exchange, UpstreamClient& upstream, KeyResolver& keys)
+      : ex_(exchange), upstream_(upstream), keys_(keys) {}
+
+  // Runs the request against `target`; `request` is modified (it is the adapter's input).
+  awaitable<AttemptResult> attempt(const router::Target& target, rapidjson::Document& request,
+                                   const providers::ChatOptions& options);
+  // attempt(), then the error to the client if the attempt did not answer it.
+  awaitable<AttemptResult> run_chat(const router::Target& target, rapidjson::Document& request,
+                                    const providers::ChatOptions& options);
+
+ private:
+  awaitable<AttemptResult> relay_whole(UpstreamResponse& response,
+                                       const providers::Adapter& adapter,
+                                       const router::Target& target, AttemptResult result);
+  awaitable<AttemptResult> relay_stream(UpstreamResponse& response,
+                                        const providers::Adapter& adapter,
+                                        const providers::ChatOptions& options,
+                                        const router::Target& target, AttemptResult result);
+  awaitable<void> fail_stream(const Error& error);
+
+  HttpExchange& ex_;
+  UpstreamClient& upstream_;
+  KeyResolver& keys_;
+  UpstreamConnection* live_connection_ = nullptr;  // closed when the client goes away
+  bool cancelled_ = false;
+  std::chrono::steady_clock::time_point started_;
+};
+
+}  // namespace keygate::gateway

@@ -1,0 +1,362 @@
+#include "gateway/upstream_client.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/url/parse.hpp>
+
+#include <openssl/ssl.h>
+
+namespace keygate::gateway {
+
+using Clock = std::chrono::steady_clock;
+
+Result<UpstreamTarget> parse_base_url(std::string_view base_url) {
+  auto url = boost::urls::parse_absolute_uri(base_url);
+  if (!url) {
+    return fail(Error::internal("invalid provider base_url"));
+  }
+  UpstreamTarget t;
+  std::string scheme(url->scheme());
+  if (scheme == "https") {
+    t.tls = true;
+  } else if (scheme == "http") {
+    t.tls = false;
+  } else {
+    return fail(Error::internal("provider base_url must be http or https"));
+  }
+  t.host = std::string(url->encoded_host());
+  if (t.host.size() >= 2 && t.host.front() == '[') {
+    t.host = t.host.substr(1, t.host.size() - 2);  // IPv6 literal
+  }
+  t.port = url->has_port() ? std::string(url->port()) : (t.tls ? "443" : "80");
+  t.base_path = std::string(url->encoded_path());
+  while (!t.base_path.empty() && t.base_path.back() == '/') {
+    t.base_path.pop_back();
+  }
+  if (t.host.empty()) {
+    return fail(Error::internal("provider base_url has no host"));
+  }
+  return t;
+}
+
+// ---------------------------------------------------------------------------------------------
+// UpstreamConnection
+
+UpstreamConnection::UpstreamConnection(net::any_io_executor executor, std::string pool_key)
+    : pool_key_(std::move(pool_key)), plain_(std::make_unique<beast::tcp_stream>(executor)) {}
+
+UpstreamConnection::UpstreamConnection(net::any_io_executor executor,
+                                       net::ssl::context& tls_context, std::string pool_key)
+    : pool_key_(std::move(pool_key)),
+      tls_(std::make_unique<beast::ssl_stream<beast::tcp_stream>>(executor, tls_context)) {}
+
+beast::tcp_stream& UpstreamConnection::tcp() {
+  return tls_ ? beast::get_lowest_layer(*tls_) : *plain_;
+}
+
+bool UpstreamConnection::is_open() const {
+  return tls_ ? beast::get_lowest_layer(*tls_).socket().is_open() : plain_->socket().is_open();
+}
+
+void UpstreamConnection::close() {
+  error_code ignored;
+  auto& socket = tcp().socket();
+  socket.cancel(ignored);
+  socket.shutdown(tcp::socket::shutdown_both, ignored);
+  socket.close(ignored);
+}
+
+awaitable<error_code> UpstreamConnection::connect(const tcp::resolver::results_type& endpoints,
+                                                  const std::string& host, Millis timeout) {
+  tcp().expires_after(timeout);
+  auto [ec, endpoint] = co_await tcp().async_connect(endpoints, use_tuple);
+  if (ec) {
+    co_return ec;
+  }
+  tcp().socket().set_option(tcp::no_delay(true), ec);
+  if (!tls_) {
+    co_return error_code{};
+  }
+  // SNI: many providers sit behind shared front ends that pick the certificate by name.
+  if (!SSL_set_tlsext_host_name(tls_->native_handle(), host.c_str())) {
+    co_return error_code(static_cast<int>(::ERR_get_error()), net::error::get_ssl_category());
+  }
+  tls_->set_verify_callback(net::ssl::host_name_verification(host));
+  auto [hec] = co_await tls_->async_handshake(net::ssl::stream_base::client, use_tuple);
+  co_return hec;
+}
+
+awaitable<error_code> UpstreamConnection::write(UpstreamRequestMessage& request, Millis timeout) {
+  tcp().expires_after(timeout);
+  if (tls_) {
+    auto [ec, n] = co_await http::async_write(*tls_, request, use_tuple);
+    co_return ec;
+  }
+  auto [ec, n] = co_await http::async_write(*plain_, request, use_tuple);
+  co_return ec;
+}
+
+awaitable<error_code> UpstreamConnection::read_header(ResponseParser& parser, Millis timeout) {
+  tcp().expires_after(timeout);
+  if (tls_) {
+    auto [ec, n] = co_await http::async_read_header(*tls_, buffer_, parser, use_tuple);
+    co_return ec;
+  }
+  auto [ec, n] = co_await http::async_read_header(*plain_, buffer_, parser, use_tuple);
+  co_return ec;
+}
+
+awaitable<std::pair<error_code, std::size_t>> UpstreamConnection::read_some(ResponseParser& parser,
+                                                                            Millis timeout) {
+  tcp().expires_after(timeout);
+  if (tls_) {
+    auto [ec, n] = co_await http::async_read_some(*tls_, buffer_, parser, use_tuple);
+    co_return std::pair{ec, n};
+  }
+  auto [ec, n] = co_await http::async_read_some(*plain_, buffer_, parser, use_tuple);
+  co_return std::pair{ec, n};
+}
+
+// ---------------------------------------------------------------------------------------------
+// UpstreamResponse
+
+UpstreamResponse::UpstreamResponse(UpstreamClient& client, std::unique_ptr<UpstreamConnection> conn)
+    : client_(client), conn_(std::move(conn)), chunk_(16 * 1024) {
+  parser_.body_limit(boost::none);  // streams have no total size; read_all() bounds itself
+  parser_.header_limit(64 * 1024);
+}
+
+UpstreamResponse::~UpstreamResponse() {
+  if (!conn_) {
+    return;
+  }
+  if (!failed_ && parser_.is_done() && parser_.keep_alive() && conn_->is_open()) {
+    client_.give_back(std::move(conn_));
+  } else {
+    conn_->close();
+  }
+}
+
+void UpstreamResponse::abort() {
+  failed_ = true;
+  if (conn_) {
+    conn_->close();
+  }
+}
+
+static Error read_error(const error_code& ec, const char* what) {
+  if (ec == beast::error::timeout) {
+    return Error::upstream_timeout(std::string("Upstream timed out ") + what + ".");
+  }
+  return Error::upstream_unreachable(std::string("Upstream connection failed ") + what + ": " +
+                                     ec.message());
+}
+
+awaitable<Result<std::string_view>> UpstreamResponse::read_some() {
+  auto& body = parser_.get().body();
+  // A read may consume only framing (a chunk header) and yield no body byte: read again, so an
+  // empty result always means the end of the body.
+  while (!parser_.is_done()) {
+    body.data = chunk_.data();
+    body.size = chunk_.size();
+    auto [ec, n] = co_await conn_->read_some(parser_, client_.limits().idle_timeout);
+    if (ec == http::error::need_buffer) {
+      ec = {};  // the buffer filled up: a normal outcome with buffer_body
+    }
+    if (ec) {
+      failed_ = true;
+      co_return fail(read_error(ec, "while reading the response body"));
+    }
+    std::size_t got = chunk_.size() - body.size;
+    if (got > 0) {
+      co_return std::string_view(chunk_.data(), got);
+    }
+  }
+  co_return std::string_view{};
+}
+
+awaitable<Result<std::string>> UpstreamResponse::read_all() {
+  std::string all;
+  while (!parser_.is_done()) {
+    auto piece = co_await read_some();
+    if (!piece) {
+      co_return fail(piece.error());
+    }
+    all.append(*piece);
+    if (all.size() > client_.limits().max_response_bytes) {
+      failed_ = true;
+      co_return fail(Error::upstream_unreachable("Upstream response is larger than the limit."));
+    }
+  }
+  co_return all;
+}
+
+// ---------------------------------------------------------------------------------------------
+// UpstreamClient
+
+UpstreamClient::UpstreamClient(net::any_io_executor executor, UpstreamLimits limits)
+    : executor_(std::move(executor)),
+      limits_(limits),
+      tls_context_(net::ssl::context::tls_client) {
+  tls_context_.set_default_verify_paths();
+  tls_context_.set_verify_mode(net::ssl::verify_peer);
+  tls_context_.set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                           net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                           net::ssl::context::no_tlsv1_1);
+}
+
+UpstreamClient::~UpstreamClient() { close_idle(); }
+
+void UpstreamClient::close_idle() {
+  std::lock_guard lock(mutex_);
+  for (auto& [key, conns] : pool_) {
+    for (auto& c : conns) {
+      c->close();
+    }
+  }
+  pool_.clear();
+}
+
+UpstreamStats UpstreamClient::stats() {
+  std::lock_guard lock(mutex_);
+  UpstreamStats s = stats_;
+  s.idle_pooled = 0;
+  for (auto& [key, conns] : pool_) {
+    s.idle_pooled += conns.size();
+  }
+  return s;
+}
+
+std::unique_ptr<UpstreamConnection> UpstreamClient::take_idle(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  auto it = pool_.find(key);
+  if (it == pool_.end()) {
+    return nullptr;
+  }
+  auto now = Clock::now();
+  auto& conns = it->second;
+  while (!conns.empty()) {
+    auto conn = std::move(conns.back());  // most recently used: least likely to be stale
+    conns.pop_back();
+    if (now - conn->idle_since < limits_.pool_idle_ttl && conn->is_open()) {
+      conn->reused = true;
+      ++stats_.connections_reused;
+      return conn;
+    }
+    conn->close();
+  }
+  return nullptr;
+}
+
+void UpstreamClient::give_back(std::unique_ptr<UpstreamConnection> conn) {
+  conn->idle_since = Clock::now();
+  conn->reused = false;
+  std::lock_guard lock(mutex_);
+  auto& conns = pool_[conn->pool_key()];
+  if (conns.size() >= limits_.max_idle_per_host) {
+    conn->close();
+    return;
+  }
+  conns.push_back(std::move(conn));
+}
+
+awaitable<Result<tcp::resolver::results_type>> UpstreamClient::resolve(
+    const UpstreamTarget& target) {
+  std::string key = target.host + ":" + target.port;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = dns_.find(key);
+    if (it != dns_.end() && it->second.expires > Clock::now()) {
+      co_return it->second.results;
+    }
+  }
+  tcp::resolver resolver(co_await net::this_coro::executor);
+  auto [ec, results] = co_await resolver.async_resolve(target.host, target.port, use_tuple);
+  if (ec) {
+    co_return fail(Error::upstream_unreachable("Cannot resolve upstream host '" + target.host +
+                                               "': " + ec.message()));
+  }
+  std::lock_guard lock(mutex_);
+  dns_[key] = DnsEntry{results, Clock::now() + limits_.dns_ttl};
+  co_return results;
+}
+
+awaitable<Result<std::unique_ptr<UpstreamConnection>>> UpstreamClient::connect(
+    const UpstreamTarget& target) {
+  auto endpoints = co_await resolve(target);
+  if (!endpoints) {
+    co_return fail(endpoints.error());
+  }
+  // Sockets use the io_context's executor, not a strand: the coroutine that awaits an operation
+  // resumes on its own executor, so a pooled connection can serve any client connection's strand.
+  auto conn = target.tls
+                  ? std::make_unique<UpstreamConnection>(executor_, tls_context_, target.pool_key())
+                  : std::make_unique<UpstreamConnection>(executor_, target.pool_key());
+  auto ec = co_await conn->connect(*endpoints, target.host, limits_.connect_timeout);
+  if (ec) {
+    if (ec == beast::error::timeout) {
+      co_return fail(Error::upstream_timeout("Timed out connecting to the upstream provider."));
+    }
+    co_return fail(Error::upstream_unreachable("Cannot connect to the upstream provider: " +
+                                               ec.message()));
+  }
+  {
+    std::lock_guard lock(mutex_);
+    ++stats_.connections_opened;
+  }
+  co_return conn;
+}
+
+awaitable<Result<std::unique_ptr<UpstreamResponse>>> UpstreamClient::send(
+    const UpstreamTarget& target, UpstreamRequestMessage& request,
+    std::function<void(UpstreamConnection*)> on_connection) {
+  request.set(http::field::host, target.host);
+  request.keep_alive(true);
+  request.prepare_payload();
+  // At most two attempts: a pooled keep-alive connection may have been closed by the upstream
+  // while idle; that shows as a write error or an EOF before any response byte, and is safe to
+  // retry on a fresh connection because the upstream never started on the request.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    std::unique_ptr<UpstreamConnection> conn = attempt == 0 ? take_idle(target.pool_key()) : nullptr;
+    if (!conn) {
+      auto fresh = co_await connect(target);
+      if (!fresh) {
+        co_return fail(fresh.error());
+      }
+      conn = std::move(*fresh);
+    }
+    if (on_connection) {
+      on_connection(conn.get());
+    }
+    bool reused = conn->reused;
+    auto ec = co_await conn->write(request, limits_.first_byte_timeout);
+    std::unique_ptr<UpstreamResponse> response;
+    if (!ec) {
+      response.reset(new UpstreamResponse(*this, std::move(conn)));
+      ec = co_await response->conn_->read_header(response->parser_, limits_.first_byte_timeout);
+    } else {
+      conn->close();
+    }
+    if (!ec) {
+      co_return response;
+    }
+    if (response) {
+      response->abort();
+    }
+    if (on_connection) {
+      on_connection(nullptr);
+    }
+    bool stale = reused && (ec == http::error::end_of_stream || ec == net::error::eof ||
+                            ec == net::error::connection_reset || ec == net::error::broken_pipe);
+    if (stale) {
+      continue;
+    }
+    if (ec == beast::error::timeout) {
+      co_return fail(Error::upstream_timeout("The upstream provider did not answer in time."));
+    }
+    co_return fail(Error::upstream_unreachable("Upstream request failed: " + ec.message()));
+  }
+  co_return fail(Error::upstream_unreachable("Upstream closed the connection."));
+}
+
+}  // namespace keygate::gateway

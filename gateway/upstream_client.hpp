@@ -1,0 +1,136 @@
+#pragma once
+// The transport to providers: async HTTP/1.1 over TCP or TLS (system CAs, SNI, host name
+// verification), a keep-alive pool per host, a short DNS cache, and a timeout on every step
+// (connect, time to first byte, idle between body reads — never a total one, which would cut long
+// streams). See upstream_client.md for the design.
+
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "gateway/asio_fwd.hpp"
+#include "gateway/config.hpp"
+#include "gateway/wiping_allocator.hpp"
+#include "schema/error.hpp"
+
+namespace keygate::gateway {
+
+// A provider base URL split for the transport.
+struct UpstreamTarget {
+  bool tls = true;
+  std::string host;
+  std::string port;
+  std::string base_path;  // "/v1", no trailing slash; may be empty
+  std::string pool_key() const { return (tls ? "https://" : "http://") + host + ":" + port; }
+};
+Result<UpstreamTarget> parse_base_url(std::string_view base_url);
+
+using UpstreamFields = http::basic_fields<WipingAllocator<char>>;
+using UpstreamRequestMessage = http::request<http::string_body, UpstreamFields>;
+using ResponseParser = http::response_parser<http::buffer_body>;
+
+// One connection to an upstream host: plain or TLS. Used by one request at a time.
+class UpstreamConnection {
+ public:
+  UpstreamConnection(net::any_io_executor executor, std::string pool_key);
+  UpstreamConnection(net::any_io_executor executor, net::ssl::context& tls_context,
+                     std::string pool_key);
+
+  awaitable<error_code> connect(const tcp::resolver::results_type& endpoints,
+                                const std::string& host, Millis timeout);
+  awaitable<error_code> write(UpstreamRequestMessage& request, Millis timeout);
+  awaitable<error_code> read_header(ResponseParser& parser, Millis timeout);
+  awaitable<std::pair<error_code, std::size_t>> read_some(ResponseParser& parser, Millis timeout);
+  // Cancels pending operations and closes the socket (client went away, or shutdown).
+  void close();
+  bool is_open() const;
+
+  const std::string& pool_key() const { return pool_key_; }
+  std::chrono::steady_clock::time_point idle_since;
+  bool reused = false;  // came from the pool (a stale keep-alive is retried once)
+
+ private:
+  beast::tcp_stream& tcp();
+  std::string pool_key_;
+  std::unique_ptr<beast::tcp_stream> plain_;
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls_;
+  beast::flat_buffer buffer_;
+};
+
+// An upstream response being read. The body is read in pieces (streams are relayed as they come).
+class UpstreamResponse {
+ public:
+  int status() const { return static_cast<int>(parser_.get().result_int()); }
+  const http::response_header<>& header() const { return parser_.get(); }
+  // Next piece of the body; empty with no error at the end. Each call waits at most the idle
+  // timeout. The returned view is valid until the next call.
+  awaitable<Result<std::string_view>> read_some();
+  // The whole remaining body, bounded by the configured limit (502 when larger).
+  awaitable<Result<std::string>> read_all();
+  bool done() const { return parser_.is_done(); }
+  // Aborts the exchange now (client disconnect): the connection is closed, not pooled.
+  void abort();
+
+ private:
+  friend class UpstreamClient;
+  UpstreamResponse(class UpstreamClient& client, std::unique_ptr<UpstreamConnection> conn);
+  UpstreamClient& client_;
+  std::unique_ptr<UpstreamConnection> conn_;
+  ResponseParser parser_;
+  std::vector<char> chunk_;
+  bool failed_ = false;
+
+ public:
+  ~UpstreamResponse();  // returns a cleanly finished keep-alive connection to the pool
+};
+
+struct UpstreamStats {
+  uint64_t connections_opened = 0;
+  uint64_t connections_reused = 0;
+  std::size_t idle_pooled = 0;
+};
+
+class UpstreamClient {
+ public:
+  UpstreamClient(net::any_io_executor executor, UpstreamLimits limits);
+  ~UpstreamClient();
+
+  // Sends the request and waits for the response header. 502 when the host cannot be reached,
+  // 504 on a timeout. A pooled connection that turns out stale is replaced once, transparently.
+  // `on_connection` is told the live connection so that a client disconnect can close it.
+  awaitable<Result<std::unique_ptr<UpstreamResponse>>> send(
+      const UpstreamTarget& target, UpstreamRequestMessage& request,
+      std::function<void(UpstreamConnection*)> on_connection = {});
+
+  const UpstreamLimits& limits() const { return limits_; }
+  UpstreamStats stats();
+  void close_idle();  // shutdown: drop pooled connections
+
+ private:
+  friend class UpstreamResponse;
+  awaitable<Result<std::unique_ptr<UpstreamConnection>>> connect(const UpstreamTarget& target);
+  awaitable<Result<tcp::resolver::results_type>> resolve(const UpstreamTarget& target);
+  std::unique_ptr<UpstreamConnection> take_idle(const std::string& key);
+  void give_back(std::unique_ptr<UpstreamConnection> conn);
+
+  net::any_io_executor executor_;
+  UpstreamLimits limits_;
+  net::ssl::context tls_context_;
+  std::mutex mutex_;  // guards pool_ and dns_; held only for map operations, never across I/O
+  std::map<std::string, std::vector<std::unique_ptr<UpstreamConnection>>> pool_;
+  struct DnsEntry {
+    tcp::resolver::results_type results;
+    std::chrono::steady_clock::time_point expires;
+  };
+  std::map<std::string, DnsEntry> dns_;
+  UpstreamStats stats_;
+};
+
+}  // namespace keygate::gateway

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs, builds, installs the client-test npm packages, and runs every test through CTest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh "${KEYGATE_BUILD_TYPE:-Release}"
+if [ -f tests/clients/package.json ]; then
+  echo "== installing the official SDKs for the client tests"
+  (cd tests/clients && npm install --no-audit --no-fund --loglevel=error)
+fi
+cd build
+ctest --output-on-failure -j "$(nproc)" --timeout 300

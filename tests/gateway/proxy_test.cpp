@@ -1,0 +1,342 @@
+// The OpenAI-compatible proxy over real loopback HTTP: keygate in-process, a mock OpenAI upstream
+// on port 0, a user's token, and the system key from OPENAI_API_KEY.
+
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <thread>
+
+#include "schema/json.hpp"
+#include "testing/gateway_fixture.hpp"
+#include "testing/http_client.hpp"
+#include "testing/mock_upstream.hpp"
+
+using namespace keygate;
+using namespace keygate::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr const char* kEnvKey = "sk-env-test-key-0000000000001234";
+
+struct ProxyFixture {
+  MockUpstream upstream;
+  std::unique_ptr<TestGateway> gw;
+  explicit ProxyFixture(MockHandler handler,
+                        std::function<void(gateway::Config&)> tweak = {}) : upstream(std::move(handler)) {
+    setenv("OPENAI_API_KEY", kEnvKey, 1);
+    GatewayOptions options;
+    options.base_urls = {{"openai", upstream.base_url("/v1")}};
+    options.tweak = std::move(tweak);
+    gw = std::make_unique<TestGateway>(options);
+  }
+  HttpResponse chat(const std::string& body) {
+    return http_request(gw->port(), "POST", "/v1/chat/completions", body,
+                        {{"authorization", bearer(gw->user_token)}});
+  }
+};
+
+rapidjson::Document parse(const std::string& s) {
+  rapidjson::Document d;
+  d.Parse(s.c_str());
+  return d;
+}
+
+std::string error_code_of(const HttpResponse& r) {
+  auto d = parse(r.body);
+  if (!d.IsObject() || !d.HasMember("error") || !d["error"]["code"].IsString()) {
+    return "<no error code in: " + r.body + ">";
+  }
+  return d["error"]["code"].GetString();
+}
+
+}  // namespace
+
+TEST_CASE("non-stream chat is forwarded with the system key and relayed", "[proxy]") {
+  ProxyFixture f(openai_json_handler("Hi there"));
+  auto r = f.chat(chat_body("openai/gpt-4o-mini"));
+  REQUIRE(r.status == 200);
+  auto d = parse(r.body);
+  REQUIRE(d.IsObject());
+  CHECK(std::string(d["choices"][0]["message"]["content"].GetString()) == "Hi there");
+  CHECK_FALSE(r.header("x-request-id").empty());
+
+  auto reqs = f.upstream.requests();
+  REQUIRE(reqs.size() == 1);
+  CHECK(reqs[0].target == "/v1/chat/completions");
+  CHECK(reqs[0].header("authorization") == std::string("Bearer ") + kEnvKey);
+  auto sent = parse(reqs[0].body);
+  // keygate strips its provider prefix: the upstream sees its own model name.
+  CHECK(std::string(sent["model"].GetString()) == "gpt-4o-mini");
+}
+
+TEST_CASE("a bare model name routes by the catalog", "[proxy]") {
+  ProxyFixture f(openai_json_handler());
+  auto r = f.chat(chat_body("gpt-4o-mini"));
+  REQUIRE(r.status == 200);
+  CHECK(parse(f.upstream.requests().at(0).body)["model"].GetString() == std::string("gpt-4o-mini"));
+}
+
+TEST_CASE("streaming relays every event and ends with [DONE]", "[proxy][stream]") {
+  ProxyFixture f(openai_stream_handler(4));
+  auto r = f.chat(chat_body("openai/gpt-4o-mini", true));
+  INFO(r.body);
+  REQUIRE(r.status == 200);
+  CHECK(r.header("content-type") == "text/event-stream");
+  CHECK(r.header("cache-control") == "no-cache");
+  CHECK(r.header("x-accel-buffering") == "no");
+  auto events = sse_data(r.body);
+  REQUIRE(events.size() == 6);  // 4 content chunks, the finish chunk, [DONE]
+  CHECK(events.back() == "[DONE]");
+  CHECK(events[0].find("tok0") != std::string::npos);
+  // keygate asked for usage, but the client did not: the usage chunk is not relayed.
+  for (auto& e : events) {
+    CHECK(e.find("\"usage\":{") == std::string::npos);
+  }
+  CHECK(f.upstream.requests().at(0).body.find("\"include_usage\":true") != std::string::npos);
+}
+
+TEST_CASE("the usage chunk reaches a client that asked for it", "[proxy][stream]") {
+  ProxyFixture f(openai_stream_handler(2));
+  auto r = f.chat(chat_body("openai/gpt-4o-mini", true,
+                            R"("stream_options": {"include_usage": true})"));
+  REQUIRE(r.status == 200);
+  auto events = sse_data(r.body);
+  REQUIRE(events.size() == 5);
+  CHECK(events[3].find("\"usage\":{") != std::string::npos);
+}
+
+TEST_CASE("stream chunks are relayed the moment they arrive", "[proxy][stream]") {
+  // The upstream waits 1.5 s after its first chunk; the client must have it long before.
+  ProxyFixture f([](MockExchange& ex) -> net::awaitable<void> {
+    co_await ex.start_chunked();
+    const std::string first = "data: " + openai_chunk_json("first", true) + "\n\n";
+    co_await ex.send_chunk(first);
+    co_await ex.sleep(1500ms);
+    const std::string rest = "data: " + openai_chunk_json("", false, "stop") + "\n\ndata: [DONE]\n\n";
+    co_await ex.send_chunk(rest);
+    co_await ex.end_chunked();
+  });
+  HttpConnection conn(f.gw->port());
+  auto t0 = std::chrono::steady_clock::now();
+  conn.send("POST", "/v1/chat/completions", chat_body("openai/gpt-4o-mini", true),
+            {{"authorization", bearer(f.gw->user_token)}});
+  REQUIRE(conn.read_header() == 200);
+  auto first = conn.read_some();
+  auto elapsed = std::chrono::steady_clock::now() - t0;
+  CHECK(first.find("first") != std::string::npos);
+  CHECK(elapsed < 1000ms);
+  auto rest = conn.read_rest();
+  CHECK(rest.find("[DONE]") != std::string::npos);
+}
+
+TEST_CASE("upstream errors keep their status in OpenAI's shape", "[proxy][errors]") {
+  ProxyFixture f([](MockExchange& ex) -> net::awaitable<void> {
+    co_await ex.respond(500, R"({"error":{"message":"The server had an error","type":"server_error","param":null,"code":null}})");
+  });
+  auto r = f.chat(chat_body());
+  CHECK(r.status == 500);
+  auto d = parse(r.body);
+  REQUIRE(d.HasMember("error"));
+  CHECK(std::string(d["error"]["message"].GetString()).find("server had an error") !=
+        std::string::npos);
+
+  f.upstream.set_handler([](MockExchange& ex) -> net::awaitable<void> {
+    co_await ex.respond(429, R"({"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}})");
+  });
+  CHECK(f.chat(chat_body()).status == 429);
+}
+
+TEST_CASE("an unreachable upstream is a 502", "[proxy][errors]") {
+  uint16_t dead_port;
+  {
+    net::io_context ioc;
+    net::ip::tcp::acceptor a(ioc, {net::ip::make_address("127.0.0.1"), 0});
+    dead_port = a.local_endpoint().port();
+  }  // closed: connections to it are refused
+  setenv("OPENAI_API_KEY", kEnvKey, 1);
+  GatewayOptions options;
+  options.base_urls = {{"openai", "http://127.0.0.1:" + std::to_string(dead_port) + "/v1"}};
+  TestGateway gw(options);
+  auto r = http_request(gw.port(), "POST", "/v1/chat/completions", chat_body(), 
+                        {{"authorization", bearer(gw.user_token)}});
+  CHECK(r.status == 502);
+  CHECK(error_code_of(r) == "upstream_unreachable");
+}
+
+TEST_CASE("a slow upstream hits the first-byte timeout: 504", "[proxy][timeouts]") {
+  ProxyFixture f(
+      [](MockExchange& ex) -> net::awaitable<void> { co_await ex.sleep(5000ms); },
+      [](gateway::Config& c) { c.upstream.first_byte_timeout = 300ms; });
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = f.chat(chat_body());
+  CHECK(r.status == 504);
+  CHECK(error_code_of(r) == "upstream_timeout");
+  CHECK(std::chrono::steady_clock::now() - t0 < 3000ms);
+}
+
+TEST_CASE("a stalled stream hits the idle timeout and the client gets an error event",
+          "[proxy][timeouts][stream]") {
+  ProxyFixture f(
+      [](MockExchange& ex) -> net::awaitable<void> {
+        co_await ex.start_chunked();
+        const std::string partial = "data: " + openai_chunk_json("partial", true) + "\n\n";
+        co_await ex.send_chunk(partial);
+        co_await ex.sleep(5000ms);
+      },
+      [](gateway::Config& c) { c.upstream.idle_timeout = 300ms; });
+  auto r = f.chat(chat_body("openai/gpt-4o-mini", true));
+  REQUIRE(r.status == 200);
+  auto events = sse_data(r.body);
+  REQUIRE(events.size() == 2);
+  CHECK(events[0].find("partial") != std::string::npos);
+  CHECK(events[1].find("\"error\"") != std::string::npos);
+  CHECK(events[1].find("upstream_timeout") != std::string::npos);
+  CHECK(r.body.find("[DONE]") == std::string::npos);
+}
+
+TEST_CASE("a connect timeout is a 504", "[proxy][timeouts]") {
+  // A listener whose backlog is full and never accepts: new SYNs go unanswered.
+  net::io_context ioc;
+  net::ip::tcp::acceptor full(ioc);
+  full.open(net::ip::tcp::v4());
+  full.bind({net::ip::make_address("127.0.0.1"), 0});
+  full.listen(0);
+  auto port = full.local_endpoint().port();
+  // Plain non-blocking sockets: their handshakes complete in the kernel and fill the queue.
+  std::vector<int> fillers;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  for (int i = 0; i < 8; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    fillers.push_back(fd);
+  }
+  std::this_thread::sleep_for(100ms);
+  setenv("OPENAI_API_KEY", kEnvKey, 1);
+  GatewayOptions options;
+  options.base_urls = {{"openai", "http://127.0.0.1:" + std::to_string(port) + "/v1"}};
+  options.tweak = [](gateway::Config& c) { c.upstream.connect_timeout = 300ms; };
+  TestGateway gw(options);
+  auto r = http_request(gw.port(), "POST", "/v1/chat/completions", chat_body(),
+                        {{"authorization", bearer(gw.user_token)}});
+  CHECK(r.status == 504);
+  CHECK(error_code_of(r) == "upstream_timeout");
+  CHECK(r.body.find("connecting") != std::string::npos);
+  for (int fd : fillers) {
+    ::close(fd);
+  }
+}
+
+TEST_CASE("an upstream cut mid-stream never looks like success", "[proxy][stream][errors]") {
+  ProxyFixture f([](MockExchange& ex) -> net::awaitable<void> {
+    co_await ex.start_chunked();
+    const std::string half = "data: " + openai_chunk_json("half", true) + "\n\n";
+    co_await ex.send_chunk(half);
+    co_await ex.sleep(50ms);
+    ex.cut();
+  });
+  auto r = f.chat(chat_body("openai/gpt-4o-mini", true));
+  REQUIRE(r.status == 200);
+  auto events = sse_data(r.body);
+  REQUIRE(events.size() >= 2);
+  CHECK(events.back().find("\"error\"") != std::string::npos);
+  CHECK(r.body.find("[DONE]") == std::string::npos);
+}
+
+TEST_CASE("a client that disconnects mid-stream cancels the upstream within a second",
+          "[proxy][stream][cancel]") {
+  ProxyFixture f(openai_stream_handler(100, 100ms));
+  {
+    HttpConnection conn(f.gw->port());
+    conn.send("POST", "/v1/chat/completions", chat_body("openai/gpt-4o-mini", true),
+              {{"authorization", bearer(f.gw->user_token)}});
+    REQUIRE(conn.read_header() == 200);
+    REQUIRE_FALSE(conn.read_some().empty());
+  }  // hang up
+  auto hung_up = std::chrono::steady_clock::now();
+  REQUIRE(f.upstream.wait_for_cancellations(1, 2000ms));
+  CHECK(*f.upstream.last_cancel_time() - hung_up < 1000ms);
+}
+
+TEST_CASE("a client that disconnects before the first byte cancels the upstream",
+          "[proxy][cancel]") {
+  ProxyFixture f([](MockExchange& ex) -> net::awaitable<void> {
+    co_await ex.sleep(10000ms);
+    const std::string late = openai_completion_json("too late");
+    co_await ex.respond(200, late);
+  });
+  {
+    HttpConnection conn(f.gw->port());
+    conn.send("POST", "/v1/chat/completions", chat_body(),
+              {{"authorization", bearer(f.gw->user_token)}});
+    REQUIRE(f.upstream.wait_for_requests(1, 2000ms));
+  }
+  auto hung_up = std::chrono::steady_clock::now();
+  REQUIRE(f.upstream.wait_for_cancellations(1, 2000ms));
+  CHECK(*f.upstream.last_cancel_time() - hung_up < 1000ms);
+}
+
+TEST_CASE("malformed chat requests are 400s in OpenAI's shape and reach no upstream",
+          "[proxy][validation]") {
+  ProxyFixture f(openai_json_handler());
+  struct Case {
+    const char* body;
+    const char* code;
+  };
+  for (auto c : {Case{"{not json", "invalid_json"}, Case{"[1,2]", "invalid_json"},
+                 Case{R"({"messages": [{"role": "user", "content": "x"}]})", "missing_field"},
+                 Case{R"({"model": 42, "messages": [{"role": "user", "content": "x"}]})",
+                      "missing_field"},
+                 Case{R"({"model": "gpt-4o-mini"})", "missing_field"},
+                 Case{R"({"model": "gpt-4o-mini", "messages": []})", "missing_field"},
+                 Case{R"({"model": "gpt-4o-mini", "messages": "hi"})", "missing_field"},
+                 Case{R"({"model": "gpt-4o-mini", "messages": [{"content": "x"}]})",
+                      "invalid_message"},
+                 Case{R"({"model": "gpt-4o-mini", "messages": [{"role": "user"}], "stream": "yes"})",
+                      "invalid_type"},
+                 Case{R"({"model": "no-such-model-xyz", "messages": [{"role": "user"}]})",
+                      "model_not_found"}}) {
+    INFO(c.body);
+    auto r = f.chat(c.body);
+    CHECK(r.status == 400);
+    CHECK(error_code_of(r) == c.code);
+  }
+  CHECK(f.upstream.request_count() == 0);
+  // The server is still fine.
+  CHECK(f.chat(chat_body()).status == 200);
+}
+
+TEST_CASE("GET /v1/models lists models of providers with a usable key", "[proxy]") {
+  ProxyFixture f(openai_json_handler());
+  unsetenv("ANTHROPIC_API_KEY");
+  auto r = http_request(f.gw->port(), "GET", "/v1/models", "",
+                        {{"authorization", bearer(f.gw->user_token)}});
+  REQUIRE(r.status == 200);
+  CHECK(r.body.find("\"openai/gpt-4o-mini\"") != std::string::npos);
+  CHECK(r.body.find("\"anthropic/") == std::string::npos);
+}
+
+TEST_CASE("requests without a valid token are refused", "[proxy][auth]") {
+  ProxyFixture f(openai_json_handler());
+  auto none = http_request(f.gw->port(), "POST", "/v1/chat/completions", chat_body());
+  CHECK(none.status == 401);
+  auto bad = http_request(f.gw->port(), "POST", "/v1/chat/completions", chat_body(),
+                          {{"authorization", "Bearer kg_notarealtoken"}});
+  CHECK(bad.status == 401);
+  auto xkey = http_request(f.gw->port(), "POST", "/v1/chat/completions", chat_body(),
+                           {{"x-api-key", f.gw->user_token}});
+  CHECK(xkey.status == 200);
+  auto query = http_request(f.gw->port(), "POST",
+                            "/v1/chat/completions?api_key=" + f.gw->user_token, chat_body());
+  CHECK(query.status == 400);
+  CHECK(error_code_of(query) == "credential_in_query");
+  CHECK(f.upstream.request_count() == 1);
+}

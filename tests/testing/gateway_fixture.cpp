@@ -1,0 +1,100 @@
+#include "testing/gateway_fixture.hpp"
+
+#include <random>
+
+#include "keystore/master_key.hpp"
+
+namespace keygate::testing {
+
+TempDir::TempDir() {
+  std::random_device rd;
+  auto base = std::filesystem::temp_directory_path();
+  for (;;) {
+    path_ = base / ("keygate-test-" + std::to_string(rd()) + std::to_string(rd()));
+    if (std::filesystem::create_directory(path_)) {
+      break;
+    }
+  }
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+TestGateway::TestGateway(GatewayOptions options) {
+  if (!crypto_init()) {
+    throw std::runtime_error("libsodium init failed");
+  }
+  data_dir_ = dir_.str() + "/data";
+  std::filesystem::create_directories(data_dir_);
+  if (auto ok = create_master_key_file(data_dir_ + "/master.key"); !ok) {
+    throw std::runtime_error(ok.error().message);
+  }
+  std::string json = R"({"listen": "127.0.0.1:0", "threads": 2, "providers": {)";
+  bool first = true;
+  for (auto& [name, url] : options.base_urls) {
+    json += (first ? "" : ",") + std::string("\"") + name + R"(": {"base_url": ")" + url + "\"}";
+    first = false;
+  }
+  json += "}";
+  if (!options.extra_config.empty()) {
+    json += "," + options.extra_config;
+  }
+  json += "}";
+  auto config = gateway::parse_config(json);
+  if (!config) {
+    throw std::runtime_error("test config: " + config.error().message);
+  }
+  config->data_dir = data_dir_;
+  if (options.tweak) {
+    options.tweak(*config);
+  }
+  auto app = gateway::App::create(std::move(*config));
+  if (!app) {
+    throw std::runtime_error("app: " + app.error().message);
+  }
+  app_ = std::move(*app);
+  auto admin = app_->keystore().create_user("admin", true);
+  auto alice = app_->keystore().create_user("alice", false);
+  auto bob = app_->keystore().create_user("bob", false);
+  if (!admin || !alice || !bob) {
+    throw std::runtime_error("could not create test users");
+  }
+  admin_token = admin->token;
+  user_token = alice->token;
+  user_id = alice->user.id;
+  other_token = bob->token;
+  other_id = bob->user.id;
+  auto port = app_->start();
+  if (!port) {
+    throw std::runtime_error("listen: " + port.error().message);
+  }
+  port_ = *port;
+}
+
+void TestGateway::stop() {
+  if (stopped_) {
+    return;
+  }
+  stopped_ = true;
+  app_->shutdown();
+  app_->wait();
+}
+
+TestGateway::~TestGateway() { stop(); }
+
+std::string chat_body(const std::string& model, bool stream, const std::string& extra) {
+  std::string body = R"({"model": ")" + model +
+                     R"(", "messages": [{"role": "user", "content": "Say hello"}])";
+  if (stream) {
+    body += R"(, "stream": true)";
+  }
+  if (!extra.empty()) {
+    body += ", " + extra;
+  }
+  body += "}";
+  return body;
+}
+
+}  // namespace keygate::testing

@@ -67,10 +67,15 @@ App::App(Config config, providers::Catalog catalog, std::unique_ptr<Keystore> ke
       models_(catalog_, config_.model_aliases),
       auth_(*keystore_, db_),
       keys_(*keystore_, db_),
-      proxy_{catalog_, models_, keys_, *upstream_},
+      usage_(make_usage_sink(config_, *keystore_)),
+      api_{*keystore_, db_, catalog_, models_, keys_, *upstream_, *usage_},
       work_(net::make_work_guard(ioc_)) {
   register_health_routes(routes_, *keystore_);
-  register_proxy_routes(routes_, proxy_);
+  register_proxy_routes(routes_, api_);
+  register_key_routes(routes_, api_);
+  register_admin_routes(routes_, api_);
+  register_agent_routes(routes_, api_);
+  register_usage_routes(routes_, api_);
   server_ = std::make_unique<Server>(ioc_, config_.server, routes_, auth_);
 }
 

@@ -55,7 +55,8 @@ class App {
   router::ModelResolver models_;
   KeystoreAuthenticator auth_;
   KeystoreKeyResolver keys_;
-  ProxyServices proxy_;
+  std::unique_ptr<UsageSink> usage_;
+  ApiContext api_;
   RouteTable routes_;
   std::unique_ptr<Server> server_;
   std::unique_ptr<net::signal_set> signals_;
@@ -64,5 +65,7 @@ class App {
 };
 
 void register_health_routes(RouteTable& routes, Keystore& keystore);
+// The usage recorder for this configuration (usage_recording.cpp).
+std::unique_ptr<UsageSink> make_usage_sink(const Config& config, Keystore& keystore);
 
 }  // namespace keygate::gateway

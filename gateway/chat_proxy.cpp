@@ -2,6 +2,7 @@
 
 #include "gateway/upstream_call.hpp"
 #include "schema/json.hpp"
+#include "schema/time.hpp"
 
 namespace keygate::gateway {
 namespace {
@@ -48,7 +49,32 @@ Result<void> validate_chat_request(const rapidjson::Document& request) {
 
 namespace {
 
-awaitable<void> chat_completions(HttpExchange& ex, ProxyServices& s) {
+UsageEvent usage_event(const HttpExchange& ex, int64_t started_ms, std::string model_requested,
+                       const router::Target& target, const providers::ChatOptions& options,
+                       const AttemptResult& result) {
+  using namespace std::chrono;
+  UsageEvent e;
+  e.request_id = ex.log.request_id;
+  e.started_at_ms = started_ms;
+  e.user_id = ex.caller.user_id;
+  e.token_id = ex.caller.token_id;
+  e.provider = target.provider->id;
+  e.model_requested = std::move(model_requested);
+  e.model_served = target.model;
+  e.key_source = result.key_source;
+  e.key_id = result.key_id;
+  e.usage = result.usage;
+  e.latency_ms = duration_cast<milliseconds>(result.latency).count();
+  e.ttft_ms = result.time_to_first_token
+                  ? duration_cast<milliseconds>(*result.time_to_first_token).count()
+                  : -1;
+  e.upstream_status = result.upstream_status;
+  e.stream = options.stream;
+  e.outcome = std::string(to_string(result.outcome));
+  return e;
+}
+
+awaitable<void> chat_completions(HttpExchange& ex, ApiContext& s) {
   auto doc = parse_json_object(ex.request().body());
   if (!doc) {
     co_await ex.reply_error(doc.error());
@@ -72,15 +98,18 @@ awaitable<void> chat_completions(HttpExchange& ex, ProxyServices& s) {
     co_await ex.reply_error(target.error());
     co_return;
   }
+  std::string model_requested(as_view((*doc)["model"]));
   ex.log.upstream = target->provider->id;
   ex.log.model = target->model;
 
+  const auto started_ms = now_unix_ms();
   UpstreamCall call{ex, s.upstream, s.keys};
-  co_await call.run_chat(*target, *doc, options);
+  auto result = co_await call.run_chat(*target, *doc, options);
+  s.usage.record(usage_event(ex, started_ms, model_requested, *target, options, result));
 }
 
 // The models the caller can use now: every catalog model of a provider for which a key resolves.
-awaitable<void> list_models(HttpExchange& ex, ProxyServices& s) {
+awaitable<void> list_models(HttpExchange& ex, ApiContext& s) {
   JsonWriter w;
   w.start_object();
   w.field("object", "list");
@@ -109,7 +138,7 @@ awaitable<void> list_models(HttpExchange& ex, ProxyServices& s) {
 
 }  // namespace
 
-void register_proxy_routes(RouteTable& routes, ProxyServices& services) {
+void register_proxy_routes(RouteTable& routes, ApiContext& services) {
   routes.add(http::verb::post, "/v1/chat/completions", Access::user,
              [&services](HttpExchange& ex) { return chat_completions(ex, services); });
   routes.add(http::verb::get, "/v1/models", Access::user,

@@ -161,6 +161,8 @@ int run_cli(int argc, char** argv) {
   });
 
   register_admin_commands(cli, [&]() { return config_or_exit(); }, exit_code);
+  register_agent_commands(cli, [&]() { return config_or_exit(); }, exit_code);
+  register_usage_command(cli, [&]() { return config_or_exit(); }, exit_code);
 
   try {
     cli.parse(argc, argv);

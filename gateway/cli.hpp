@@ -19,5 +19,11 @@ int run_cli(int argc, char** argv);
 // reporting an error); commands write their exit code to `exit_code`.
 void register_admin_commands(CLI::App& cli, std::function<std::optional<Config>()> config,
                              int& exit_code);
+// agents set (cli_agents.cpp); same conventions.
+void register_agent_commands(CLI::App& cli, std::function<std::optional<Config>()> config,
+                             int& exit_code);
+// usage (cli_usage.cpp); same conventions.
+void register_usage_command(CLI::App& cli, std::function<std::optional<Config>()> config,
+                            int& exit_code);
 
 }  // namespace keygate::gateway

@@ -7,6 +7,7 @@
 
 #include "gateway/app.hpp"
 #include "gateway/cli.hpp"
+#include "gateway/cli_keys.hpp"
 #include "keystore/tokens.hpp"
 #include "providers/key_format.hpp"
 #include "schema/time.hpp"
@@ -308,6 +309,8 @@ void register_admin_commands(CLI::App& cli, std::function<std::optional<Config>(
     std::cerr << "deleted " << key_id << "\n";
     return {};
   }));
+
+  register_key_test_command(*keys, config, exit_code);  // cli_keys.cpp
 
   // --- master key rotation ----------------------------------------------------------------
   static std::string new_key_file;

@@ -1,6 +1,12 @@
 #include "gateway/chat_proxy.hpp"
 
+#include <memory>
+#include <random>
+
 #include "gateway/upstream_call.hpp"
+#include "router/agent.hpp"
+#include "router/circuit_breaker.hpp"
+#include "router/retry_policy.hpp"
 #include "schema/json.hpp"
 #include "schema/time.hpp"
 
@@ -8,9 +14,8 @@ namespace keygate::gateway {
 namespace {
 
 Error missing(const char* field, const char* what) {
-  return Error::invalid_request(std::string("'") + field + "' is required and must be " + what +
-                                    ".",
-                                field, "missing_field");
+  return Error::invalid_request(
+      std::string("'") + field + "' is required and must be " + what + ".", field, "missing_field");
 }
 
 }  // namespace
@@ -22,8 +27,7 @@ Result<void> validate_chat_request(const rapidjson::Document& request) {
     return fail(missing("model", "a non-empty string"));
   }
   auto messages = request.FindMember("messages");
-  if (messages == request.MemberEnd() || !messages->value.IsArray() ||
-      messages->value.Empty()) {
+  if (messages == request.MemberEnd() || !messages->value.IsArray() || messages->value.Empty()) {
     return fail(missing("messages", "a non-empty array"));
   }
   std::size_t i = 0;
@@ -31,8 +35,8 @@ Result<void> validate_chat_request(const rapidjson::Document& request) {
     auto role = m.IsObject() ? m.FindMember("role") : m.MemberEnd();
     if (!m.IsObject() || role == m.MemberEnd() || !role->value.IsString()) {
       return fail(Error::invalid_request(
-          "messages[" + std::to_string(i) + "] must be an object with a string 'role'.",
-          "messages", "invalid_message"));
+          "messages[" + std::to_string(i) + "] must be an object with a string 'role'.", "messages",
+          "invalid_message"));
     }
     ++i;
   }
@@ -49,17 +53,29 @@ Result<void> validate_chat_request(const rapidjson::Document& request) {
 
 namespace {
 
-UsageEvent usage_event(const HttpExchange& ex, int64_t started_ms, std::string model_requested,
-                       const router::Target& target, const providers::ChatOptions& options,
-                       const AttemptResult& result) {
+// Shared by every request of one gateway (it lives as long as the route table).
+struct ProxyState {
+  router::CircuitBreaker breaker;
+  router::RetryPolicy retry;
+};
+
+struct RequestInfo {
+  std::string model_requested;  // as the client named it
+  std::string agent;            // empty when no agent
+  providers::ChatOptions options;
+};
+
+UsageEvent usage_event(const HttpExchange& ex, int64_t started_ms, const RequestInfo& info,
+                       const router::Target& target, const AttemptResult& result) {
   using namespace std::chrono;
   UsageEvent e;
   e.request_id = ex.log.request_id;
   e.started_at_ms = started_ms;
   e.user_id = ex.caller.user_id;
   e.token_id = ex.caller.token_id;
+  e.agent = info.agent;
   e.provider = target.provider->id;
-  e.model_requested = std::move(model_requested);
+  e.model_requested = info.model_requested;
   e.model_served = target.model;
   e.key_source = result.key_source;
   e.key_id = result.key_id;
@@ -69,12 +85,129 @@ UsageEvent usage_event(const HttpExchange& ex, int64_t started_ms, std::string m
                   ? duration_cast<milliseconds>(*result.time_to_first_token).count()
                   : -1;
   e.upstream_status = result.upstream_status;
-  e.stream = options.stream;
+  e.stream = info.options.stream;
   e.outcome = std::string(to_string(result.outcome));
   return e;
 }
 
-awaitable<void> chat_completions(HttpExchange& ex, ApiContext& s) {
+// Names the provider and model that answer; set before each attempt, so the headers sent with
+// the reply or the stream's start name the one that served it.
+void set_served_by(HttpExchange& ex, const router::Target& target) {
+  std::erase_if(ex.response_headers, [](const auto& h) {
+    return h.first == "x-keygate-provider" || h.first == "x-keygate-model";
+  });
+  ex.response_headers.emplace_back("x-keygate-provider", target.provider->id);
+  ex.response_headers.emplace_back("x-keygate-model", target.model);
+  ex.log.upstream = target.provider->id;
+  ex.log.model = target.model;
+}
+
+std::chrono::milliseconds jittered_backoff(const router::RetryPolicy& policy) {
+  thread_local std::minstd_rand rng{std::random_device{}()};
+  return policy.backoff(rng);
+}
+
+// Tries the chain in order: each target with its own key, a fresh copy of the request (adapters
+// modify theirs), at most `max_retries_per_target` retries after a jittered pause, and the next
+// target only for retryable errors that happened before anything reached the client.
+awaitable<void> run_chain(HttpExchange& ex, ApiContext& s, ProxyState& state,
+                          const std::vector<router::Target>& chain,
+                          const rapidjson::Document& request, const RequestInfo& info) {
+  UpstreamCall call{ex, s.upstream, s.keys};
+  std::optional<Error> last_error;
+  std::optional<Error> key_missing;
+  for (const auto& target : chain) {
+    const std::string& provider = target.provider->id;
+    if (ex.client_gone()) {
+      co_return;
+    }
+    if (!state.breaker.allow(provider)) {
+      continue;  // open circuit: the provider failed repeatedly just now
+    }
+    set_served_by(ex, target);
+    for (int tries = 0;; ++tries) {
+      rapidjson::Document copy;
+      copy.CopyFrom(request, copy.GetAllocator());
+      const auto started_ms = now_unix_ms();
+      auto result = co_await call.attempt(target, copy, info.options);
+      s.usage.record(usage_event(ex, started_ms, info, target, result));
+      if (!result.error) {
+        state.breaker.record_success(provider);
+        co_return;
+      }
+      const Error error = *result.error;
+      if (result.outcome == Outcome::client_cancelled || ex.client_gone()) {
+        state.breaker.release_probe(provider);
+        co_return;
+      }
+      if (error.code == "provider_key_missing") {
+        state.breaker.release_probe(provider);
+        if (!key_missing) {
+          key_missing = error;
+        }
+        break;  // this entry has no key: the next one may
+      }
+      if (router::RetryPolicy::counts_against_provider(error)) {
+        state.breaker.record_failure(provider);
+      } else if (result.upstream_status != 0) {
+        state.breaker.record_success(provider);  // it answered: the provider is up
+      } else {
+        state.breaker.release_probe(provider);
+      }
+      if (result.client_answered) {
+        co_return;  // committed: the error went out in the stream, no fallback after a byte
+      }
+      if (!router::RetryPolicy::can_move_on(error, result.client_answered)) {
+        co_await ex.reply_error(error);
+        co_return;
+      }
+      last_error = error;
+      if (tries >= state.retry.max_retries_per_target || !state.breaker.allow(provider)) {
+        break;
+      }
+      net::steady_timer pause(co_await net::this_coro::executor);
+      pause.expires_after(jittered_backoff(state.retry));
+      co_await pause.async_wait(use_tuple);
+      if (ex.client_gone()) {
+        co_return;
+      }
+    }
+  }
+  if (ex.client_gone()) {
+    co_return;
+  }
+  if (last_error) {
+    co_await ex.reply_error(*last_error);
+  } else if (key_missing) {
+    co_await ex.reply_error(*key_missing);
+  } else {
+    const Error e = Error::unavailable(
+        "Every provider for this request failed repeatedly in the last seconds and is paused; "
+        "try again shortly.",
+        "provider_unavailable");
+    co_await ex.reply_error(e);
+  }
+}
+
+Error agent_not_found(std::string_view name) {
+  return Error::invalid_request("You have no agent named '" + std::string(name) +
+                                    "'. GET /v1/agents lists yours; PUT /v1/agents/{name} "
+                                    "creates one.",
+                                "model", "agent_not_found");
+}
+
+// The agent a request selects: "model": "agent:NAME", else the X-Agent-Id header.
+std::optional<std::string> selected_agent(const HttpExchange& ex, std::string_view model) {
+  if (auto name = router::agent_from_model(model)) {
+    return std::string(*name);
+  }
+  if (auto h = ex.request().find("x-agent-id"); h != ex.request().end()) {
+    return std::string(h->value());
+  }
+  return std::nullopt;
+}
+
+awaitable<void> chat_completions(HttpExchange& ex, ApiContext& s, ProxyState& state) {
   auto doc = parse_json_object(ex.request().body());
   if (!doc) {
     co_await ex.reply_error(doc.error());
@@ -84,28 +217,54 @@ awaitable<void> chat_completions(HttpExchange& ex, ApiContext& s) {
     co_await ex.reply_error(ok.error());
     co_return;
   }
-  providers::ChatOptions options;
-  options.stream = (*doc).HasMember("stream") && (*doc)["stream"].IsBool() &&
-                   (*doc)["stream"].GetBool();
-  if (auto so = doc->FindMember("stream_options");
-      so != doc->MemberEnd() && so->value.IsObject()) {
+  RequestInfo info;
+  info.options.stream =
+      (*doc).HasMember("stream") && (*doc)["stream"].IsBool() && (*doc)["stream"].GetBool();
+  if (auto so = doc->FindMember("stream_options"); so != doc->MemberEnd() && so->value.IsObject()) {
     auto iu = so->value.FindMember("include_usage");
-    options.client_wants_usage =
+    info.options.client_wants_usage =
         iu != so->value.MemberEnd() && iu->value.IsBool() && iu->value.GetBool();
   }
-  auto target = s.models.resolve(as_view((*doc)["model"]));
-  if (!target) {
-    co_await ex.reply_error(target.error());
+  info.model_requested = std::string(as_view((*doc)["model"]));
+
+  std::string primary = info.model_requested;
+  std::vector<std::string> fallbacks;
+  if (auto agent_name = selected_agent(ex, info.model_requested)) {
+    info.agent = *agent_name;
+    if (!router::validate_agent_name(info.agent)) {
+      const Error e = agent_not_found(info.agent);
+      co_await ex.reply_error(e);
+      co_return;
+    }
+    auto work = [&] { return s.keystore.get_agent(ex.caller.user_id, info.agent); };
+    auto stored = co_await s.db.run(work);
+    if (!stored) {
+      const Error e = stored.error().status == 404 ? agent_not_found(info.agent) : stored.error();
+      co_await ex.reply_error(e);
+      co_return;
+    }
+    auto spec =
+        router::parse_stored_agent(stored->model, stored->params_json, stored->fallbacks_json);
+    if (!spec) {
+      co_await ex.reply_error(spec.error());
+      co_return;
+    }
+    primary = spec->model;
+    fallbacks = spec->fallbacks;
+    router::merge_agent_params(*doc, spec->params);
+  }
+  auto chain = router::build_chain(s.models, primary, fallbacks);
+  if (!chain) {
+    co_await ex.reply_error(chain.error());
     co_return;
   }
-  std::string model_requested(as_view((*doc)["model"]));
-  ex.log.upstream = target->provider->id;
-  ex.log.model = target->model;
-
-  const auto started_ms = now_unix_ms();
-  UpstreamCall call{ex, s.upstream, s.keys};
-  auto result = co_await call.run_chat(*target, *doc, options);
-  s.usage.record(usage_event(ex, started_ms, model_requested, *target, options, result));
+  const auto& first = chain->front();
+  if (auto ok = router::validate_request_params(*doc, first.provider->find_model(first.model));
+      !ok) {
+    co_await ex.reply_error(ok.error());
+    co_return;
+  }
+  co_await run_chain(ex, s, state, *chain, *doc, info);
 }
 
 // The models the caller can use now: every catalog model of a provider for which a key resolves.
@@ -139,10 +298,13 @@ awaitable<void> list_models(HttpExchange& ex, ApiContext& s) {
 }  // namespace
 
 void register_proxy_routes(RouteTable& routes, ApiContext& services) {
-  routes.add(http::verb::post, "/v1/chat/completions", Access::user,
-             [&services](HttpExchange& ex) { return chat_completions(ex, services); });
+  auto state = std::make_shared<ProxyState>();
+  routes.add(
+      http::verb::post, "/v1/chat/completions", Access::user,
+      [&services, state](HttpExchange& ex) { return chat_completions(ex, services, *state); });
   routes.add(http::verb::get, "/v1/models", Access::user,
              [&services](HttpExchange& ex) { return list_models(ex, services); });
+  register_provider_routes(routes, services);
 }
 
 }  // namespace keygate::gateway

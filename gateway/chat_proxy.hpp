@@ -7,7 +7,10 @@
 
 namespace keygate::gateway {
 
+// Also registers GET /v1/providers (providers_api.cpp).
 void register_proxy_routes(RouteTable& routes, ApiContext& api);
+// GET /v1/providers: the catalog as users need it to add keys and pick models.
+void register_provider_routes(RouteTable& routes, ApiContext& api);
 
 // Checks the parts of an OpenAI chat request keygate relies on: "model" a non-empty string,
 // "messages" a non-empty array of objects with a string "role", "stream" a boolean.

@@ -67,7 +67,7 @@ App::App(Config config, providers::Catalog catalog, std::unique_ptr<Keystore> ke
       models_(catalog_, config_.model_aliases),
       auth_(*keystore_, db_),
       keys_(*keystore_, db_),
-      usage_(make_usage_sink(config_, *keystore_)),
+      usage_(make_usage_sink(config_, catalog_, metrics_)),
       api_{*keystore_, db_, catalog_, models_, keys_, *upstream_, *usage_},
       work_(net::make_work_guard(ioc_)) {
   register_health_routes(routes_, *keystore_);
@@ -76,7 +76,15 @@ App::App(Config config, providers::Catalog catalog, std::unique_ptr<Keystore> ke
   register_admin_routes(routes_, api_);
   register_agent_routes(routes_, api_);
   register_usage_routes(routes_, api_);
+  register_metrics_route(routes_, metrics_);
   server_ = std::make_unique<Server>(ioc_, config_.server, routes_, auth_);
+  metrics_.add_callback("keygate_open_connections", "gauge", "Client connections open now.",
+                        [this] { return static_cast<double>(server_->open_connections()); });
+  metrics_.add_callback("keygate_active_streams", "gauge", "Streams being relayed now.",
+                        [this] { return static_cast<double>(server_->active_streams()); });
+  metrics_.add_callback("keygate_upstream_pool_idle_connections", "gauge",
+                        "Idle upstream connections kept for reuse.",
+                        [this] { return static_cast<double>(upstream_->stats().idle_pooled); });
 }
 
 App::~App() {
@@ -88,6 +96,7 @@ App::~App() {
     }
   }
   db_.stop();
+  usage_->flush();  // no request runs any more: every row recorded is stored before we go
 }
 
 Result<uint16_t> App::start() {
@@ -132,6 +141,8 @@ void App::wait() {
     }
   }
   threads_.clear();
+  // The server drained: store every usage row before `keygate serve` reports it stopped.
+  usage_->flush();
 }
 
 }  // namespace keygate::gateway

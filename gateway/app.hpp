@@ -12,6 +12,7 @@
 #include "gateway/config.hpp"
 #include "gateway/db_executor.hpp"
 #include "gateway/keystore_bridge.hpp"
+#include "gateway/metrics.hpp"
 #include "gateway/server.hpp"
 #include "keystore/keystore.hpp"
 #include "providers/catalog.hpp"
@@ -31,7 +32,8 @@ class App {
 
   // Binds the listener and starts the I/O threads; returns the bound port.
   Result<uint16_t> start();
-  // Stops accepting and drains (see Server::shutdown); wait() returns once done.
+  // Stops accepting and drains (see Server::shutdown); wait() returns once done and every usage
+  // row recorded so far is stored.
   void shutdown();
   // Installs SIGTERM/SIGINT handlers that call shutdown().
   void handle_signals();
@@ -42,6 +44,8 @@ class App {
   Server& server() { return *server_; }
   UpstreamClient& upstream() { return *upstream_; }
   const RouteTable& routes() const { return routes_; }
+  UsageSink& usage() { return *usage_; }
+  Metrics& metrics() { return metrics_; }
 
  private:
   App(Config config, providers::Catalog catalog, std::unique_ptr<Keystore> keystore);
@@ -55,6 +59,7 @@ class App {
   router::ModelResolver models_;
   KeystoreAuthenticator auth_;
   KeystoreKeyResolver keys_;
+  Metrics metrics_;  // before usage_: the sink feeds it and registers callbacks with it
   std::unique_ptr<UsageSink> usage_;
   ApiContext api_;
   RouteTable routes_;
@@ -65,7 +70,9 @@ class App {
 };
 
 void register_health_routes(RouteTable& routes, Keystore& keystore);
-// The usage recorder for this configuration (usage_recording.cpp).
-std::unique_ptr<UsageSink> make_usage_sink(const Config& config, Keystore& keystore);
+// The usage recorder for this configuration (usage_recording.cpp): stores rows in the keystore's
+// database through its own writer thread, priced with the catalog, and feeds `metrics`.
+std::unique_ptr<UsageSink> make_usage_sink(const Config& config,
+                                           const providers::Catalog& catalog, Metrics& metrics);
 
 }  // namespace keygate::gateway

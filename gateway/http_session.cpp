@@ -2,6 +2,7 @@
 
 #include <boost/url/parse.hpp>
 
+#include <cstdio>
 #include <random>
 
 #include "gateway/log.hpp"
@@ -324,6 +325,14 @@ void HttpSession::add_common_headers(Response& res) {
   for (auto& [k, v] : response_headers) {
     res.set(k, v);
   }
+  // keygate's own time so far: everything but waiting on the upstream (for a stream, up to its
+  // start). Microsecond resolution: the overhead is usually well under a millisecond.
+  using namespace std::chrono;
+  auto own = duration_cast<microseconds>(steady_clock::now() - log.started - log.upstream_time);
+  char overhead[32];
+  std::snprintf(overhead, sizeof overhead, "%.3f",
+                static_cast<double>(std::max<int64_t>(own.count(), 0)) / 1000.0);
+  res.set("x-keygate-overhead-ms", overhead);
   bool keep = keep_alive_ && !draining_ && !server_.draining();
   res.keep_alive(keep);
   keep_alive_ = keep;

@@ -1,5 +1,6 @@
 #include "gateway/upstream_call.hpp"
 
+#include "gateway/scrub.hpp"
 #include "schema/json.hpp"
 
 namespace keygate::gateway {
@@ -60,6 +61,12 @@ awaitable<AttemptResult> UpstreamCall::attempt(const router::Target& target,
                                                const providers::ChatOptions& options) {
   const auto started = Clock::now();
   started_ = started;
+  // The connection dies with this attempt's response; a client that leaves later (during a
+  // fallback pause, or the next attempt's key lookup) must not close a dangling pointer.
+  struct ForgetConnection {
+    UpstreamConnection*& live;
+    ~ForgetConnection() { live = nullptr; }
+  } forget_connection{live_connection_};
   AttemptResult result;
   const auto& provider = *target.provider;
   const auto& adapter = *provider.adapter;
@@ -96,7 +103,8 @@ awaitable<AttemptResult> UpstreamCall::attempt(const router::Target& target,
     std::copy(key.begin(), key.end(), value.mutable_data() + provider.auth.prefix.size());
     msg.set(provider.auth.header, value.expose());
   }
-  credential->secret.reset();  // plaintext lives only while the header is built
+  // The plaintext stays (in protected memory) until the answer's header arrives: an upstream error
+  // may echo the key, and scrubbing it needs the key. Wiped right after that, below.
   msg.body() = std::move(built->body);
 
   // A client that goes away closes the upstream connection at once (the provider stops work).
@@ -106,8 +114,11 @@ awaitable<AttemptResult> UpstreamCall::attempt(const router::Target& target,
       live_connection_->close();
     }
   });
+  // Time waiting on the upstream, so x-keygate-overhead-ms can report keygate's own share.
+  auto waited_from = Clock::now();
   auto response = co_await upstream_.send(*upstream_target, msg,
                                           [this](UpstreamConnection* c) { live_connection_ = c; });
+  ex_.log.upstream_time += Clock::now() - waited_from;
   if (cancelled_ || ex_.client_gone()) {
     result.latency = Clock::now() - started;
     co_return failed(result, Error::upstream_unreachable("client disconnected"),
@@ -120,9 +131,17 @@ awaitable<AttemptResult> UpstreamCall::attempt(const router::Target& target,
   result.upstream_status = (*response)->status();
 
   if (result.upstream_status < 200 || result.upstream_status >= 300) {
+    waited_from = Clock::now();
     auto body = co_await (*response)->read_all();
+    ex_.log.upstream_time += Clock::now() - waited_from;
     Error error = body ? adapter.translate_error(result.upstream_status, *body)
                        : Error::upstream_status(result.upstream_status, "Upstream error.");
+    if (credential->secret) {
+      // OpenAI answers a bad key with "Incorrect API key provided: sk-abc***wxyz": never
+      // pass that on to the client or the logs.
+      error.message = scrub_secret(error.message, credential->secret->expose());
+      credential->secret.reset();
+    }
     if (result.upstream_status == 401 || result.upstream_status == 403) {
       keys_.key_rejected(*credential, result.upstream_status);
     }
@@ -130,6 +149,7 @@ awaitable<AttemptResult> UpstreamCall::attempt(const router::Target& target,
     co_return failed(result, std::move(error), Outcome::upstream_error);
   }
 
+  credential->secret.reset();  // a success needs the key no longer
   if (options.stream) {
     result = co_await relay_stream(**response, adapter, options, target, std::move(result));
   } else {
@@ -144,7 +164,9 @@ awaitable<AttemptResult> UpstreamCall::relay_whole(UpstreamResponse& response,
                                                    const providers::Adapter& adapter,
                                                    const router::Target& target,
                                                    AttemptResult result) {
+  const auto waited_from = Clock::now();
   auto body = co_await response.read_all();
+  ex_.log.upstream_time += Clock::now() - waited_from;
   if (cancelled_ || ex_.client_gone()) {
     co_return failed(result, Error::upstream_unreachable("client disconnected"),
                      Outcome::client_cancelled);
@@ -215,7 +237,9 @@ awaitable<AttemptResult> UpstreamCall::relay_stream(UpstreamResponse& response,
   };
 
   for (;;) {
+    const auto waited_from = Clock::now();
     auto piece = co_await response.read_some();
+    ex_.log.upstream_time += Clock::now() - waited_from;
     if (cancelled_ || ex_.client_gone()) {
       response.abort();
       result.usage = translator->usage();

@@ -1,19 +1,169 @@
-// (in progress) usage recording: until the usage writer lands, rows are counted, not stored.
+// Usage recording: each upstream call's UsageEvent updates the metrics and becomes a row for the
+// usage writer (keystore/usage_writer.hpp: a bounded queue and a writer thread with its own
+// SQLite connection). record() runs on I/O threads and never touches the database.
+//
+// Loss bounds (also in usage_writer.hpp): SIGTERM loses nothing — App::wait() flushes after the
+// server drained, before `keygate serve` exits. SIGKILL loses the rows still queued: those
+// recorded during the last commit, at most ~50 ms worth under normal load.
+
+#include <atomic>
+
 #include "gateway/app.hpp"
+#include "gateway/log.hpp"
+#include "gateway/metrics.hpp"
+#include "keystore/usage_reports.hpp"
+#include "keystore/usage_writer.hpp"
+#include "schema/json.hpp"
+#include "schema/time.hpp"
 
 namespace keygate::gateway {
 namespace {
-class CountingUsageSink final : public UsageSink {
+
+constexpr int64_t kDropLogIntervalMs = 1000;
+
+// USD for the tokens of one call, from the catalog's prices per million tokens. Cached prompt
+// tokens are priced as input: the catalog has no separate cached price. nullopt when the usage
+// or the model's price is unknown (a row says "unknown" rather than a silent zero).
+std::optional<double> cost_of(const providers::Catalog& catalog, const UsageEvent& e) {
+  if (!e.usage.reported()) {
+    return std::nullopt;
+  }
+  const auto* provider = catalog.find(e.provider);
+  const auto* model = provider ? provider->find_model(e.model_served) : nullptr;
+  if (model == nullptr) {
+    return std::nullopt;
+  }
+  const double in = static_cast<double>(std::max<int64_t>(e.usage.prompt_tokens, 0));
+  const double out = static_cast<double>(std::max<int64_t>(e.usage.completion_tokens, 0));
+  return (in * model->input_usd_per_mtok + out * model->output_usd_per_mtok) / 1e6;
+}
+
+UsageRow to_row(const providers::Catalog& catalog, UsageEvent e) {
+  UsageRow r;
+  r.cost_usd = cost_of(catalog, e);
+  r.request_id = std::move(e.request_id);
+  r.started_at_ms = e.started_at_ms;
+  r.user_id = std::move(e.user_id);
+  r.token_id = std::move(e.token_id);
+  r.agent = std::move(e.agent);
+  r.provider = std::move(e.provider);
+  r.model_requested = std::move(e.model_requested);
+  r.model_served = std::move(e.model_served);
+  r.key_source = e.key_source.empty() ? std::string("none") : std::move(e.key_source);
+  r.key_id = std::move(e.key_id);
+  if (e.usage.reported()) {
+    r.usage_known = "reported";
+    r.prompt_tokens = std::max<int64_t>(e.usage.prompt_tokens, 0);
+    r.completion_tokens = std::max<int64_t>(e.usage.completion_tokens, 0);
+    r.cached_tokens = std::max<int64_t>(e.usage.cached_tokens, 0);
+    r.reasoning_tokens = std::max<int64_t>(e.usage.reasoning_tokens, 0);
+  } else {
+    r.usage_known = "unknown";  // no estimate from byte counts: the columns stay 0
+  }
+  r.latency_ms = e.latency_ms;
+  if (e.ttft_ms >= 0) {
+    r.ttft_ms = e.ttft_ms;
+  }
+  r.upstream_status = e.upstream_status;
+  r.stream = e.stream;
+  r.outcome = std::move(e.outcome);
+  return r;
+}
+
+class UsageRecorder final : public UsageSink {
  public:
-  void record(UsageEvent) override { ++count_; }
+  UsageRecorder(const providers::Catalog& catalog, Metrics& metrics,
+                std::unique_ptr<UsageWriter> writer, std::unique_ptr<UsageReports> reports)
+      : catalog_(catalog),
+        metrics_(metrics),
+        writer_(std::move(writer)),
+        reports_(std::move(reports)) {
+    metrics_.add_callback(
+        "keygate_usage_queue_depth", "gauge", "Usage rows waiting for the database writer.",
+        [this] { return writer_ ? static_cast<double>(writer_->queue_depth()) : 0.0; });
+    metrics_.add_callback("keygate_usage_dropped_total", "counter",
+                          "Usage rows lost: queue full, or the database refused the write.",
+                          [this] { return static_cast<double>(lost()); });
+  }
+  ~UsageRecorder() override { flush(); }
+
+  void record(UsageEvent event) override {
+    metrics_.observe(event);
+    if (!writer_) {
+      no_writer_dropped_.fetch_add(1, std::memory_order_relaxed);
+      log_drop();
+      return;
+    }
+    if (!writer_->enqueue(to_row(catalog_, std::move(event)))) {
+      log_drop();
+    }
+  }
+
+  void flush() override {
+    if (writer_) {
+      writer_->flush();
+    }
+  }
+
+  UsageReports* reports() override { return reports_.get(); }
 
  private:
-  std::atomic<uint64_t> count_{0};
+  uint64_t lost() const {
+    uint64_t n = no_writer_dropped_.load(std::memory_order_relaxed);
+    if (writer_) {
+      n += writer_->dropped() + writer_->failed();
+    }
+    return n;
+  }
+
+  // At most one line a second, whatever the drop rate: a full queue means the disk is behind,
+  // and a log line per row would make it worse.
+  void log_drop() {
+    const int64_t now = now_unix_ms();
+    int64_t last = last_drop_log_ms_.load(std::memory_order_relaxed);
+    if (now - last < kDropLogIntervalMs ||
+        !last_drop_log_ms_.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
+      return;
+    }
+    log_event("warn", "usage rows dropped: the usage queue is full or the writer is down",
+              ",\"dropped_total\":" + std::to_string(lost()));
+  }
+
+  const providers::Catalog& catalog_;
+  Metrics& metrics_;
+  std::unique_ptr<UsageWriter> writer_;
+  std::unique_ptr<UsageReports> reports_;
+  std::atomic<uint64_t> no_writer_dropped_{0};
+  std::atomic<int64_t> last_drop_log_ms_{0};
 };
+
 }  // namespace
 
-std::unique_ptr<UsageSink> make_usage_sink(const Config&, Keystore&) {
-  return std::make_unique<CountingUsageSink>();
+std::unique_ptr<UsageSink> make_usage_sink(const Config& config, const providers::Catalog& catalog,
+                                           Metrics& metrics) {
+  const std::string path = config.data_dir + "/keygate.db";
+  UsageWriterOptions options;
+  options.on_write_error = [](const Error& error, std::size_t rows) {
+    JsonWriter w;
+    w.string(error.message);
+    log_event("error", "usage rows could not be stored",
+              ",\"rows\":" + std::to_string(rows) + ",\"reason\":" + w.take());
+  };
+  auto writer = UsageWriter::open(path, std::move(options));
+  if (!writer) {
+    JsonWriter w;
+    w.string(writer.error().message);
+    log_event("error", "usage writer unavailable: usage is not recorded",
+              ",\"reason\":" + w.take());
+  }
+  auto reports = UsageReports::open(path);
+  if (!reports) {
+    JsonWriter w;
+    w.string(reports.error().message);
+    log_event("error", "usage reports unavailable", ",\"reason\":" + w.take());
+  }
+  return std::make_unique<UsageRecorder>(catalog, metrics, writer ? std::move(*writer) : nullptr,
+                                         reports ? std::move(*reports) : nullptr);
 }
 
 }  // namespace keygate::gateway

@@ -7,6 +7,10 @@
 
 #include "providers/adapter.hpp"
 
+namespace keygate {
+class UsageReports;
+}
+
 namespace keygate::gateway {
 
 struct UsageEvent {
@@ -32,6 +36,11 @@ class UsageSink {
  public:
   virtual ~UsageSink() = default;
   virtual void record(UsageEvent event) = 0;
+  // Blocks until every event recorded so far is stored (shutdown, tests). Never on an I/O thread
+  // while requests are served.
+  virtual void flush() {}
+  // Where usage reports read from; null when this sink stores nothing.
+  virtual UsageReports* reports() { return nullptr; }
 };
 
 }  // namespace keygate::gateway

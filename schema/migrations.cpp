@@ -115,8 +115,56 @@ CREATE INDEX usage_user_day ON usage(user_id, day);
 CREATE INDEX usage_provider_model ON usage(provider, model_served);
 )sql";
 
+// Usage, rebuilt: one row per upstream call rather than per request (a request that falls back
+// to a second provider makes two calls under one request_id, which the old primary key refused),
+// and indexes for the report queries, which always filter on started_at_ms (optionally per user).
+// Deliberately no index on request_id: every index costs each insert a B-tree update, and nothing
+// looks rows up by request id yet.
+constexpr std::string_view kUsagePerCall = R"sql(
+CREATE TABLE usage_v2 (
+  id                 INTEGER PRIMARY KEY,
+  request_id         TEXT NOT NULL,
+  started_at_ms      INTEGER NOT NULL,
+  user_id            TEXT,
+  token_id           TEXT,
+  agent              TEXT,
+  provider           TEXT,
+  model_requested    TEXT,
+  model_served       TEXT,
+  key_source         TEXT,                         -- user | system | env | none
+  key_id             TEXT,
+  prompt_tokens      INTEGER NOT NULL DEFAULT 0,
+  completion_tokens  INTEGER NOT NULL DEFAULT 0,
+  cached_tokens      INTEGER NOT NULL DEFAULT 0,
+  reasoning_tokens   INTEGER NOT NULL DEFAULT 0,
+  usage_known        TEXT NOT NULL DEFAULT 'unknown'
+                     CHECK (usage_known IN ('reported', 'estimated', 'unknown')),
+  cost_usd           REAL,
+  latency_ms         INTEGER,
+  ttft_ms            INTEGER,
+  upstream_status    INTEGER,
+  stream             INTEGER NOT NULL DEFAULT 0,
+  outcome            TEXT,
+  day                TEXT NOT NULL                 -- YYYY-MM-DD (UTC) of started_at_ms
+);
+INSERT INTO usage_v2 (request_id, started_at_ms, user_id, token_id, agent, provider,
+                      model_requested, model_served, key_source, key_id, prompt_tokens,
+                      completion_tokens, cached_tokens, reasoning_tokens, usage_known, cost_usd,
+                      latency_ms, ttft_ms, upstream_status, stream, outcome, day)
+  SELECT request_id, started_at_ms, user_id, token_id, agent, provider, model_requested,
+         model_served, key_source, key_id, prompt_tokens, completion_tokens, cached_tokens,
+         reasoning_tokens, usage_known, cost_usd, latency_ms, ttft_ms, upstream_status, stream,
+         outcome, day
+  FROM usage ORDER BY started_at_ms;
+DROP TABLE usage;
+ALTER TABLE usage_v2 RENAME TO usage;
+CREATE INDEX usage_started ON usage(started_at_ms);
+CREATE INDEX usage_user_started ON usage(user_id, started_at_ms);
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "initial schema", kInitial},
+    Migration{2, "usage rows per upstream call", kUsagePerCall},
 };
 
 }  // namespace

@@ -29,6 +29,7 @@ void Logger::set_output(std::FILE* out) {
 }
 
 void Logger::write_line(std::string line) {
+  bool wake = false;
   {
     std::lock_guard lock(mutex_);
     // Bounded: a stuck log sink must not grow memory without limit.
@@ -38,13 +39,19 @@ void Logger::write_line(std::string line) {
     pending_ += line;
     pending_ += '\n';
     ++queued_seq_;
+    wake = pending_.size() >= kWakeBytes;
   }
-  wake_.notify_one();
+  // The writer thread wakes by itself every kInterval; waking it per line would cost a syscall
+  // and a context switch per request.
+  if (wake) {
+    wake_.notify_one();
+  }
 }
 
 void Logger::flush() {
   std::unique_lock lock(mutex_);
   uint64_t target = queued_seq_;
+  flush_requested_ = true;
   wake_.notify_one();
   flushed_.wait(lock, [&] { return written_seq_ >= target || stop_; });
 }
@@ -52,7 +59,9 @@ void Logger::flush() {
 void Logger::run() {
   std::unique_lock lock(mutex_);
   for (;;) {
-    wake_.wait(lock, [&] { return stop_ || !pending_.empty(); });
+    wake_.wait_for(lock, kInterval,
+                   [&] { return stop_ || flush_requested_ || pending_.size() >= kWakeBytes; });
+    flush_requested_ = false;
     std::string batch;
     batch.swap(pending_);
     uint64_t seq = queued_seq_;

@@ -4,6 +4,7 @@
 // Callers pass values they have chosen; header values of Authorization / x-api-key are never
 // given to the logger (see gateway/access_log.cpp).
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
@@ -19,7 +20,7 @@ class Logger {
   // Where lines go; stderr by default. The FILE must outlive the logger.
   void set_output(std::FILE* out);
   void write_line(std::string line);  // `line` is one JSON object, no newline
-  void flush();                        // blocks until everything written so far is out
+  void flush();                       // blocks until everything written so far is out
   ~Logger();
 
  private:
@@ -30,7 +31,10 @@ class Logger {
   std::condition_variable flushed_;
   std::string pending_;
   std::FILE* out_ = stderr;
+  static constexpr std::size_t kWakeBytes = 64 * 1024;
+  static constexpr std::chrono::milliseconds kInterval{50};
   bool stop_ = false;
+  bool flush_requested_ = false;
   uint64_t written_seq_ = 0;
   uint64_t queued_seq_ = 0;
   std::thread thread_;

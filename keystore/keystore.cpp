@@ -105,8 +105,12 @@ Result<void> Keystore::unlock(std::optional<MasterKeyMaterial> master_key) {
     status_.message = "token pepper cannot be opened: " + pepper.error().message;
     return {};
   }
-  token_key_ = derive_subkey(*pepper, Subkey::token_hash);
-  sealer_ = std::move(sealer);
+  {
+    std::unique_lock material(material_mu_);
+    token_key_ = derive_subkey(*pepper, Subkey::token_hash);
+    sealer_ = std::move(sealer);
+  }
+  cache_.clear();
   master_ = std::move(master_key);
   status_.ready = true;
 

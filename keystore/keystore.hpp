@@ -28,10 +28,12 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "keystore/hot_cache.hpp"
 #include "keystore/master_key.hpp"
 #include "keystore/sealer.hpp"
 #include "keystore/sqlite.hpp"
@@ -70,6 +72,12 @@ class Keystore {
   // 401 for malformed / unknown / revoked / expired tokens and disabled users, each with its own
   // message; 503 when sealed. Records last_used_at at most once a minute per token.
   Result<Identity> authenticate(std::string_view token);
+  // The request path's fast versions: no database, no blocking beyond a shared lock, so they may
+  // run on an I/O thread. nullopt: not in the cache, call authenticate()/resolve() on the
+  // database pool. A malformed token is refused here without any lookup.
+  std::optional<Result<Identity>> authenticate_cached(std::string_view token) const;
+  std::optional<Result<std::optional<ResolvedKey>>> resolve_cached(std::string_view user_id,
+                                                                   std::string_view provider) const;
 
   // --- provider keys ----------------------------------------------------------------------
   Result<KeyRecord> create_key(const Owner& owner, std::string_view provider, SecretKey api_key,
@@ -120,7 +128,14 @@ class Keystore {
   Result<CreatedToken> create_token_locked(std::string_view user_id, std::string_view name,
                                            std::optional<int64_t> expires_at);
 
+  // Sealed-row lookup shared by resolve() and resolve_cached().
+  Result<SecretKey> open_cached_row(const CachedKeyRow& row) const;
+
   mutable std::mutex mu_;
+  // Guards sealer_ and token_key_ for the cached paths, which do not take mu_ (a database call
+  // holding mu_ must not stall an I/O thread). Written only by unlock() and rotation.
+  mutable std::shared_mutex material_mu_;
+  HotCache cache_;
   sqlite::Database db_;
   std::function<int64_t()> clock_;
   std::optional<MasterKeyMaterial> master_;

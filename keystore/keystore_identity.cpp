@@ -163,6 +163,7 @@ Result<TokenInfo> Keystore::get_token(std::string_view token_id) {
 
 Result<void> Keystore::revoke_token(std::string_view token_id) {
   std::lock_guard lock(mu_);
+  ClearCacheOnExit clear_cache{cache_};  // a write: the request-path caches start over
   // COALESCE keeps the first revocation time when revoking twice.
   KG_TRY(stmt, db_.prepare("UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?"));
   stmt->bind(1, now()).bind(2, token_id);
@@ -201,13 +202,36 @@ Result<Identity> Keystore::authenticate(std::string_view token) {
   Identity id{stmt->column_text(1), stmt->column_text(5), stmt->column_text(6) == "admin",
               stmt->column_text(0)};
   auto last_used = stmt->column_opt_int(4);
+  auto expires_at = stmt->column_opt_int(2);
   stmt->reset();
+  cache_.put_identity(std::string_view(reinterpret_cast<const char*>(hash.data()), hash.size()), id,
+                      expires_at);
   if (!last_used || t - *last_used >= kLastUsedGranularity) {
     KG_TRY(touch, db_.prepare("UPDATE tokens SET last_used_at = ? WHERE id = ?"));
     touch->bind(1, t).bind(2, id.token_id);
     KG_CHECK(touch->run());
   }
   return id;
+}
+
+std::optional<Result<Identity>> Keystore::authenticate_cached(std::string_view token) const {
+  if (auto shape = parse_token(token); !shape) {
+    return Result<Identity>(fail(shape.error()));  // refused without any lookup
+  }
+  TokenHash hash;
+  {
+    std::shared_lock material(material_mu_);
+    if (!token_key_) {
+      return std::nullopt;  // sealed: the slow path explains why
+    }
+    hash = hash_token(token, *token_key_);
+  }
+  auto identity = cache_.identity(
+      std::string_view(reinterpret_cast<const char*>(hash.data()), hash.size()), now());
+  if (!identity) {
+    return std::nullopt;
+  }
+  return Result<Identity>(std::move(*identity));
 }
 
 }  // namespace keygate

@@ -101,6 +101,7 @@ Result<KeyRecord> Keystore::create_key(const Owner& owner, std::string_view prov
   KG_CHECK(validate_text(description, "description", 1024));
   KG_CHECK(validate_secret(api_key));
   std::lock_guard lock(mu_);
+  ClearCacheOnExit clear_cache{cache_};  // a write: the request-path caches start over
   KG_CHECK(require_ready());
   int64_t t = now();
   if (expires_at && *expires_at <= t) {
@@ -175,6 +176,7 @@ Result<KeyRecord> Keystore::update_key(const Owner& owner, std::string_view key_
     KG_CHECK(validate_secret(*patch.api_key));
   }
   std::lock_guard lock(mu_);
+  ClearCacheOnExit clear_cache{cache_};  // a write: the request-path caches start over
   if (patch.api_key) {
     KG_CHECK(require_ready());
   }
@@ -232,6 +234,7 @@ Result<KeyRecord> Keystore::update_key(const Owner& owner, std::string_view key_
 
 Result<void> Keystore::delete_key(const Owner& owner, std::string_view key_id) {
   std::lock_guard lock(mu_);
+  ClearCacheOnExit clear_cache{cache_};  // a write: the request-path caches start over
   // secure_delete=ON overwrites the freed ciphertext in the file.
   KG_TRY(stmt,
          db_.prepare("DELETE FROM provider_keys WHERE id = ? AND " + std::string(kOwnerFilter)));
@@ -252,6 +255,7 @@ Result<void> Keystore::set_key_status(std::string_view key_id, std::string_view 
         Error::invalid_request("status must be active, inactive, error or revoked.", "status"));
   }
   std::lock_guard lock(mu_);
+  ClearCacheOnExit clear_cache{cache_};  // a write: the request-path caches start over
   KG_TRY(stmt, db_.prepare("UPDATE provider_keys SET status = ?, last_tested_at = "
                            "COALESCE(?, last_tested_at), last_error = ?, updated_at = ? "
                            "WHERE id = ?"));
@@ -275,9 +279,11 @@ Result<std::optional<ResolvedKey>> Keystore::resolve(std::string_view user_id,
   std::lock_guard lock(mu_);
   KG_CHECK(require_ready());
   int64_t t = now();
-  // Personal keys before system keys, then lowest priority, then newest.
+  // Personal keys before system keys, then lowest priority, then newest. One statement reads the
+  // sealed row too, so the choice and the ciphertext come from the same snapshot.
   KG_TRY(stmt,
-         db_.prepare("SELECT id, scope, last_used_at FROM provider_keys "
+         db_.prepare("SELECT id, scope, last_used_at, user_id, ciphertext, nonce, "
+                     "master_key_version, expires_at FROM provider_keys "
                      "WHERE provider = ? AND status = 'active' "
                      "AND (expires_at IS NULL OR expires_at > ?) "
                      "AND ((scope = 'user' AND user_id = ?) OR scope = 'system') "
@@ -286,22 +292,57 @@ Result<std::optional<ResolvedKey>> Keystore::resolve(std::string_view user_id,
   stmt->bind(1, provider).bind(2, t).bind(3, user_id);
   KG_TRY(row, stmt->step());
   if (!*row) {
+    cache_.put_key(user_id, provider, std::nullopt);
     return std::optional<ResolvedKey>{};
   }
-  std::string key_id = stmt->column_text(0);
-  std::string source = stmt->column_text(1);
+  CachedKeyRow sealed_row{stmt->column_text(0),
+                          stmt->column_text(1),
+                          stmt->column_opt_text(3),
+                          std::string(provider),
+                          Sealed{stmt->column_blob(4), stmt->column_blob(5), stmt->column_int(6)},
+                          stmt->column_opt_int(7)};
   auto last_used = stmt->column_opt_int(2);
   stmt->reset();
   // Fails closed: a row that does not authenticate is an error, never a silent fallback to
   // another key the caller did not choose.
-  KG_TRY(secret, open_row_locked(key_id));
+  KG_TRY(secret, open_cached_row(sealed_row));
   if (!last_used || t - *last_used >= kLastUsedGranularity) {
     KG_TRY(touch, db_.prepare("UPDATE provider_keys SET last_used_at = ? WHERE id = ?"));
-    touch->bind(1, t).bind(2, key_id);
+    touch->bind(1, t).bind(2, sealed_row.key_id);
     KG_CHECK(touch->run());
   }
+  std::string key_id = sealed_row.key_id;
+  std::string source = sealed_row.source;
+  cache_.put_key(user_id, provider, std::move(sealed_row));
   return std::optional<ResolvedKey>(
       ResolvedKey{std::move(*secret), std::move(source), std::move(key_id)});
+}
+
+Result<SecretKey> Keystore::open_cached_row(const CachedKeyRow& row) const {
+  std::shared_lock material(material_mu_);
+  if (!sealer_) {
+    return fail(
+        Error::unavailable("The keystore is sealed: no master key is loaded.", "keystore_sealed"));
+  }
+  return sealer_->open(row.sealed, seal_context(row.key_id, row.user_id, row.provider));
+}
+
+std::optional<Result<std::optional<ResolvedKey>>> Keystore::resolve_cached(
+    std::string_view user_id, std::string_view provider) const {
+  auto cached = cache_.key(user_id, provider, now());
+  if (!cached) {
+    return std::nullopt;
+  }
+  if (!*cached) {
+    return Result<std::optional<ResolvedKey>>(std::optional<ResolvedKey>{});
+  }
+  const CachedKeyRow& row = **cached;
+  auto secret = open_cached_row(row);
+  if (!secret) {
+    return Result<std::optional<ResolvedKey>>(fail(secret.error()));
+  }
+  return Result<std::optional<ResolvedKey>>(
+      std::optional<ResolvedKey>(ResolvedKey{std::move(*secret), row.source, row.key_id}));
 }
 
 }  // namespace keygate

@@ -122,7 +122,11 @@ Result<RotationReport> Keystore::rotate_master_key(MasterKeyMaterial new_key,
     KG_CHECK(meta::erase(db_, meta::kRotationCheck));
     KG_CHECK(tx->commit());
   }
-  sealer_ = std::make_unique<Sealer>(std::move(next));
+  {
+    std::unique_lock material(material_mu_);
+    sealer_ = std::make_unique<Sealer>(std::move(next));
+  }
+  cache_.clear();
   master_ = std::move(new_key);
   status_ = KeystoreStatus{true, "", report.to_version};
   report.finished = true;

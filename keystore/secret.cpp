@@ -6,19 +6,86 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <vector>
 
 namespace keygate {
 
 namespace {
 
-unsigned char* allocate(size_t size) {
-  if (size == 0) {
-    return nullptr;
-  }
+void ensure_sodium() {
   // sodium_malloc aborts if libsodium is not initialised; a SecretKey may be built before
   // crypto_init() runs (static setup, tests), so make sure here. Thread-safe and idempotent.
   static const bool initialised = sodium_init() >= 0;
   (void)initialised;
+}
+
+// Small secrets (provider keys, tokens, subkeys, auth header values) come from one guarded,
+// mlock'd sodium_malloc region cut into fixed slots. A sodium_malloc per secret costs several
+// syscalls (mmap, mprotect, mlock, and munmap with a TLB flush on free) — per request, that was
+// the largest single cost of the proxy path. Slots are wiped when they are given back; larger
+// secrets, or any once the slots run out, still get their own sodium_malloc.
+class SecretSlots {
+ public:
+  static constexpr std::size_t kSlotSize = 512;
+  static constexpr std::size_t kSlots = 2048;  // 1 MiB locked
+
+  static SecretSlots& instance() {
+    static SecretSlots slots;
+    return slots;
+  }
+
+  unsigned char* take(std::size_t size) {
+    if (base_ == nullptr || size > kSlotSize) {
+      return nullptr;
+    }
+    std::lock_guard lock(mutex_);
+    if (free_.empty()) {
+      return nullptr;
+    }
+    std::size_t index = free_.back();
+    free_.pop_back();
+    return base_ + index * kSlotSize;
+  }
+
+  // True when `p` is one of ours (then it is wiped and returned to the free list).
+  bool give_back(unsigned char* p) {
+    if (base_ == nullptr || p < base_ || p >= base_ + kSlotSize * kSlots) {
+      return false;
+    }
+    sodium_memzero(p, kSlotSize);
+    std::lock_guard lock(mutex_);
+    free_.push_back(static_cast<std::size_t>(p - base_) / kSlotSize);
+    return true;
+  }
+
+ private:
+  SecretSlots() {
+    ensure_sodium();
+    base_ = static_cast<unsigned char*>(sodium_malloc(kSlotSize * kSlots));
+    if (base_ == nullptr) {
+      return;  // e.g. RLIMIT_MEMLOCK too low: every secret gets its own sodium_malloc
+    }
+    free_.reserve(kSlots);
+    for (std::size_t i = kSlots; i > 0; --i) {
+      free_.push_back(i - 1);
+    }
+  }
+  // Never freed: secrets may be released during static destruction.
+
+  unsigned char* base_ = nullptr;
+  std::mutex mutex_;
+  std::vector<std::size_t> free_;
+};
+
+unsigned char* allocate(size_t size) {
+  if (size == 0) {
+    return nullptr;
+  }
+  if (auto* slot = SecretSlots::instance().take(size)) {
+    return slot;
+  }
+  ensure_sodium();
   auto* p = static_cast<unsigned char*>(sodium_malloc(size));
   if (p == nullptr) {
     // Out of (lockable) memory: there is no way to hold the secret safely, and continuing with a
@@ -26,6 +93,12 @@ unsigned char* allocate(size_t size) {
     std::abort();
   }
   return p;
+}
+
+void deallocate(unsigned char* p) {
+  if (!SecretSlots::instance().give_back(p)) {
+    sodium_free(p);  // zeroes the whole allocation before unmapping it
+  }
 }
 
 }  // namespace
@@ -87,7 +160,7 @@ SecretKey::~SecretKey() {
 
 void SecretKey::release() {
   if (data_ != nullptr) {
-    sodium_free(data_);  // zeroes the whole allocation before unmapping it
+    deallocate(data_);
   }
   data_ = nullptr;
   size_ = 0;

@@ -99,6 +99,7 @@ UsageWriter::~UsageWriter() {
 }
 
 bool UsageWriter::enqueue(UsageRow row) {
+  bool wake = false;
   {
     std::lock_guard lock(mutex_);
     if (stopping_ || queue_.size() >= options_.capacity) {
@@ -107,8 +108,13 @@ bool UsageWriter::enqueue(UsageRow row) {
     }
     queue_.push_back(std::move(row));
     ++enqueued_seq_;
+    // Wake the writer only when it may be asleep waiting for a first row, or when a batch is
+    // full: under load it is busy writing and a wake per row would cost a syscall per request.
+    wake = queue_.size() == 1 || queue_.size() == options_.max_batch;
   }
-  wake_.notify_one();
+  if (wake) {
+    wake_.notify_one();
+  }
   return true;
 }
 

@@ -64,8 +64,9 @@ struct UsageWriterOptions {
   std::size_t capacity = 100'000;  // queued rows; beyond this enqueue() drops
   std::size_t max_batch = 2'000;   // rows per transaction
   // After waking for a first row, how long the writer may wait for more before committing (0:
-  // commit at once). Bounds what SIGKILL can lose.
-  std::chrono::milliseconds max_delay{0};
+  // commit at once). Bounds what SIGKILL can lose; 20 ms turns a commit per request under load
+  // into one per 20 ms.
+  std::chrono::milliseconds max_delay{20};
   // Called on the writer thread when a batch could not be stored (rows lost).
   std::function<void(const Error& error, std::size_t rows)> on_write_error;
 };

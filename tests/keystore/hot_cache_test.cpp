@@ -1,0 +1,54 @@
+// The request-path caches: what they may serve, and when they must not.
+
+#include <catch2/catch.hpp>
+
+#include <thread>
+
+#include "keystore/hot_cache.hpp"
+
+using namespace keygate;
+using namespace std::chrono_literals;
+
+TEST_CASE("a cached identity is served until the TTL, never past the token's expiry",
+          "[hot_cache]") {
+  HotCache cache(200ms);
+  Identity alice{"usr_1", "alice", false, "tok_1"};
+  cache.put_identity("hash-a", alice, /*token_expires_at=*/1000);
+  REQUIRE(cache.identity("hash-a", 999));
+  CHECK(cache.identity("hash-a", 999)->user_name == "alice");
+  // Guards against serving a token from cache after it expired.
+  CHECK_FALSE(cache.identity("hash-a", 1000));
+  CHECK_FALSE(cache.identity("hash-b", 0));
+  std::this_thread::sleep_for(250ms);
+  // Guards against unbounded staleness after another process revoked the token.
+  CHECK_FALSE(cache.identity("hash-a", 0));
+}
+
+TEST_CASE("a cached key row is a sealed row, a cached miss is remembered, clear() forgets all",
+          "[hot_cache]") {
+  HotCache cache(5s);
+  CachedKeyRow row{
+      "key_1",     "user", std::string("usr_1"), "openai", Sealed{{1, 2, 3}, {4, 5, 6}, 1},
+      std::nullopt};
+  cache.put_key("usr_1", "openai", row);
+  cache.put_key("usr_1", "anthropic", std::nullopt);
+  auto hit = cache.key("usr_1", "openai", 0);
+  REQUIRE(hit);
+  REQUIRE(*hit);
+  CHECK((*hit)->key_id == "key_1");
+  auto none = cache.key("usr_1", "anthropic", 0);
+  REQUIRE(none);
+  CHECK_FALSE(*none);
+  // Another user's entry is separate (guards against a key served to the wrong user).
+  CHECK_FALSE(cache.key("usr_2", "openai", 0));
+  cache.clear();
+  CHECK_FALSE(cache.key("usr_1", "openai", 0));
+}
+
+TEST_CASE("a cached key past its expiry is not served", "[hot_cache]") {
+  HotCache cache(5s);
+  CachedKeyRow row{"key_1", "user", std::string("usr_1"), "openai", Sealed{}, int64_t{100}};
+  cache.put_key("usr_1", "openai", row);
+  CHECK(cache.key("usr_1", "openai", 99));
+  CHECK_FALSE(cache.key("usr_1", "openai", 100));
+}

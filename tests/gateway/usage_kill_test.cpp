@@ -179,7 +179,12 @@ TEST_CASE("SIGTERM under load: every answered call has its usage row", "[usage][
   const auto answered = static_cast<int64_t>(load.count());
   INFO("answered " << answered);
   CHECK(answered >= 150);
-  CHECK(server.rows() == answered);
+  // No answered call may lack its row. A call in flight when SIGTERM arrived is still served
+  // and recorded, but its client thread may stop counting before the answer lands: at most one
+  // such call per client (4).
+  const auto rows = server.rows();
+  CHECK(rows >= answered);
+  CHECK(rows <= answered + 4);
 }
 
 TEST_CASE("SIGKILL under load loses at most the last moments' rows", "[usage][shutdown]") {

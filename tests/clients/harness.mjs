@@ -48,9 +48,10 @@ function cleanEnv(extra) {
   return { ...env, ...extra };
 }
 
-// Starts keygate. `providers` is the config's "providers" object; `env` holds the system keys
-// (OPENAI_API_KEY, ANTHROPIC_API_KEY). Returns {port, token, baseURL, log(), stop()}.
-export async function startKeygate({ providers, env = {} }) {
+// Starts keygate. `providers` is the config's "providers" object, `models` its optional aliases;
+// `env` holds the system keys (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY).
+// Returns {port, token, baseURL, log(), stop()}.
+export async function startKeygate({ providers, models, env = {} }) {
   const bin = keygateBinary();
   const dir = await mkdtemp(join(tmpdir(), 'keygate-clients-'));
   const data = join(dir, 'data');
@@ -64,7 +65,8 @@ export async function startKeygate({ providers, env = {} }) {
   }
   const token = lines[0];
 
-  await writeFile(configPath, JSON.stringify({ listen: '127.0.0.1:0', providers }, null, 2));
+  const config = { listen: '127.0.0.1:0', providers, ...(models ? { models } : {}) };
+  await writeFile(configPath, JSON.stringify(config, null, 2));
   const child = spawn(bin, ['serve', '--data', data, '--config', configPath], {
     env: cleanEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],

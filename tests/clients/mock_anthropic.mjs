@@ -3,8 +3,12 @@
 // message_start, content_block_start, ping, content_block_delta, content_block_stop,
 // message_delta, message_stop (https://docs.anthropic.com/en/docs/build-with-claude/streaming).
 // The model name picks the behaviour:
-//   overloaded -> HTTP 529 with Anthropic's overloaded_error body
-//   anything   -> a normal answer (ANTHROPIC_REPLY, ANTHROPIC_DELTAS, ANTHROPIC_USAGE)
+//   overloaded      -> HTTP 529 with Anthropic's overloaded_error body
+//   unavailable_503 -> HTTP 503 with an api_error body (a provider that is down: a fallback's cue)
+//   anything        -> a normal answer (ANTHROPIC_REPLY, ANTHROPIC_DELTAS, ANTHROPIC_USAGE)
+// except that a request offering tools whose last turn holds no tool_result gets a text block and
+// a tool_use block (ANTHROPIC_TOOL_USE; streamed as input_json_delta pieces), as Claude does
+// (https://docs.anthropic.com/en/docs/build-with-claude/tool-use).
 
 import { startMockServer, sendJson, sendSse } from './mock_server.mjs';
 
@@ -13,6 +17,15 @@ export const ANTHROPIC_DELTAS = ['Bon', 'jour', ' from', ' Claude', ' mock', '.'
 export const ANTHROPIC_USAGE = { input_tokens: 21, output_tokens: 9 };
 export const ANTHROPIC_STREAM_USAGE = { input_tokens: 25, output_tokens: 15 };
 export const ANTHROPIC_OVERLOADED_MESSAGE = 'Overloaded (mock)';
+export const ANTHROPIC_UNAVAILABLE_MESSAGE = 'Service unavailable (mock)';
+export const ANTHROPIC_TOOL_PREAMBLE = 'Let me check the weather.';
+export const ANTHROPIC_TOOL_USE = {
+  id: 'toolu_mock_01',
+  name: 'get_weather',
+  input: { city: 'Paris', unit: 'celsius' },
+};
+// The tool input split mid-token, as the API streams it (it often opens with an empty piece).
+export const ANTHROPIC_TOOL_JSON_PIECES = ['', '{"city": "Pa', 'ris", "un', 'it": "celsius"}'];
 
 function message(model) {
   return {
@@ -27,13 +40,39 @@ function message(model) {
   };
 }
 
+function toolUseMessage(model) {
+  return {
+    id: 'msg_mock_3',
+    type: 'message',
+    role: 'assistant',
+    model,
+    content: [
+      { type: 'text', text: ANTHROPIC_TOOL_PREAMBLE },
+      { type: 'tool_use', ...ANTHROPIC_TOOL_USE },
+    ],
+    stop_reason: 'tool_use',
+    stop_sequence: null,
+    usage: ANTHROPIC_USAGE,
+  };
+}
+
+// Whether Claude should call the tool now: it was offered tools and the last user turn does not
+// already bring a tool_result.
+function wantsToolUse(body) {
+  if (!Array.isArray(body.tools) || body.tools.length === 0) {
+    return false;
+  }
+  const last = Array.isArray(body.messages) ? body.messages.at(-1) : undefined;
+  const blocks = Array.isArray(last?.content) ? last.content : [];
+  return !blocks.some((b) => b.type === 'tool_result');
+}
+
 function event(name, data) {
   return `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
-function streamFrames(model) {
-  const frames = [
-    event('message_start', {
+function messageStart(model) {
+  return event('message_start', {
       type: 'message_start',
       message: {
         id: 'msg_mock_2',
@@ -45,7 +84,63 @@ function streamFrames(model) {
         stop_sequence: null,
         usage: { input_tokens: ANTHROPIC_STREAM_USAGE.input_tokens, output_tokens: 1 },
       },
+    });
+}
+
+function messageEnd(stopReason) {
+  return [
+    event('message_delta', {
+      type: 'message_delta',
+      delta: { stop_reason: stopReason, stop_sequence: null },
+      usage: { output_tokens: ANTHROPIC_STREAM_USAGE.output_tokens },
     }),
+    event('message_stop', { type: 'message_stop' }),
+  ];
+}
+
+// Block 0 is text, block 1 the tool_use: the OpenAI tool index (0) is not the block index.
+function toolStreamFrames(model) {
+  const frames = [
+    messageStart(model),
+    event('content_block_start', {
+      type: 'content_block_start',
+      index: 0,
+      content_block: { type: 'text', text: '' },
+    }),
+    event('content_block_delta', {
+      type: 'content_block_delta',
+      index: 0,
+      delta: { type: 'text_delta', text: ANTHROPIC_TOOL_PREAMBLE },
+    }),
+    event('content_block_stop', { type: 'content_block_stop', index: 0 }),
+    event('content_block_start', {
+      type: 'content_block_start',
+      index: 1,
+      content_block: {
+        type: 'tool_use',
+        id: ANTHROPIC_TOOL_USE.id,
+        name: ANTHROPIC_TOOL_USE.name,
+        input: {},
+      },
+    }),
+  ];
+  for (const partial_json of ANTHROPIC_TOOL_JSON_PIECES) {
+    frames.push(
+      event('content_block_delta', {
+        type: 'content_block_delta',
+        index: 1,
+        delta: { type: 'input_json_delta', partial_json },
+      }),
+    );
+  }
+  frames.push(event('content_block_stop', { type: 'content_block_stop', index: 1 }));
+  frames.push(...messageEnd('tool_use'));
+  return frames;
+}
+
+function streamFrames(model) {
+  const frames = [
+    messageStart(model),
     event('content_block_start', {
       type: 'content_block_start',
       index: 0,
@@ -63,14 +158,7 @@ function streamFrames(model) {
     );
   }
   frames.push(event('content_block_stop', { type: 'content_block_stop', index: 0 }));
-  frames.push(
-    event('message_delta', {
-      type: 'message_delta',
-      delta: { stop_reason: 'end_turn', stop_sequence: null },
-      usage: { output_tokens: ANTHROPIC_STREAM_USAGE.output_tokens },
-    }),
-  );
-  frames.push(event('message_stop', { type: 'message_stop' }));
+  frames.push(...messageEnd('end_turn'));
   return frames;
 }
 
@@ -92,11 +180,19 @@ async function handle(req, res, recorded) {
     });
     return;
   }
-  if (body.stream === true) {
-    await sendSse(res, streamFrames(model));
+  if (model === 'unavailable_503') {
+    sendJson(res, 503, {
+      type: 'error',
+      error: { type: 'api_error', message: ANTHROPIC_UNAVAILABLE_MESSAGE },
+    });
     return;
   }
-  sendJson(res, 200, message(model));
+  const toolUse = wantsToolUse(body);
+  if (body.stream === true) {
+    await sendSse(res, toolUse ? toolStreamFrames(model) : streamFrames(model));
+    return;
+  }
+  sendJson(res, 200, toolUse ? toolUseMessage(model) : message(model));
 }
 
 export function startMockAnthropic() {

@@ -1,0 +1,90 @@
+// A mock of Google's Gemini API in its documented wire format
+// (https://ai.google.dev/api/generate-content): POST /v1beta/models/{model}:generateContent as
+// JSON, and POST /v1beta/models/{model}:streamGenerateContent?alt=sse as SSE events, each a whole
+// GenerateContentResponse, CRLF-delimited as Google sends them; the last one carries finishReason
+// and usageMetadata. The key arrives in the x-goog-api-key header (the test asserts that).
+// What the request holds picks the behaviour:
+//   tools, and the last turn is not a functionResponse -> a functionCall (GEMINI_FUNCTION_CALL)
+//   streaming without alt=sse -> HTTP 400 (Google would answer a JSON array keygate cannot read)
+//   anything else -> a normal answer (GEMINI_REPLY, GEMINI_DELTAS, GEMINI_USAGE)
+
+import { startMockServer, sendJson, sendSse } from './mock_server.mjs';
+
+export const GEMINI_REPLY = 'Hello from the mock Gemini upstream.';
+export const GEMINI_DELTAS = ['Hal', 'lo', ' from', ' Gemini', ' mock', '.'];
+export const GEMINI_USAGE = { promptTokenCount: 11, candidatesTokenCount: 6, totalTokenCount: 17 };
+export const GEMINI_FUNCTION_CALL = {
+  name: 'get_weather',
+  args: { city: 'Zurich', unit: 'celsius' },
+};
+export const GEMINI_MODEL_VERSION = 'gemini-2.5-flash-mock-001';
+
+const ROUTE = /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent)$/;
+
+function response(parts, last) {
+  const r = {
+    candidates: [{ content: { parts, role: 'model' }, index: 0 }],
+    modelVersion: GEMINI_MODEL_VERSION,
+    responseId: 'mock-gemini-r1',
+  };
+  if (last) {
+    r.candidates[0].finishReason = 'STOP';
+    r.usageMetadata = GEMINI_USAGE;
+  }
+  return r;
+}
+
+function event(value) {
+  return `data: ${JSON.stringify(value)}\r\n\r\n`;
+}
+
+// Whether the model should call the tool now: it was offered tools and has not yet seen the
+// function's result (the last turn is not a functionResponse).
+function wantsFunctionCall(body) {
+  if (!Array.isArray(body.tools) || body.tools.length === 0) {
+    return false;
+  }
+  const last = Array.isArray(body.contents) ? body.contents.at(-1) : undefined;
+  const parts = Array.isArray(last?.parts) ? last.parts : [];
+  return !parts.some((p) => p.functionResponse !== undefined);
+}
+
+function googleError(res, status, grpcStatus, message) {
+  sendJson(res, status, { error: { code: status, message, status: grpcStatus } });
+}
+
+async function handle(req, res, recorded) {
+  const [path, query = ''] = recorded.path.split('?');
+  const route = ROUTE.exec(path);
+  if (req.method !== 'POST' || route === null) {
+    googleError(res, 404, 'NOT_FOUND', `mock: no route ${req.method} ${path}`);
+    return;
+  }
+  const body = recorded.body ?? {};
+  const streaming = route[2] === 'streamGenerateContent';
+  if (streaming && new URLSearchParams(query).get('alt') !== 'sse') {
+    googleError(res, 400, 'INVALID_ARGUMENT', 'mock: streamGenerateContent without alt=sse');
+    return;
+  }
+  if (wantsFunctionCall(body)) {
+    const parts = [{ functionCall: GEMINI_FUNCTION_CALL }];
+    if (streaming) {
+      await sendSse(res, [event(response(parts, true))]);
+    } else {
+      sendJson(res, 200, response(parts, true));
+    }
+    return;
+  }
+  if (streaming) {
+    const frames = GEMINI_DELTAS.map((text, i) =>
+      event(response([{ text }], i + 1 === GEMINI_DELTAS.length)),
+    );
+    await sendSse(res, frames);
+    return;
+  }
+  sendJson(res, 200, response([{ text: GEMINI_REPLY }], true));
+}
+
+export function startMockGemini() {
+  return startMockServer(handle);
+}

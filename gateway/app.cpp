@@ -21,12 +21,12 @@ Result<std::unique_ptr<Keystore>> open_keystore(const Config& config) {
   if (master) {
     key = std::move(*master);
   } else {
-    log_event("warn", "no master key: provider keys cannot be served",
-              ",\"reason\":" + [&] {
-                JsonWriter w;
-                w.string(master.error().message);
-                return w.take();
-              }());
+    log_event(
+        "warn", "no master key: provider keys cannot be served", ",\"reason\":" + [&] {
+          JsonWriter w;
+          w.string(master.error().message);
+          return w.take();
+        }());
   }
   return Keystore::open(config.data_dir + "/keygate.db", std::move(key));
 }
@@ -104,8 +104,9 @@ Result<uint16_t> App::start() {
   if (!port) {
     return port;
   }
-  server_->start();
   int n = effective_threads(config_);
+  server_->set_single_threaded(n == 1);
+  server_->start();
   for (int i = 0; i < n; ++i) {
     threads_.emplace_back([this] { ioc_.run(); });
   }

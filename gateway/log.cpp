@@ -1,5 +1,6 @@
 #include "gateway/log.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include "schema/json.hpp"
@@ -24,6 +25,9 @@ Logger::~Logger() {
 
 void Logger::set_output(std::FILE* out) {
   flush();
+  // write_mutex_ ensures no batch is being written to the old FILE when we return, so the caller
+  // may close it (tests capture the log in a file and close it afterwards).
+  std::lock_guard write(write_mutex_);
   std::lock_guard lock(mutex_);
   out_ = out;
 }
@@ -57,22 +61,33 @@ void Logger::flush() {
 }
 
 void Logger::run() {
-  std::unique_lock lock(mutex_);
   for (;;) {
-    wake_.wait_for(lock, kInterval,
-                   [&] { return stop_ || flush_requested_ || pending_.size() >= kWakeBytes; });
-    flush_requested_ = false;
-    std::string batch;
-    batch.swap(pending_);
-    uint64_t seq = queued_seq_;
-    std::FILE* out = out_;
-    lock.unlock();
-    if (!batch.empty()) {
-      std::fwrite(batch.data(), 1, batch.size(), out);
-      std::fflush(out);
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait_for(lock, kInterval,
+                     [&] { return stop_ || flush_requested_ || pending_.size() >= kWakeBytes; });
+      flush_requested_ = false;
     }
-    lock.lock();
-    written_seq_ = seq;
+    uint64_t seq = 0;
+    {
+      // The batch and the FILE are taken, and written, under write_mutex_: set_output() cannot
+      // swap the FILE between the two.
+      std::lock_guard write(write_mutex_);
+      std::string batch;
+      std::FILE* out = nullptr;
+      {
+        std::lock_guard lock(mutex_);
+        batch.swap(pending_);
+        seq = queued_seq_;
+        out = out_;
+      }
+      if (!batch.empty()) {
+        std::fwrite(batch.data(), 1, batch.size(), out);
+        std::fflush(out);
+      }
+    }
+    std::lock_guard lock(mutex_);
+    written_seq_ = std::max(written_seq_, seq);
     flushed_.notify_all();
     if (stop_ && pending_.empty()) {
       return;

@@ -27,6 +27,7 @@ class Logger {
   Logger();
   void run();
   std::mutex mutex_;
+  std::mutex write_mutex_;  // held while a batch is written; see set_output()
   std::condition_variable wake_;
   std::condition_variable flushed_;
   std::string pending_;

@@ -35,12 +35,20 @@ Result<uint16_t> Server::listen(const std::string& host, uint16_t port) {
   return acceptor_.local_endpoint().port();
 }
 
-void Server::start() { net::co_spawn(acceptor_.get_executor(), accept_loop(), net::detached); }
+void Server::start() {
+  net::co_spawn(acceptor_.get_executor(), accept_loop(), net::detached);
+}
 
 awaitable<void> Server::accept_loop() {
   while (acceptor_.is_open()) {
     // Each connection gets its own strand: its handlers never run concurrently with each other.
-    auto [ec, socket] = co_await acceptor_.async_accept(net::make_strand(ioc_), use_tuple);
+    // With one I/O thread every handler already runs serially: a strand would only add a queue
+    // and a lock per completion.
+    net::any_io_executor executor = ioc_.get_executor();
+    if (!single_threaded_) {
+      executor = net::make_strand(ioc_);
+    }
+    auto [ec, socket] = co_await acceptor_.async_accept(executor, use_tuple);
     if (ec) {
       if (ec == net::error::operation_aborted || !acceptor_.is_open()) {
         break;

@@ -33,6 +33,8 @@ class Server {
   // Binds and listens; returns the bound port (port 0 picks a free one).
   Result<uint16_t> listen(const std::string& host, uint16_t port);
   void start();  // begins accepting
+  // Set before start() when the io_context runs on exactly one thread.
+  void set_single_threaded(bool single) { single_threaded_ = single; }
   // Stops accepting, closes idle connections, lets in-flight requests and streams finish within
   // the grace period, then closes the rest and calls `done` (on an I/O thread).
   void shutdown(std::function<void()> done);
@@ -60,6 +62,7 @@ class Server {
   std::atomic<std::size_t> open_connections_{0};
   std::atomic<std::size_t> active_streams_{0};
   std::atomic<bool> draining_{false};
+  bool single_threaded_ = false;
   std::mutex sessions_mutex_;
   std::unordered_map<HttpSession*, std::weak_ptr<HttpSession>> sessions_;
 };

@@ -86,6 +86,12 @@ awaitable<AttemptResult> UpstreamCall::attempt(const router::Target& target,
   if (!built) {
     co_return failed(result, built.error(), Outcome::rejected);
   }
+  {
+    // The adapter's input is not needed any more: free it now rather than hold it (a memory
+    // pool of up to 64 KiB) for the whole length of a stream.
+    rapidjson::Document released;
+    released.Swap(request);
+  }
 
   UpstreamRequestMessage msg{http::verb::post, upstream_target->base_path + built->path, 11};
   msg.method_string(built->method);
@@ -116,9 +122,9 @@ awaitable<AttemptResult> UpstreamCall::attempt(const router::Target& target,
   });
   // Time waiting on the upstream, so x-keygate-overhead-ms can report keygate's own share.
   auto waited_from = Clock::now();
-  auto response = co_await upstream_.send(*upstream_target, msg,
-                                          [this](UpstreamConnection* c) { live_connection_ = c; });
+  auto response = co_await upstream_.send(*upstream_target, msg, &live_connection_);
   ex_.log.upstream_time += Clock::now() - waited_from;
+  msg = UpstreamRequestMessage{};  // sent: free its body and its (wiped) headers now
   if (cancelled_ || ex_.client_gone()) {
     result.latency = Clock::now() - started;
     co_return failed(result, Error::upstream_unreachable("client disconnected"),
@@ -249,8 +255,12 @@ awaitable<AttemptResult> UpstreamCall::relay_stream(UpstreamResponse& response,
     if (!piece) {
       Error e = piece.error();
       if (e.status == 502) {
-        e = Error{502, "upstream_error", "upstream_truncated",
-                  "The upstream stream ended unexpectedly: " + e.message, {}, true};
+        e = Error{502,
+                  "upstream_error",
+                  "upstream_truncated",
+                  "The upstream stream ended unexpectedly: " + e.message,
+                  {},
+                  true};
       }
       co_return co_await stop_with(e, outcome_of(e));
     }

@@ -121,7 +121,9 @@ awaitable<std::pair<error_code, std::size_t>> UpstreamConnection::read_some(Resp
 // UpstreamResponse
 
 UpstreamResponse::UpstreamResponse(UpstreamClient& client, std::unique_ptr<UpstreamConnection> conn)
-    : client_(client), conn_(std::move(conn)), chunk_(16 * 1024) {
+    : client_(client), conn_(std::move(conn)), chunk_(4 * 1024) {
+  // 4 KiB: the copy-out buffer per read. SSE events are small, and every open stream holds one,
+  // so its size is multiplied by the number of idle streams.
   parser_.body_limit(boost::none);  // streams have no total size; read_all() bounds itself
   parser_.header_limit(64 * 1024);
 }
@@ -195,9 +197,7 @@ awaitable<Result<std::string>> UpstreamResponse::read_all() {
 // UpstreamClient
 
 UpstreamClient::UpstreamClient(net::any_io_executor executor, UpstreamLimits limits)
-    : executor_(std::move(executor)),
-      limits_(limits),
-      tls_context_(net::ssl::context::tls_client) {
+    : executor_(std::move(executor)), limits_(limits), tls_context_(net::ssl::context::tls_client) {
   tls_context_.set_default_verify_paths();
   tls_context_.set_verify_mode(net::ssl::verify_peer);
   tls_context_.set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
@@ -205,7 +205,9 @@ UpstreamClient::UpstreamClient(net::any_io_executor executor, UpstreamLimits lim
                            net::ssl::context::no_tlsv1_1);
 }
 
-UpstreamClient::~UpstreamClient() { close_idle(); }
+UpstreamClient::~UpstreamClient() {
+  close_idle();
+}
 
 void UpstreamClient::close_idle() {
   std::lock_guard lock(mutex_);
@@ -297,8 +299,8 @@ awaitable<Result<std::unique_ptr<UpstreamConnection>>> UpstreamClient::connect(
     if (ec == beast::error::timeout) {
       co_return fail(Error::upstream_timeout("Timed out connecting to the upstream provider."));
     }
-    co_return fail(Error::upstream_unreachable("Cannot connect to the upstream provider: " +
-                                               ec.message()));
+    co_return fail(
+        Error::upstream_unreachable("Cannot connect to the upstream provider: " + ec.message()));
   }
   {
     std::lock_guard lock(mutex_);
@@ -308,8 +310,7 @@ awaitable<Result<std::unique_ptr<UpstreamConnection>>> UpstreamClient::connect(
 }
 
 awaitable<Result<std::unique_ptr<UpstreamResponse>>> UpstreamClient::send(
-    const UpstreamTarget& target, UpstreamRequestMessage& request,
-    std::function<void(UpstreamConnection*)> on_connection) {
+    const UpstreamTarget& target, UpstreamRequestMessage& request, UpstreamConnection** live) {
   request.set(http::field::host, target.host);
   request.keep_alive(true);
   request.prepare_payload();
@@ -317,7 +318,8 @@ awaitable<Result<std::unique_ptr<UpstreamResponse>>> UpstreamClient::send(
   // while idle; that shows as a write error or an EOF before any response byte, and is safe to
   // retry on a fresh connection because the upstream never started on the request.
   for (int attempt = 0; attempt < 2; ++attempt) {
-    std::unique_ptr<UpstreamConnection> conn = attempt == 0 ? take_idle(target.pool_key()) : nullptr;
+    std::unique_ptr<UpstreamConnection> conn =
+        attempt == 0 ? take_idle(target.pool_key()) : nullptr;
     if (!conn) {
       auto fresh = co_await connect(target);
       if (!fresh) {
@@ -325,8 +327,8 @@ awaitable<Result<std::unique_ptr<UpstreamResponse>>> UpstreamClient::send(
       }
       conn = std::move(*fresh);
     }
-    if (on_connection) {
-      on_connection(conn.get());
+    if (live) {
+      *live = conn.get();
     }
     bool reused = conn->reused;
     auto ec = co_await conn->write(request, limits_.first_byte_timeout);
@@ -343,8 +345,8 @@ awaitable<Result<std::unique_ptr<UpstreamResponse>>> UpstreamClient::send(
     if (response) {
       response->abort();
     }
-    if (on_connection) {
-      on_connection(nullptr);
+    if (live) {
+      *live = nullptr;
     }
     bool stale = reused && (ec == http::error::end_of_stream || ec == net::error::eof ||
                             ec == net::error::connection_reset || ec == net::error::broken_pipe);

@@ -104,10 +104,12 @@ class UpstreamClient {
 
   // Sends the request and waits for the response header. 502 when the host cannot be reached,
   // 504 on a timeout. A pooled connection that turns out stale is replaced once, transparently.
-  // `on_connection` is told the live connection so that a client disconnect can close it.
-  awaitable<Result<std::unique_ptr<UpstreamResponse>>> send(
-      const UpstreamTarget& target, UpstreamRequestMessage& request,
-      std::function<void(UpstreamConnection*)> on_connection = {});
+  // `*live` (when given) always holds the connection in use, or null, so that a client
+  // disconnect can close it. A plain pointer on purpose: a coroutine keeps reference parameters,
+  // and a reference to a temporary (a default std::function) would dangle once awaited.
+  awaitable<Result<std::unique_ptr<UpstreamResponse>>> send(const UpstreamTarget& target,
+                                                            UpstreamRequestMessage& request,
+                                                            UpstreamConnection** live = nullptr);
 
   const UpstreamLimits& limits() const { return limits_; }
   UpstreamStats stats();

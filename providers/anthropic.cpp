@@ -22,6 +22,7 @@
 
 #include "providers/adapters.hpp"
 #include "providers/catalog.hpp"
+#include "providers/wire.hpp"
 #include "schema/json.hpp"
 
 namespace keygate::providers {
@@ -44,78 +45,21 @@ constexpr std::string_view kVersion = "2023-06-01";
 constexpr int64_t kDefaultMaxTokens = 4096;
 
 // ---------------------------------------------------------------------------------------------
-// Wire helpers. Client JSON was validated by the gateway, upstream JSON was not: every read is
-// type-checked, and a wrong type is an Error (400 for the client's, 502 for the upstream's).
-
-Error bad_request(std::string message, std::string param) {
-  return Error::invalid_request(std::move(message), std::move(param));
-}
-
+// Checked JSON reads (providers/wire.hpp), with this provider's name in upstream errors.
+constexpr std::string_view kProviderName = "Anthropic";
+using wire::bad_request;
+using wire::client_string;
+using wire::find;
+using wire::generated_id;
+using wire::str_value;
 Error bad_upstream(std::string message) {
-  return {502,
-          "upstream_error",
-          "upstream_invalid_response",
-          "Anthropic sent an unexpected response: " + std::move(message),
-          {},
-          false};
+  return wire::bad_upstream(kProviderName, std::move(message));
 }
-
-Value str_value(std::string_view s, Allocator& a) {
-  return Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), a);
-}
-
-// The member `name` of `obj`, or null when obj is not an object or the member is absent/null.
-const Value* find(const Value& obj, const char* name) {
-  if (!obj.IsObject()) {
-    return nullptr;
-  }
-  auto it = obj.FindMember(name);
-  if (it == obj.MemberEnd() || it->value.IsNull()) {
-    return nullptr;
-  }
-  return &it->value;
-}
-
-// Upstream string member: absent -> "", wrong type -> error.
 Result<std::string_view> up_string(const Value& obj, const char* name) {
-  const Value* v = find(obj, name);
-  if (v == nullptr) {
-    return std::string_view{};
-  }
-  if (!v->IsString()) {
-    return fail(bad_upstream(std::string("'") + name + "' is not a string"));
-  }
-  return as_view(*v);
+  return wire::up_string(kProviderName, obj, name);
 }
-
-// Upstream integer member: absent -> -1, wrong type -> error.
 Result<int64_t> up_int(const Value& obj, const char* name) {
-  const Value* v = find(obj, name);
-  if (v == nullptr) {
-    return -1;
-  }
-  if (!v->IsInt64()) {
-    return fail(bad_upstream(std::string("'") + name + "' is not an integer"));
-  }
-  return v->GetInt64();
-}
-
-// Client string member: absent -> "", wrong type -> 400 naming `param`.
-Result<std::string_view> client_string(const Value& obj, const char* name,
-                                       const std::string& param) {
-  const Value* v = find(obj, name);
-  if (v == nullptr) {
-    return std::string_view{};
-  }
-  if (!v->IsString()) {
-    return fail(bad_request("'" + param + "' must be a string.", param));
-  }
-  return as_view(*v);
-}
-
-std::string generated_id() {
-  static thread_local uint64_t counter = 0;
-  return "chatcmpl-" + std::to_string(std::time(nullptr)) + "-" + std::to_string(++counter);
+  return wire::up_int(kProviderName, obj, name);
 }
 
 // ---------------------------------------------------------------------------------------------

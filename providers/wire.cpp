@@ -1,0 +1,76 @@
+#include "providers/wire.hpp"
+
+#include <ctime>
+
+#include "schema/json.hpp"
+
+namespace keygate::providers::wire {
+
+Error bad_request(std::string message, std::string param) {
+  return Error::invalid_request(std::move(message), std::move(param));
+}
+
+Error bad_upstream(std::string_view provider, std::string message) {
+  return {502,
+          "upstream_error",
+          "upstream_invalid_response",
+          std::string(provider) + " sent an unexpected response: " + std::move(message),
+          {},
+          false};
+}
+
+Value str_value(std::string_view s, Allocator& a) {
+  return Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), a);
+}
+
+const Value* find(const Value& obj, const char* name) {
+  if (!obj.IsObject()) {
+    return nullptr;
+  }
+  auto it = obj.FindMember(name);
+  if (it == obj.MemberEnd() || it->value.IsNull()) {
+    return nullptr;
+  }
+  return &it->value;
+}
+
+Result<std::string_view> up_string(std::string_view provider, const Value& obj, const char* name) {
+  const Value* v = find(obj, name);
+  if (v == nullptr) {
+    return std::string_view{};
+  }
+  if (!v->IsString()) {
+    return fail(bad_upstream(provider, std::string("'") + name + "' is not a string"));
+  }
+  return as_view(*v);
+}
+
+Result<int64_t> up_int(std::string_view provider, const Value& obj, const char* name) {
+  const Value* v = find(obj, name);
+  if (v == nullptr) {
+    return -1;
+  }
+  if (!v->IsInt64()) {
+    return fail(bad_upstream(provider, std::string("'") + name + "' is not an integer"));
+  }
+  return v->GetInt64();
+}
+
+Result<std::string_view> client_string(const Value& obj, const char* name,
+                                       const std::string& param) {
+  const Value* v = find(obj, name);
+  if (v == nullptr) {
+    return std::string_view{};
+  }
+  if (!v->IsString()) {
+    return fail(bad_request("'" + param + "' must be a string.", param));
+  }
+  return as_view(*v);
+}
+
+std::string generated_id() {
+  static thread_local uint64_t counter = 0;
+  return "chatcmpl-" + std::to_string(std::time(nullptr)) + "-" + std::to_string(++counter);
+}
+
+}  // namespace keygate::providers::wire

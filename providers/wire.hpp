@@ -1,0 +1,39 @@
+#pragma once
+// Checked reads of provider JSON, shared by the translating adapters (Anthropic, Gemini).
+// Client JSON was validated by the gateway, upstream JSON was not: every read is type-checked,
+// and a wrong type is an Error — 400 for the client's, 502 for the upstream's — never an assert.
+
+#include <rapidjson/document.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "schema/error.hpp"
+
+namespace keygate::providers::wire {
+
+using Value = rapidjson::Value;
+using Allocator = rapidjson::Document::AllocatorType;
+
+Error bad_request(std::string message, std::string param);
+// 502: `provider` ("Anthropic") sent something its API reference does not allow.
+Error bad_upstream(std::string_view provider, std::string message);
+
+Value str_value(std::string_view s, Allocator& a);
+
+// The member `name` of `obj`, or null when obj is not an object or the member is absent/null.
+const Value* find(const Value& obj, const char* name);
+
+// Upstream string member: absent -> "", wrong type -> 502.
+Result<std::string_view> up_string(std::string_view provider, const Value& obj, const char* name);
+// Upstream integer member: absent -> -1, wrong type -> 502.
+Result<int64_t> up_int(std::string_view provider, const Value& obj, const char* name);
+// Client string member: absent -> "", wrong type -> 400 naming `param`.
+Result<std::string_view> client_string(const Value& obj, const char* name,
+                                       const std::string& param);
+
+// "chatcmpl-<time>-<n>" for translated responses (the upstream's own ids have other shapes).
+std::string generated_id();
+
+}  // namespace keygate::providers::wire

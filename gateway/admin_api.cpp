@@ -139,17 +139,7 @@ awaitable<void> list_users(HttpExchange& ex, ApiContext& api) {
     co_await ex.reply_error(users.error());
     co_return;
   }
-  JsonWriter w;
-  w.start_object();
-  w.field("object", "list");
-  w.key("data");
-  w.start_array();
-  for (const auto& u : *users) {
-    write_user(w, u);
-  }
-  w.end_array();
-  w.end_object();
-  const std::string body = w.take();
+  const std::string body = list_json(*users, write_user);
   co_await ex.reply(http::status::ok, body);
 }
 
@@ -295,17 +285,8 @@ awaitable<void> list_tokens(HttpExchange& ex, ApiContext& api) {
     co_return;
   }
   const int64_t now = now_unix();
-  JsonWriter w;
-  w.start_object();
-  w.field("object", "list");
-  w.key("data");
-  w.start_array();
-  for (const auto& t : *tokens) {
-    write_token_info(w, t, now);
-  }
-  w.end_array();
-  w.end_object();
-  const std::string body = w.take();
+  const std::string body =
+      list_json(*tokens, [now](JsonWriter& w, const auto& t) { write_token_info(w, t, now); });
   co_await ex.reply(http::status::ok, body);
 }
 

@@ -49,17 +49,7 @@ awaitable<void> list_agents(HttpExchange& ex, ApiContext& api) {
     co_await ex.reply_error(agents.error());
     co_return;
   }
-  JsonWriter w;
-  w.start_object();
-  w.field("object", "list");
-  w.key("data");
-  w.start_array();
-  for (const auto& a : *agents) {
-    write_agent(w, a);
-  }
-  w.end_array();
-  w.end_object();
-  const std::string body = w.take();
+  const std::string body = list_json(*agents, write_agent);
   co_await ex.reply(http::status::ok, body);
 }
 

@@ -12,8 +12,8 @@ namespace keygate::gateway {
 namespace {
 
 // Names that would put a credential into a URL (and so into proxy and access logs). Refused.
-constexpr std::string_view kCredentialQueryNames[] = {"api_key", "apikey", "key", "token",
-                                                      "access_token", "auth"};
+constexpr std::string_view kCredentialQueryNames[] = {"api_key", "apikey",       "key",
+                                                      "token",   "access_token", "auth"};
 
 std::string make_request_id() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -155,9 +155,9 @@ awaitable<std::optional<Error>> HttpSession::read_request_into(bool& ok) {
   parser.body_limit(limits.max_body_bytes);
   reset_exchange();
 
-  const Error too_large = Error::payload_too_large(
-      "Request body is larger than the limit of " + std::to_string(limits.max_body_bytes) +
-      " bytes.");
+  const Error too_large =
+      Error::payload_too_large("Request body is larger than the limit of " +
+                               std::to_string(limits.max_body_bytes) + " bytes.");
   stream_.expires_after(limits.header_read_timeout);
   auto [hec, hn] = co_await http::async_read_header(stream_, buffer_, parser, use_tuple);
   if (hec == http::error::body_limit) {
@@ -165,12 +165,20 @@ awaitable<std::optional<Error>> HttpSession::read_request_into(bool& ok) {
     co_return too_large;
   }
   if (hec == http::error::header_limit) {
-    co_return Error{431, "invalid_request_error", "header_too_large",
-                    "Request header is larger than the limit.", {}, false};
+    co_return Error{431,
+                    "invalid_request_error",
+                    "header_too_large",
+                    "Request header is larger than the limit.",
+                    {},
+                    false};
   }
   if (hec == beast::error::timeout) {
-    co_return Error{408, "invalid_request_error", "request_timeout",
-                    "The request header did not arrive in time.", {}, false};
+    co_return Error{408,
+                    "invalid_request_error",
+                    "request_timeout",
+                    "The request header did not arrive in time.",
+                    {},
+                    false};
   }
   if (hec) {
     if (hec != http::error::end_of_stream && hec != net::error::eof) {
@@ -190,8 +198,12 @@ awaitable<std::optional<Error>> HttpSession::read_request_into(bool& ok) {
       co_return too_large;
     }
     if (bec == beast::error::timeout) {
-      co_return Error{408, "invalid_request_error", "request_timeout",
-                      "The request body did not arrive in time.", {}, false};
+      co_return Error{408,
+                      "invalid_request_error",
+                      "request_timeout",
+                      "The request body did not arrive in time.",
+                      {},
+                      false};
     }
     if (bec) {
       co_return std::nullopt;
@@ -273,8 +285,12 @@ awaitable<std::optional<Error>> HttpSession::route_and_authenticate() {
   auto match = server_.routes().match(request_.method(), path_);
   if (!match.route) {
     if (match.path_matched) {
-      co_return Error{405, "invalid_request_error", "method_not_allowed",
-                      "Method not allowed on " + path_ + ".", {}, false};
+      co_return Error{405,
+                      "invalid_request_error",
+                      "method_not_allowed",
+                      "Method not allowed on " + path_ + ".",
+                      {},
+                      false};
     }
     co_return Error::not_found("Unknown path " + path_ + ".", "unknown_url");
   }
@@ -308,8 +324,8 @@ awaitable<void> HttpSession::watch_client() {
   // Readable: either the peer closed (EOF / reset) or it pipelined its next request.
   char byte;
   error_code peek_ec;
-  std::size_t n = stream_.socket().receive(net::buffer(&byte, 1), tcp::socket::message_peek,
-                                           peek_ec);
+  std::size_t n =
+      stream_.socket().receive(net::buffer(&byte, 1), tcp::socket::message_peek, peek_ec);
   if (peek_ec || n == 0) {
     client_gone_ = true;
     keep_alive_ = false;
@@ -338,6 +354,20 @@ void HttpSession::add_common_headers(Response& res) {
   keep_alive_ = keep;
 }
 
+// Writes a whole response within the write timeout; false when the client is gone.
+template <class Response>
+awaitable<bool> HttpSession::write_response(Response& res) {
+  stream_.expires_after(server_.limits().write_timeout);
+  auto [ec, n] = co_await http::async_write(stream_, res, use_tuple);
+  stream_.expires_never();
+  if (ec) {
+    client_gone_ = true;
+    keep_alive_ = false;
+    co_return false;
+  }
+  co_return true;
+}
+
 awaitable<bool> HttpSession::reply_error(const Error& error) {
   const std::string body = error.to_json();
   co_return co_await reply(static_cast<http::status>(error.status), body, "application/json");
@@ -355,15 +385,7 @@ awaitable<bool> HttpSession::reply(http::status status, std::string_view body,
   res.set(http::field::content_type, content_type);
   res.body().assign(body.data(), body.size());
   res.prepare_payload();
-  stream_.expires_after(server_.limits().write_timeout);
-  auto [ec, n] = co_await http::async_write(stream_, res, use_tuple);
-  stream_.expires_never();
-  if (ec) {
-    client_gone_ = true;
-    keep_alive_ = false;
-    co_return false;
-  }
-  co_return true;
+  co_return co_await write_response(res);
 }
 
 awaitable<bool> HttpSession::reply_empty(http::status status) {
@@ -375,15 +397,7 @@ awaitable<bool> HttpSession::reply_empty(http::status status) {
   http::response<http::empty_body> res{status, request_.version()};
   add_common_headers(res);
   res.prepare_payload();
-  stream_.expires_after(server_.limits().write_timeout);
-  auto [ec, n] = co_await http::async_write(stream_, res, use_tuple);
-  stream_.expires_never();
-  if (ec) {
-    client_gone_ = true;
-    keep_alive_ = false;
-    co_return false;
-  }
-  co_return true;
+  co_return co_await write_response(res);
 }
 
 awaitable<bool> HttpSession::start_stream(http::status status) {
@@ -459,8 +473,9 @@ void HttpSession::write_access_log() {
   auto elapsed = steady_clock::now() - log.started;
   JsonWriter w;
   w.start_object();
-  w.field("ts_ms", static_cast<int64_t>(
-                       duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count()));
+  w.field("ts_ms",
+          static_cast<int64_t>(
+              duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count()));
   w.field("level", "info");
   w.field("msg", "request");
   w.field("request_id", log.request_id);

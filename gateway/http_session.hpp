@@ -48,6 +48,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, private Ht
   awaitable<void> watch_client();
   template <class Response>
   void add_common_headers(Response& res);
+  template <class Response>
+  awaitable<bool> write_response(Response& res);
 
   void write_access_log();
   void reset_exchange();

@@ -356,17 +356,8 @@ awaitable<void> list_keys(HttpExchange& ex, ApiContext& api, Scope scope) {
     co_return;
   }
   const int64_t now = now_unix();
-  JsonWriter w;
-  w.start_object();
-  w.field("object", "list");
-  w.key("data");
-  w.start_array();
-  for (const auto& k : *keys) {
-    write_key(w, k, now);
-  }
-  w.end_array();
-  w.end_object();
-  const std::string body = w.take();
+  const std::string body =
+      list_json(*keys, [now](JsonWriter& w, const auto& k) { write_key(w, k, now); });
   co_await ex.reply(http::status::ok, body);
 }
 

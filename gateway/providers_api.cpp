@@ -46,17 +46,7 @@ void write_provider(JsonWriter& w, const providers::Provider& p) {
 }
 
 awaitable<void> list_providers(HttpExchange& ex, ApiContext& s) {
-  JsonWriter w;
-  w.start_object();
-  w.field("object", "list");
-  w.key("data");
-  w.start_array();
-  for (const auto& provider : s.catalog.providers()) {
-    write_provider(w, provider);
-  }
-  w.end_array();
-  w.end_object();
-  const std::string body = w.take();
+  const std::string body = list_json(s.catalog.providers(), write_provider);
   co_await ex.reply(http::status::ok, body);
 }
 

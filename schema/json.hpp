@@ -22,7 +22,9 @@ class JsonWriter {
   void end_object() { writer_.EndObject(); }
   void start_array() { writer_.StartArray(); }
   void end_array() { writer_.EndArray(); }
-  void key(std::string_view k) { writer_.Key(k.data(), static_cast<rapidjson::SizeType>(k.size())); }
+  void key(std::string_view k) {
+    writer_.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
+  }
   void string(std::string_view v) {
     writer_.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
   }
@@ -58,6 +60,23 @@ class JsonWriter {
   rapidjson::StringBuffer buffer_;
   rapidjson::Writer<rapidjson::StringBuffer> writer_;
 };
+
+// OpenAI's list envelope, {"object":"list","data":[...]}; write_item(writer, item) writes one
+// element of `items`.
+template <class Items, class WriteItem>
+std::string list_json(const Items& items, WriteItem write_item) {
+  JsonWriter w;
+  w.start_object();
+  w.field("object", "list");
+  w.key("data");
+  w.start_array();
+  for (const auto& item : items) {
+    write_item(w, item);
+  }
+  w.end_array();
+  w.end_object();
+  return w.take();
+}
 
 // Serialises a RapidJSON value.
 std::string to_json(const rapidjson::Value& v);

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-KEYGATE = ROOT / "build" / "keygate"
+KEYGATE = Path(os.environ.get("KEYGATE", ROOT / "build" / "keygate"))  # another build may be measured
 FIRST = ('data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m",'
          '"choices":[{"index":0,"delta":{"role":"assistant","content":"hi"},"finish_reason":null}]}\n\n')
 

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 KEYGATE = ROOT / "build" / "keygate"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+TTFC_SAMPLES = 200
 
 COMPLETION = json.dumps({
     "id": "chatcmpl-bench", "object": "chat.completion", "created": 1731000000,
@@ -140,7 +141,7 @@ def wrk(url, connections, duration, body_file, token, core):
     return json.loads(m.group(1))
 
 
-def time_to_first_chunk(port, path, body, token, samples=200):
+def time_to_first_chunk(port, path, body, token, samples):
     """Median and p99 time from sending a streaming request to the first SSE byte, one connection."""
     request = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                + (f"Authorization: Bearer {token}\r\n" if token else "")
@@ -304,7 +305,8 @@ def main():
         ttfc = {}
         for name in ("direct", "nginx", "keygate"):
             port, tok, _, _, sse_path = targets[name]
-            ttfc[name] = time_to_first_chunk(port, sse_path, sse_request, tok)
+            ttfc[name] = time_to_first_chunk(port, sse_path, sse_request, tok, TTFC_SAMPLES)
+        keygate_requests += TTFC_SAMPLES  # each sample is one keygate request with its usage row
 
         keygate.send_signal(signal.SIGTERM)
         keygate.wait(timeout=60)
@@ -343,8 +345,8 @@ def report(results, ttfc, idle_rss_kb, usage_rows, keygate_requests, args):
     # records them: rows may exceed wrk's count by at most the open connections of each run.
     in_flight = sum(r["connections"] for r in results if r["target"] == "keygate")
     ok = keygate_requests <= usage_rows <= keygate_requests + in_flight
-    print(f"usage rows: {usage_rows} for {keygate_requests} keygate requests counted by wrk, at most "
-          f"{in_flight} more in flight: {'OK' if ok else 'MISMATCH'}")
+    print(f"usage rows: {usage_rows} for {keygate_requests} keygate requests counted by wrk (and the "
+          f"time-to-first-chunk samples), at most {in_flight} more in flight: {'OK' if ok else 'MISMATCH'}")
     out = BENCH / "results"
     out.mkdir(exist_ok=True)
     path = out / time.strftime("bench-%Y%m%d-%H%M%S.json")

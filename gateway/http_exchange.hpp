@@ -65,10 +65,12 @@ class HttpExchange {
   // 204 and similar: no body.
   virtual awaitable<bool> reply_empty(http::status status) = 0;
 
-  // Server-sent events: sends the status and SSE headers (chunked), then pieces of the stream.
+  // Server-sent events (chunked). start_stream() fixes the status and SSE headers; they go out
+  // with the first bytes written, and the last bytes go out with the end of the body: a short
+  // stream is one write, not three (each write on loopback costs a syscall and a wake-up).
   virtual awaitable<bool> start_stream(http::status status) = 0;
   virtual awaitable<bool> write_stream(std::string_view bytes) = 0;
-  virtual awaitable<void> end_stream() = 0;
+  virtual awaitable<void> end_stream(std::string_view last_bytes) = 0;
   virtual bool stream_started() const = 0;
 
   // Called once, on the connection's strand, when the client disconnects while the handler is

@@ -225,6 +225,7 @@ void HttpSession::reset_exchange() {
   status_ = 0;
   responded_ = false;
   streaming_ = false;
+  std::string().swap(stream_head_);
   client_gone_ = false;
   on_gone_ = nullptr;
 }
@@ -335,11 +336,19 @@ awaitable<void> HttpSession::watch_client() {
   }
 }
 
-template <class Response>
-void HttpSession::add_common_headers(Response& res) {
-  res.set(http::field::server, "keygate");
-  for (auto& [k, v] : response_headers) {
-    res.set(k, v);
+ResponseHead HttpSession::common_head(unsigned status) {
+  ResponseHead head(request_.version(), status);
+  head.add("Server", "keygate");
+  // A handler may set a field twice (the provider, per fallback attempt): the last one counts.
+  for (std::size_t i = 0; i < response_headers.size(); ++i) {
+    const auto& [name, value] = response_headers[i];
+    bool overridden = false;
+    for (std::size_t j = i + 1; j < response_headers.size() && !overridden; ++j) {
+      overridden = beast::iequals(response_headers[j].first, name);
+    }
+    if (!overridden) {
+      head.add(name, value);
+    }
   }
   // keygate's own time so far: everything but waiting on the upstream (for a stream, up to its
   // start). Microsecond resolution: the overhead is usually well under a millisecond.
@@ -348,17 +357,20 @@ void HttpSession::add_common_headers(Response& res) {
   char overhead[32];
   std::snprintf(overhead, sizeof overhead, "%.3f",
                 static_cast<double>(std::max<int64_t>(own.count(), 0)) / 1000.0);
-  res.set("x-keygate-overhead-ms", overhead);
-  bool keep = keep_alive_ && !draining_ && !server_.draining();
-  res.keep_alive(keep);
+  head.add("x-keygate-overhead-ms", overhead);
+  const bool keep = keep_alive_ && !draining_ && !server_.draining();
+  if (request_.version() >= 11 && !keep) {
+    head.add("Connection", "close");
+  } else if (request_.version() < 11 && keep) {
+    head.add("Connection", "keep-alive");
+  }
   keep_alive_ = keep;
+  return head;
 }
 
-// Writes a whole response within the write timeout; false when the client is gone.
-template <class Response>
-awaitable<bool> HttpSession::write_response(Response& res) {
+awaitable<bool> HttpSession::write_wire(const WireBuffers& buffers) {
   stream_.expires_after(server_.limits().write_timeout);
-  auto [ec, n] = co_await http::async_write(stream_, res, use_tuple);
+  auto [ec, n] = co_await net::async_write(stream_, buffers, use_tuple);
   stream_.expires_never();
   if (ec) {
     client_gone_ = true;
@@ -380,12 +392,12 @@ awaitable<bool> HttpSession::reply(http::status status, std::string_view body,
   }
   responded_ = true;
   status_ = static_cast<unsigned>(status);
-  http::response<http::string_body> res{status, request_.version()};
-  add_common_headers(res);
-  res.set(http::field::content_type, content_type);
-  res.body().assign(body.data(), body.size());
-  res.prepare_payload();
-  co_return co_await write_response(res);
+  ResponseHead head = common_head(status_);
+  head.add("Content-Type", content_type);
+  head.add_content_length(body.size());
+  const std::string text = head.finish();
+  const WireBuffers wire{net::buffer(text), net::buffer(body.data(), body.size())};
+  co_return co_await write_wire(wire);
 }
 
 awaitable<bool> HttpSession::reply_empty(http::status status) {
@@ -394,10 +406,14 @@ awaitable<bool> HttpSession::reply_empty(http::status status) {
   }
   responded_ = true;
   status_ = static_cast<unsigned>(status);
-  http::response<http::empty_body> res{status, request_.version()};
-  add_common_headers(res);
-  res.prepare_payload();
-  co_return co_await write_response(res);
+  ResponseHead head = common_head(status_);
+  // RFC 9110: 1xx, 204 and 304 carry no Content-Length of a body; everything else says 0.
+  if (status_ >= 200 && status_ != 204 && status_ != 304) {
+    head.add_content_length(0);
+  }
+  const std::string text = head.finish();
+  const WireBuffers wire{net::buffer(text)};
+  co_return co_await write_wire(wire);
 }
 
 awaitable<bool> HttpSession::start_stream(http::status status) {
@@ -408,21 +424,12 @@ awaitable<bool> HttpSession::start_stream(http::status status) {
   streaming_ = true;
   status_ = static_cast<unsigned>(status);
   ++server_.active_streams_counter();
-  http::response<http::empty_body> res{status, request_.version()};
-  add_common_headers(res);
-  res.set(http::field::content_type, "text/event-stream");
-  res.set(http::field::cache_control, "no-cache");
-  res.set("X-Accel-Buffering", "no");  // tells nginx-style proxies in front not to buffer
-  res.chunked(true);
-  http::response_serializer<http::empty_body> serializer{res};
-  stream_.expires_after(server_.limits().write_timeout);
-  auto [ec, n] = co_await http::async_write_header(stream_, serializer, use_tuple);
-  stream_.expires_never();
-  if (ec) {
-    client_gone_ = true;
-    keep_alive_ = false;
-    co_return false;
-  }
+  ResponseHead head = common_head(status_);
+  head.add("Content-Type", "text/event-stream");
+  head.add("Cache-Control", "no-cache");
+  head.add("X-Accel-Buffering", "no");  // tells nginx-style proxies in front not to buffer
+  head.add("Transfer-Encoding", "chunked");
+  stream_head_ = head.finish();  // sent with the first bytes
   co_return true;
 }
 
@@ -433,34 +440,35 @@ awaitable<bool> HttpSession::write_stream(std::string_view bytes) {
   if (bytes.empty()) {
     co_return true;  // an empty chunk would end the chunked body
   }
-  stream_.expires_after(server_.limits().write_timeout);
-  auto [ec, n] = co_await net::async_write(
-      stream_, http::make_chunk(net::const_buffer(bytes.data(), bytes.size())), use_tuple);
-  stream_.expires_never();
-  if (ec) {
-    client_gone_ = true;
-    keep_alive_ = false;
-    co_return false;
-  }
-  co_return true;
+  char size_line[24];
+  const WireBuffers wire{net::buffer(stream_head_),
+                         net::buffer(chunk_size_line(bytes.size(), size_line)),
+                         net::buffer(bytes.data(), bytes.size()), net::buffer("\r\n", 2)};
+  const bool ok = co_await write_wire(wire);
+  std::string().swap(stream_head_);
+  co_return ok;
 }
 
-awaitable<void> HttpSession::end_stream() {
+awaitable<void> HttpSession::end_stream(std::string_view last_bytes) {
   if (!streaming_) {
     co_return;
   }
   streaming_ = false;
   --server_.active_streams_counter();
   if (client_gone_) {
+    std::string().swap(stream_head_);
     co_return;
   }
-  stream_.expires_after(server_.limits().write_timeout);
-  auto [ec, n] = co_await net::async_write(stream_, http::make_chunk_last(), use_tuple);
-  stream_.expires_never();
-  if (ec) {
-    client_gone_ = true;
-    keep_alive_ = false;
+  char size_line[24];
+  WireBuffers wire{net::buffer(stream_head_)};
+  if (!last_bytes.empty()) {
+    wire[1] = net::buffer(chunk_size_line(last_bytes.size(), size_line));
+    wire[2] = net::buffer(last_bytes.data(), last_bytes.size());
+    wire[3] = net::buffer("\r\n", 2);
   }
+  wire[4] = net::buffer("0\r\n\r\n", 5);  // the last chunk, no trailers
+  co_await write_wire(wire);
+  std::string().swap(stream_head_);
 }
 
 void HttpSession::write_access_log() {

@@ -4,10 +4,12 @@
 
 #include <boost/url/url_view.hpp>
 
+#include <array>
 #include <memory>
 #include <optional>
 
 #include "gateway/http_exchange.hpp"
+#include "gateway/response_head.hpp"
 #include "gateway/server.hpp"
 
 namespace keygate::gateway {
@@ -34,7 +36,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, private Ht
   awaitable<bool> reply_empty(http::status status) override;
   awaitable<bool> start_stream(http::status status) override;
   awaitable<bool> write_stream(std::string_view bytes) override;
-  awaitable<void> end_stream() override;
+  awaitable<void> end_stream(std::string_view last_bytes) override;
   bool stream_started() const override { return streaming_; }
   void on_client_gone(std::function<void()> callback) override;
   bool client_gone() const override { return client_gone_; }
@@ -46,10 +48,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, private Ht
   awaitable<void> dispatch();
   awaitable<std::optional<Error>> route_and_authenticate();
   awaitable<void> watch_client();
-  template <class Response>
-  void add_common_headers(Response& res);
-  template <class Response>
-  awaitable<bool> write_response(Response& res);
+  // The status line and the fields every response carries; decides keep-alive.
+  ResponseHead common_head(unsigned status);
+  // Writes up to five buffers in one go (head, chunk framing, data, ...) within the write
+  // timeout; false when the client is gone.
+  using WireBuffers = std::array<net::const_buffer, 5>;
+  awaitable<bool> write_wire(const WireBuffers& buffers);
 
   void write_access_log();
   void reset_exchange();
@@ -66,6 +70,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, private Ht
   unsigned status_ = 0;
   bool responded_ = false;
   bool streaming_ = false;
+  std::string stream_head_;  // the stream's head until its first write
   bool keep_alive_ = true;
   bool client_gone_ = false;
   bool idle_ = true;

@@ -196,8 +196,7 @@ awaitable<AttemptResult> UpstreamCall::relay_whole(UpstreamResponse& response,
 awaitable<void> UpstreamCall::fail_stream(const Error& error) {
   // Mid-stream failure: an error event, and no [DONE], so no client mistakes it for success.
   const std::string frame = providers::sse_data_frame(error.to_json());
-  co_await ex_.write_stream(frame);
-  co_await ex_.end_stream();
+  co_await ex_.end_stream(frame);
 }
 
 awaitable<AttemptResult> UpstreamCall::relay_stream(UpstreamResponse& response,
@@ -211,12 +210,9 @@ awaitable<AttemptResult> UpstreamCall::relay_stream(UpstreamResponse& response,
   std::vector<std::string> chunks;
   std::string frames;
 
-  // Sends what the translator produced; the stream (status line) starts with the first output, so
-  // an upstream that fails before its first event can still get a proper error status.
-  auto flush = [&]() -> awaitable<bool> {
-    if (chunks.empty()) {
-      co_return true;
-    }
+  // Turns what the translator produced into SSE frames; the stream (status line) starts with the
+  // first output, so an upstream that fails before its first event still gets a proper status.
+  auto take_frames = [&]() -> awaitable<bool> {
     frames.clear();
     for (auto& c : chunks) {
       frames += "data: ";
@@ -224,12 +220,19 @@ awaitable<AttemptResult> UpstreamCall::relay_stream(UpstreamResponse& response,
       frames += "\n\n";
     }
     chunks.clear();
-    if (!ex_.stream_started()) {
+    if (!frames.empty() && !ex_.stream_started()) {
       result.client_answered = true;
       result.time_to_first_token = Clock::now() - started_;
-      if (!co_await ex_.start_stream(http::status::ok)) {
-        co_return false;
-      }
+      co_return co_await ex_.start_stream(http::status::ok);
+    }
+    co_return true;
+  };
+  auto flush = [&]() -> awaitable<bool> {
+    if (chunks.empty()) {
+      co_return true;
+    }
+    if (!co_await take_frames()) {
+      co_return false;
     }
     co_return co_await ex_.write_stream(frames);
   };
@@ -279,6 +282,9 @@ awaitable<AttemptResult> UpstreamCall::relay_stream(UpstreamResponse& response,
         co_return co_await stop_with(ok.error(), Outcome::upstream_error);
       }
     }
+    if (response.done()) {
+      break;  // the upstream's last bytes: they go out with the end of the stream, in one write
+    }
     if (!co_await flush()) {
       response.abort();
       result.usage = translator->usage();
@@ -290,9 +296,12 @@ awaitable<AttemptResult> UpstreamCall::relay_stream(UpstreamResponse& response,
     co_await flush();
     co_return co_await stop_with(ok.error(), outcome_of(ok.error()));
   }
-  co_await flush();
   result.usage = translator->usage();
-  co_await ex_.end_stream();
+  if (!co_await take_frames()) {
+    co_return failed(result, Error::upstream_unreachable("client disconnected"),
+                     Outcome::client_cancelled);
+  }
+  co_await ex_.end_stream(frames);
   co_return result;
 }
 

@@ -37,9 +37,20 @@ struct UsageWriter::Impl {
   sqlite::Database db;
   sqlite::Statement insert;
 
-  Result<void> write(const std::vector<UsageRow>& rows) {
+  // Writes rows from `next` on, in one transaction, until they end or `budget` is spent; moves
+  // `next` past what was committed.
+  Result<void> write(const std::vector<UsageRow>& rows, std::size_t& next,
+                     std::chrono::microseconds budget) {
+    const auto deadline = std::chrono::steady_clock::now() + budget;
+    std::size_t i = next;
     KG_TRY(tx, sqlite::transaction(db));
-    for (const UsageRow& r : rows) {
+    for (; i < rows.size(); ++i) {
+      // Checked every 16 rows: reading the clock per row would cost more than it saves.
+      if (budget.count() > 0 && i > next && (i - next) % 16 == 0 &&
+          std::chrono::steady_clock::now() >= deadline) {
+        break;
+      }
+      const UsageRow& r = rows[i];
       insert.reset();
       insert.bind(1, r.request_id)
           .bind(2, r.started_at_ms)
@@ -70,7 +81,9 @@ struct UsageWriter::Impl {
       KG_CHECK(insert.run());
     }
     insert.reset();
-    return tx->commit();
+    KG_CHECK(tx->commit());
+    next = i;
+    return {};
   }
 };
 
@@ -144,6 +157,33 @@ std::size_t UsageWriter::queue_depth() const {
   return queue_.size();
 }
 
+bool UsageWriter::keeping_up() const {
+  std::lock_guard lock(mutex_);
+  return !stopping_ && queue_.size() < options_.capacity / 4;
+}
+
+Result<void> UsageWriter::write_paced(const std::vector<UsageRow>& rows, std::size_t& written) {
+  written = 0;
+  while (written < rows.size()) {
+    const auto started = std::chrono::steady_clock::now();
+    Result<void> ok;
+    for (int attempt = 0; attempt < kWriteAttempts; ++attempt) {
+      ok = impl_->write(rows, written, options_.slice);
+      if (ok || ok.error().code != "database_busy") {
+        break;
+      }
+    }
+    if (!ok) {
+      return ok;  // rows from `written` on are lost
+    }
+    if (written < rows.size() && options_.slice.count() > 0 && keeping_up()) {
+      paced_sleeps_.fetch_add(1, std::memory_order_relaxed);
+      std::this_thread::sleep_for(2 * (std::chrono::steady_clock::now() - started));
+    }
+  }
+  return {};
+}
+
 void UsageWriter::run() {
   std::vector<UsageRow> batch;
   batch.reserve(options_.max_batch);
@@ -163,23 +203,18 @@ void UsageWriter::run() {
     }
     lock.unlock();
 
-    Result<void> ok;
-    for (int attempt = 0; attempt < kWriteAttempts; ++attempt) {
-      ok = impl_->write(batch);
-      if (ok || ok.error().code != "database_busy") {
-        break;
-      }
+    std::size_t stored = 0;
+    Result<void> ok = write_paced(batch, stored);
+    written_.fetch_add(stored, std::memory_order_relaxed);
+    batches_.fetch_add(1, std::memory_order_relaxed);
+    if (batch.size() > largest_batch_.load(std::memory_order_relaxed)) {
+      largest_batch_.store(batch.size(), std::memory_order_relaxed);
     }
-    if (ok) {
-      written_.fetch_add(batch.size(), std::memory_order_relaxed);
-      batches_.fetch_add(1, std::memory_order_relaxed);
-      if (batch.size() > largest_batch_.load(std::memory_order_relaxed)) {
-        largest_batch_.store(batch.size(), std::memory_order_relaxed);
-      }
-    } else {
-      failed_.fetch_add(batch.size(), std::memory_order_relaxed);
+    if (!ok) {
+      const std::size_t lost = batch.size() - stored;
+      failed_.fetch_add(lost, std::memory_order_relaxed);
       if (options_.on_write_error) {
-        options_.on_write_error(ok.error(), batch.size());
+        options_.on_write_error(ok.error(), lost);
       }
     }
     const std::size_t n = batch.size();

@@ -67,6 +67,71 @@ TEST_CASE("rows are written in batches of at most max_batch, all of them", "[usa
                    "AND usage_known = 'reported' AND cost_usd = 0.5 AND agent IS NULL") == 5000);
 }
 
+TEST_CASE("a writer that keeps up writes in short slices and pauses between them",
+          "[usage_writer]") {
+  // Guards against: a writer that holds the CPU for a whole batch. On a saturated core that stalls
+  // the I/O thread for a scheduler tick, which every request's p99 shows. Pausing must not lose
+  // or duplicate a row at slice boundaries.
+  testing::TempDir dir;
+  auto path = dir.file("k.db");
+  testing::open_keystore(path);
+  UsageWriterOptions options;
+  options.max_delay = 200ms;   // let the whole burst queue up, so it is one batch
+  options.slice = 1us;         // the smallest slice: 16 rows, then a pause
+  auto writer = UsageWriter::open(path, options);
+  REQUIRE(writer.has_value());
+  for (int i = 0; i < 1000; ++i) {
+    REQUIRE((*writer)->enqueue(row(i)));
+  }
+  (*writer)->flush();
+  CHECK((*writer)->written() == 1000);
+  CHECK((*writer)->failed() == 0);
+  CHECK((*writer)->paced_sleeps() >= 1000 / 16 - 1);
+  CHECK(count_rows(path) == 1000);
+  CHECK(count_rows(path, "latency_ms BETWEEN 0 AND 999") == 1000);
+}
+
+TEST_CASE("a writer that falls behind does not pause", "[usage_writer]") {
+  // Guards against: pacing that outlives the backlog. With the queue at a quarter of its capacity
+  // or more, losing rows to a full queue is worse than latency, so the writer runs flat out.
+  testing::TempDir dir;
+  auto path = dir.file("k.db");
+  testing::open_keystore(path);
+  UsageWriterOptions options;
+  options.capacity = 4000;
+  options.max_batch = 100;
+  options.max_delay = 200ms;
+  options.slice = 1us;
+  auto writer = UsageWriter::open(path, options);
+  REQUIRE(writer.has_value());
+  for (int i = 0; i < 4000; ++i) {
+    REQUIRE((*writer)->enqueue(row(i)));
+  }
+  // The first batch of 100 leaves 3900 queued (far above 1000): no pause until the backlog is
+  // under a quarter; then pauses resume.
+  (*writer)->flush();
+  CHECK((*writer)->written() == 4000);
+  CHECK(count_rows(path) == 4000);
+  CHECK((*writer)->paced_sleeps() < 4000 / 16 * 3 / 4);
+}
+
+TEST_CASE("pacing off: slice 0 writes each batch in one transaction", "[usage_writer]") {
+  testing::TempDir dir;
+  auto path = dir.file("k.db");
+  testing::open_keystore(path);
+  UsageWriterOptions options;
+  options.slice = 0us;
+  auto writer = UsageWriter::open(path, options);
+  REQUIRE(writer.has_value());
+  for (int i = 0; i < 500; ++i) {
+    REQUIRE((*writer)->enqueue(row(i)));
+  }
+  (*writer)->flush();
+  CHECK((*writer)->written() == 500);
+  CHECK((*writer)->paced_sleeps() == 0);
+  CHECK(count_rows(path) == 500);
+}
+
 TEST_CASE("a lone row reaches the database without a flush", "[usage_writer]") {
   // Guards against: rows that wait for a full batch (lost on SIGKILL when traffic is low).
   testing::TempDir dir;

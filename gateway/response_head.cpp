@@ -1,0 +1,51 @@
+#include "gateway/response_head.hpp"
+
+#include <boost/beast/http/status.hpp>
+
+#include <charconv>
+
+namespace keygate::gateway {
+
+ResponseHead::ResponseHead(unsigned http_version, unsigned status) {
+  text_.reserve(256);
+  text_ += http_version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  char digits[8];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, status);
+  text_.append(digits, end);
+  text_ += ' ';
+  auto reason =
+      boost::beast::http::obsolete_reason(static_cast<boost::beast::http::status>(status));
+  text_.append(reason.data(), reason.size());
+  text_ += "\r\n";
+}
+
+void ResponseHead::add(std::string_view name, std::string_view value) {
+  if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos ||
+      name.find_first_of(std::string_view("\r\n\0: ", 5)) != std::string_view::npos) {
+    return;
+  }
+  text_ += name;
+  text_ += ": ";
+  text_ += value;
+  text_ += "\r\n";
+}
+
+void ResponseHead::add_content_length(std::size_t length) {
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, length);
+  add("Content-Length", std::string_view(digits, static_cast<std::size_t>(end - digits)));
+}
+
+std::string ResponseHead::finish() {
+  text_ += "\r\n";
+  return std::move(text_);
+}
+
+std::string_view chunk_size_line(std::size_t size, char (&storage)[24]) {
+  auto [end, ec] = std::to_chars(storage, storage + sizeof storage - 2, size, 16);
+  *end++ = '\r';
+  *end++ = '\n';
+  return {storage, static_cast<std::size_t>(end - storage)};
+}
+
+}  // namespace keygate::gateway

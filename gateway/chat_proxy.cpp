@@ -107,8 +107,8 @@ std::chrono::milliseconds jittered_backoff(const router::RetryPolicy& policy) {
   return policy.backoff(rng);
 }
 
-// Tries the chain in order: each target with its own key, a fresh copy of the request (adapters
-// modify theirs), at most `max_retries_per_target` retries after a jittered pause, and the next
+// Tries the chain in order: each target with its own key and the same request (adapters only
+// read it), at most `max_retries_per_target` retries after a jittered pause, and the next
 // target only for retryable errors that happened before anything reached the client.
 awaitable<void> run_chain(HttpExchange& ex, ApiContext& s, ProxyState& state,
                           const std::vector<router::Target>& chain,
@@ -126,10 +126,8 @@ awaitable<void> run_chain(HttpExchange& ex, ApiContext& s, ProxyState& state,
     }
     set_served_by(ex, target);
     for (int tries = 0;; ++tries) {
-      rapidjson::Document copy;
-      copy.CopyFrom(request, copy.GetAllocator());
       const auto started_ms = now_unix_ms();
-      auto result = co_await call.attempt(target, copy, info.options);
+      auto result = co_await call.attempt(target, request, info.options);
       s.usage.record(usage_event(ex, started_ms, info, target, result));
       if (!result.error) {
         state.breaker.record_success(provider);
@@ -208,9 +206,14 @@ std::optional<std::string> selected_agent(const HttpExchange& ex, std::string_vi
 }
 
 awaitable<void> chat_completions(HttpExchange& ex, ApiContext& s, ProxyState& state) {
-  auto doc = parse_json_object(ex.request().body());
-  if (!doc) {
-    co_await ex.reply_error(doc.error());
+  const std::string& body = ex.request().body();
+  // A pool sized to the body (RapidJSON's default takes 64 KiB per document), kept for the whole
+  // request: a fallback target gets the same request.
+  rapidjson::MemoryPoolAllocator<> pool(json_pool_size(body.size()));
+  rapidjson::Document parsed(&pool);
+  rapidjson::Document* doc = &parsed;
+  if (auto ok = parse_json_object_into(body, parsed); !ok) {
+    co_await ex.reply_error(ok.error());
     co_return;
   }
   if (auto ok = validate_chat_request(*doc); !ok) {

@@ -11,6 +11,13 @@
 namespace keygate::gateway {
 namespace {
 
+// Built only when a body is too large (it was once built for every request, to keep it out of a
+// co_await expression: see http_exchange.hpp).
+Error body_too_large(std::size_t limit) {
+  return Error::payload_too_large("Request body is larger than the limit of " +
+                                  std::to_string(limit) + " bytes.");
+}
+
 // Names that would put a credential into a URL (and so into proxy and access logs). Refused.
 constexpr std::string_view kCredentialQueryNames[] = {"api_key", "apikey",       "key",
                                                       "token",   "access_token", "auth"};
@@ -155,14 +162,11 @@ awaitable<std::optional<Error>> HttpSession::read_request_into(bool& ok) {
   parser.body_limit(limits.max_body_bytes);
   reset_exchange();
 
-  const Error too_large =
-      Error::payload_too_large("Request body is larger than the limit of " +
-                               std::to_string(limits.max_body_bytes) + " bytes.");
   stream_.expires_after(limits.header_read_timeout);
   auto [hec, hn] = co_await http::async_read_header(stream_, buffer_, parser, use_tuple);
   if (hec == http::error::body_limit) {
     // Beast checks Content-Length against the body limit while it reads the header.
-    co_return too_large;
+    co_return body_too_large(limits.max_body_bytes);
   }
   if (hec == http::error::header_limit) {
     co_return Error{431,
@@ -189,13 +193,13 @@ awaitable<std::optional<Error>> HttpSession::read_request_into(bool& ok) {
   auto length = parser.content_length();
   if (length && *length > limits.max_body_bytes) {
     // Answer before reading the body; the unread body makes the connection unusable.
-    co_return too_large;
+    co_return body_too_large(limits.max_body_bytes);
   }
   if (!parser.is_done()) {
     stream_.expires_after(limits.body_read_timeout);
     auto [bec, bn] = co_await http::async_read(stream_, buffer_, parser, use_tuple);
     if (bec == http::error::body_limit) {
-      co_return too_large;
+      co_return body_too_large(limits.max_body_bytes);
     }
     if (bec == beast::error::timeout) {
       co_return Error{408,

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <span>
+#include <utility>
 
 namespace keygate::gateway {
 namespace {
@@ -46,27 +48,49 @@ void header(std::string& out, std::string_view name, std::string_view type, std:
   out += '\n';
 }
 
+// The label sets of a family rendered as `name="value",...`, in the order of the rendered text:
+// the order the scrape has always had.
+template <class Series>
+std::vector<std::pair<std::string, const typename Series::mapped_type*>> rendered(
+    std::span<const std::string_view> names, const Series& series) {
+  std::vector<std::pair<std::string, const typename Series::mapped_type*>> out;
+  out.reserve(series.size());
+  for (const auto& [values, data] : series) {
+    std::string labels;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      if (i > 0) {
+        labels += ',';
+      }
+      labels += label(names[i], values[i]);
+    }
+    out.emplace_back(std::move(labels), &data);
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  return out;
+}
+
+template <class Series>
 void counter_family(std::string& out, std::string_view name, std::string_view help,
-                    const std::map<std::string, uint64_t>& series) {
+                    std::span<const std::string_view> label_names, const Series& series) {
   header(out, name, "counter", help);
-  for (const auto& [labels, value] : series) {
+  for (const auto& [labels, value] : rendered(label_names, series)) {
     out += name;
     out += '{';
     out += labels;
     out += "} ";
-    out += std::to_string(value);
+    out += std::to_string(*value);
     out += '\n';
   }
 }
 
-template <class Histogram>
+template <class Series>
 void histogram_family(std::string& out, std::string_view name, std::string_view help,
-                      const std::map<std::string, Histogram>& series) {
+                      std::span<const std::string_view> label_names, const Series& series) {
   header(out, name, "histogram", help);
-  for (const auto& [labels, h] : series) {
+  for (const auto& [labels, h] : rendered(label_names, series)) {
     uint64_t cumulative = 0;
     for (std::size_t i = 0; i <= kBucketCount; ++i) {
-      cumulative += h.buckets[i];
+      cumulative += h->buckets[i];
       out += name;
       out += "_bucket{";
       out += labels;
@@ -77,27 +101,21 @@ void histogram_family(std::string& out, std::string_view name, std::string_view 
       out += '\n';
     }
     out += name;
-    out += "_sum{" + labels + "} " + number(h.sum) + '\n';
+    out += "_sum{" + labels + "} " + number(h->sum) + '\n';
     out += name;
-    out += "_count{" + labels + "} " + std::to_string(h.count) + '\n';
+    out += "_count{" + labels + "} " + std::to_string(h->count) + '\n';
   }
 }
 
-// Adds 1 to `family[key]`, or to its overflow series once the family is full.
-void bump(std::map<std::string, uint64_t>& family, const std::string& key,
-          const std::string& overflow_key, uint64_t by = 1) {
-  auto it = family.find(key);
-  if (it == family.end() && family.size() >= Metrics::kMaxSeries) {
-    it = family.try_emplace(overflow_key, 0).first;
-  } else if (it == family.end()) {
-    it = family.try_emplace(key, 0).first;
-  }
-  it->second += by;
-}
+// Each family's label names, in the order of the values in its keys.
+constexpr std::string_view kRequestLabels[] = {"provider", "model", "status"};
+constexpr std::string_view kProviderLabel[] = {"provider"};
+constexpr std::string_view kTokenLabels[] = {"direction", "provider"};
+constexpr std::string_view kErrorLabel[] = {"kind"};
 
 }  // namespace
 
-std::string upstream_error_kind(const UsageEvent& e) {
+std::string_view upstream_error_kind(const UsageEvent& e) {
   if (e.outcome == "timeout") {
     return "timeout";
   }
@@ -122,14 +140,29 @@ std::string upstream_error_kind(const UsageEvent& e) {
   return "bad_response";  // a 2xx whose body or stream could not be read
 }
 
-void Metrics::observe_histogram(std::map<std::string, Histogram>& family, const std::string& labels,
+// Adds `by` to the series `labels`, or to `overflow_labels` once the family is full.
+void Metrics::bump(Family<uint64_t>& family, const LabelViews& labels,
+                   const LabelViews& overflow_labels, uint64_t by) {
+  auto it = family.find(labels);
+  if (it == family.end()) {
+    const LabelViews& key = family.size() >= kMaxSeries ? overflow_labels : labels;
+    it = family.find(key);
+    if (it == family.end()) {
+      it = family.try_emplace(owned(key), 0).first;
+    }
+  }
+  it->second += by;
+}
+
+void Metrics::observe_histogram(Family<Histogram>& family, const LabelViews& labels,
                                 double seconds) {
   auto it = family.find(labels);
   if (it == family.end()) {
     if (family.size() >= kMaxSeries) {
       return;  // provider labels come from the catalog; this only guards against a bug
     }
-    it = family.try_emplace(labels, Histogram{std::vector<uint64_t>(kBucketCount + 1, 0)}).first;
+    it = family.try_emplace(owned(labels), Histogram{std::vector<uint64_t>(kBucketCount + 1, 0)})
+             .first;
   }
   Histogram& h = it->second;
   std::size_t i = 0;
@@ -142,27 +175,24 @@ void Metrics::observe_histogram(std::map<std::string, Histogram>& family, const 
 }
 
 void Metrics::observe(const UsageEvent& e) {
-  const std::string provider = label("provider", e.provider);
-  const std::string status = label("status", e.outcome.empty() ? "unknown" : e.outcome);
-  const std::string request_key = provider + "," + label("model", e.model_served) + "," + status;
-  const std::string request_overflow = provider + "," + label("model", "other") + "," + status;
-  const std::string kind = upstream_error_kind(e);
+  const std::string_view provider = e.provider;
+  const std::string_view status = e.outcome.empty() ? "unknown" : std::string_view(e.outcome);
+  const std::string_view kind = upstream_error_kind(e);
 
   std::lock_guard lock(mutex_);
-  bump(requests_, request_key, request_overflow);
-  observe_histogram(duration_, provider, static_cast<double>(e.latency_ms) / 1000.0);
+  bump(requests_, {provider, e.model_served, status}, {provider, "other", status});
+  observe_histogram(duration_, {provider}, static_cast<double>(e.latency_ms) / 1000.0);
   if (e.ttft_ms >= 0) {
-    observe_histogram(ttft_, provider, static_cast<double>(e.ttft_ms) / 1000.0);
+    observe_histogram(ttft_, {provider}, static_cast<double>(e.ttft_ms) / 1000.0);
   }
   if (e.usage.reported()) {
-    const std::string in = label("direction", "in") + "," + provider;
-    const std::string out = label("direction", "out") + "," + provider;
+    const LabelViews in{"in", provider};
+    const LabelViews out{"out", provider};
     bump(tokens_, in, in, static_cast<uint64_t>(std::max<int64_t>(e.usage.prompt_tokens, 0)));
     bump(tokens_, out, out, static_cast<uint64_t>(std::max<int64_t>(e.usage.completion_tokens, 0)));
   }
   if (!kind.empty()) {
-    const std::string k = label("kind", kind);
-    bump(upstream_errors_, k, k);
+    bump(upstream_errors_, {kind}, {kind});
   }
 }
 
@@ -179,18 +209,19 @@ std::string Metrics::render() const {
   {
     std::lock_guard lock(mutex_);
     counter_family(out, "keygate_requests_total",
-                   "Upstream calls by provider, model served and outcome (status).", requests_);
+                   "Upstream calls by provider, model served and outcome (status).", kRequestLabels,
+                   requests_);
     histogram_family(out, "keygate_request_duration_seconds",
                      "Duration of upstream calls, first byte sent to last byte relayed.",
-                     duration_);
+                     kProviderLabel, duration_);
     histogram_family(out, "keygate_time_to_first_token_seconds",
                      "Time from sending an upstream call to its first output for the client.",
-                     ttft_);
+                     kProviderLabel, ttft_);
     counter_family(out, "keygate_tokens_total",
                    "Tokens the upstreams reported, by direction (in: prompt, out: completion).",
-                   tokens_);
+                   kTokenLabels, tokens_);
     counter_family(out, "keygate_upstream_errors_total", "Failed upstream calls by kind.",
-                   upstream_errors_);
+                   kErrorLabel, upstream_errors_);
     for (const auto& c : callbacks_) {
       callbacks.push_back(&c);
     }

@@ -2,16 +2,20 @@
 // Prometheus metrics for GET /metrics (text exposition format 0.0.4).
 //
 // Request counters and histograms are fed from the usage events (one per upstream call), under
-// one mutex held for a few map updates per call — cheap next to the call itself. Gauges and
+// one mutex held for a few map updates per call — cheap next to the call itself. Series are keyed
+// by their raw label values and looked up through string_views, so observing a series that
+// already exists allocates nothing; label text is escaped only when a scrape renders it. Gauges and
 // counters owned elsewhere (open connections, the usage queue) are read at scrape time through
 // callbacks registered by their owners, who must outlive every scrape (the App owns them all).
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "gateway/routes.hpp"
@@ -35,6 +39,25 @@ class Metrics {
   static constexpr std::size_t kMaxSeries = 1000;
 
  private:
+  // One series' label values, in its family's label order; unused trailing values are empty.
+  using LabelValues = std::array<std::string, 3>;
+  using LabelViews = std::array<std::string_view, 3>;
+  // Orders owned and viewed label sets alike, so a lookup needs no owned key (transparent).
+  struct LabelsLess {
+    using is_transparent = void;
+    static LabelViews view(const LabelViews& v) { return v; }
+    static LabelViews view(const LabelValues& v) { return {v[0], v[1], v[2]}; }
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      return view(a) < view(b);
+    }
+  };
+  static LabelValues owned(const LabelViews& v) {
+    return {std::string(v[0]), std::string(v[1]), std::string(v[2])};
+  }
+  template <class T>
+  using Family = std::map<LabelValues, T, LabelsLess>;
+
   struct Histogram {
     std::vector<uint64_t> buckets;  // cumulative counts are computed at render time
     uint64_t count = 0;
@@ -44,21 +67,23 @@ class Metrics {
     std::string name, type, help;
     std::function<double()> read;
   };
-  void observe_histogram(std::map<std::string, Histogram>& family, const std::string& labels,
-                         double seconds);
+  static void bump(Family<uint64_t>& family, const LabelViews& labels,
+                   const LabelViews& overflow_labels, uint64_t by = 1);
+  static void observe_histogram(Family<Histogram>& family, const LabelViews& labels,
+                                double seconds);
 
   mutable std::mutex mutex_;
-  std::map<std::string, uint64_t> requests_;  // keyed by the rendered label set
-  std::map<std::string, Histogram> duration_;
-  std::map<std::string, Histogram> ttft_;
-  std::map<std::string, uint64_t> tokens_;
-  std::map<std::string, uint64_t> upstream_errors_;
+  Family<uint64_t> requests_;         // provider, model, status
+  Family<Histogram> duration_;        // provider
+  Family<Histogram> ttft_;            // provider
+  Family<uint64_t> tokens_;           // direction, provider
+  Family<uint64_t> upstream_errors_;  // kind
   std::vector<Callback> callbacks_;
 };
 
 // The upstream error kind of an event (timeout, truncated, http_4xx, http_429, http_5xx,
 // connect, bad_response), or empty when the upstream did not fail.
-std::string upstream_error_kind(const UsageEvent& event);
+std::string_view upstream_error_kind(const UsageEvent& event);
 
 // GET /metrics (open, like the health routes).
 void register_metrics_route(RouteTable& routes, const Metrics& metrics);

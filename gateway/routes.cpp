@@ -1,20 +1,47 @@
 #include "gateway/routes.hpp"
 
+#include <utility>
+
 namespace keygate::gateway {
 namespace {
 
-std::vector<std::string_view> split_path(std::string_view path) {
-  std::vector<std::string_view> parts;
-  std::size_t start = 1;  // paths start with '/'
-  while (start <= path.size()) {
-    auto end = path.find('/', start);
-    if (end == std::string_view::npos) {
-      end = path.size();
-    }
-    parts.push_back(path.substr(start, end - start));
-    start = end + 1;
+// Takes the next '/'-separated segment off `rest` (which starts after a '/'). Walking the path and
+// the pattern side by side allocates nothing: this runs for every request against every route.
+std::string_view next_segment(std::string_view& rest, bool& more) {
+  auto end = rest.find('/');
+  if (end == std::string_view::npos) {
+    more = false;
+    return std::exchange(rest, std::string_view{});
   }
-  return parts;
+  auto segment = rest.substr(0, end);
+  rest.remove_prefix(end + 1);
+  return segment;
+}
+
+bool is_parameter(std::string_view p) {
+  return p.size() > 2 && p.front() == '{' && p.back() == '}';
+}
+
+// Whether `path` fits `pattern`; the {name} parameters' values go to `params` when it does.
+bool matches(std::string_view pattern, std::string_view path,
+             std::vector<std::pair<std::string, std::string>>* params) {
+  std::string_view pattern_rest = pattern.substr(1), path_rest = path.substr(1);
+  bool pattern_more = true, path_more = true;
+  while (pattern_more && path_more) {
+    auto p = next_segment(pattern_rest, pattern_more);
+    auto segment = next_segment(path_rest, path_more);
+    if (is_parameter(p)) {
+      if (segment.empty()) {
+        return false;
+      }
+      if (params) {
+        params->emplace_back(std::string(p.substr(1, p.size() - 2)), std::string(segment));
+      }
+    } else if (p != segment) {
+      return false;
+    }
+  }
+  return pattern_more == path_more;
 }
 
 }  // namespace
@@ -28,33 +55,14 @@ RouteTable::Match RouteTable::match(http::verb method, std::string_view path) co
   if (path.empty() || path.front() != '/') {
     return result;
   }
-  auto parts = split_path(path);
   for (const auto& route : routes_) {
-    auto pattern = split_path(route.pattern);
-    if (pattern.size() != parts.size()) {
-      continue;
-    }
-    std::vector<std::pair<std::string, std::string>> params;
-    bool ok = true;
-    for (std::size_t i = 0; i < parts.size() && ok; ++i) {
-      std::string_view p = pattern[i];
-      if (p.size() > 2 && p.front() == '{' && p.back() == '}') {
-        if (parts[i].empty()) {
-          ok = false;
-        } else {
-          params.emplace_back(std::string(p.substr(1, p.size() - 2)), std::string(parts[i]));
-        }
-      } else {
-        ok = p == parts[i];
-      }
-    }
-    if (!ok) {
+    if (!matches(route.pattern, path, nullptr)) {
       continue;
     }
     result.path_matched = true;
     if (route.method == method) {
       result.route = &route;
-      result.params = std::move(params);
+      matches(route.pattern, path, &result.params);
       return result;
     }
   }

@@ -46,7 +46,7 @@ AttemptResult failed(AttemptResult r, Error e, Outcome outcome) {
 }  // namespace
 
 awaitable<AttemptResult> UpstreamCall::run_chat(const router::Target& target,
-                                                rapidjson::Document& request,
+                                                const rapidjson::Document& request,
                                                 const providers::ChatOptions& options) {
   auto result = co_await attempt(target, request, options);
   if (!result.client_answered && result.error && !ex_.client_gone()) {
@@ -57,7 +57,7 @@ awaitable<AttemptResult> UpstreamCall::run_chat(const router::Target& target,
 }
 
 awaitable<AttemptResult> UpstreamCall::attempt(const router::Target& target,
-                                               rapidjson::Document& request,
+                                               const rapidjson::Document& request,
                                                const providers::ChatOptions& options) {
   const auto started = Clock::now();
   started_ = started;
@@ -85,12 +85,6 @@ awaitable<AttemptResult> UpstreamCall::attempt(const router::Target& target,
   auto built = adapter.build_chat_request(request, options, target.model);
   if (!built) {
     co_return failed(result, built.error(), Outcome::rejected);
-  }
-  {
-    // The adapter's input is not needed any more: free it now rather than hold it (a memory
-    // pool of up to 64 KiB) for the whole length of a stream.
-    rapidjson::Document released;
-    released.Swap(request);
   }
 
   UpstreamRequestMessage msg{http::verb::post, upstream_target->base_path + built->path, 11};

@@ -18,7 +18,7 @@ std::string_view to_string(Outcome outcome);
 
 struct AttemptResult {
   Outcome outcome = Outcome::ok;
-  std::optional<Error> error;  // set unless ok
+  std::optional<Error> error;    // set unless ok
   bool client_answered = false;  // something was sent to the client: no fallback after this
   int upstream_status = 0;       // 0: no upstream answer
   providers::Usage usage;
@@ -33,11 +33,12 @@ class UpstreamCall {
   UpstreamCall(HttpExchange& exchange, UpstreamClient& upstream, KeyResolver& keys)
       : ex_(exchange), upstream_(upstream), keys_(keys) {}
 
-  // Runs the request against `target`; `request` is modified (it is the adapter's input).
-  awaitable<AttemptResult> attempt(const router::Target& target, rapidjson::Document& request,
+  // Runs the request against `target`.
+  awaitable<AttemptResult> attempt(const router::Target& target, const rapidjson::Document& request,
                                    const providers::ChatOptions& options);
   // attempt(), then the error to the client if the attempt did not answer it.
-  awaitable<AttemptResult> run_chat(const router::Target& target, rapidjson::Document& request,
+  awaitable<AttemptResult> run_chat(const router::Target& target,
+                                    const rapidjson::Document& request,
                                     const providers::ChatOptions& options);
 
  private:

@@ -4,40 +4,42 @@
 
 namespace keygate {
 
-std::string HotCache::key_of(std::string_view user_id, std::string_view provider) {
-  std::string k;
-  k.reserve(user_id.size() + provider.size() + 1);
-  k.append(user_id).push_back('\0');
-  k.append(provider);
-  return k;
+std::size_t HotCache::UserProviderHash::operator()(UserProviderView k) const {
+  const std::hash<std::string_view> hash;
+  // Mixes the two hashes so that (a, b) and (b, a) land apart.
+  const std::size_t h = hash(k.user_id);
+  return h ^ (hash(k.provider) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));
 }
 
-std::optional<Identity> HotCache::identity(std::string_view token_hash, int64_t now_unix) const {
+std::shared_ptr<const Identity> HotCache::identity(std::string_view token_hash,
+                                                   int64_t now_unix) const {
   std::shared_lock lock(mu_);
-  auto it = identities_.find(std::string(token_hash));
+  auto it = identities_.find(token_hash);
   if (it == identities_.end() || Clock::now() - it->second.cached_at > ttl_) {
-    return std::nullopt;
+    return nullptr;
   }
   if (it->second.expires_at && *it->second.expires_at <= now_unix) {
-    return std::nullopt;  // expired tokens take the slow path, which says why
+    return nullptr;  // expired tokens take the slow path, which says why
   }
   return it->second.identity;
 }
 
 void HotCache::put_identity(std::string_view token_hash, const Identity& identity,
                             std::optional<int64_t> token_expires_at) {
+  auto entry =
+      IdentityEntry{std::make_shared<const Identity>(identity), token_expires_at, Clock::now()};
   std::unique_lock lock(mu_);
   if (identities_.size() >= kMaxEntries) {
     identities_.clear();
   }
-  identities_[std::string(token_hash)] = IdentityEntry{identity, token_expires_at, Clock::now()};
+  identities_.insert_or_assign(std::string(token_hash), std::move(entry));
 }
 
-std::optional<std::optional<CachedKeyRow>> HotCache::key(std::string_view user_id,
-                                                         std::string_view provider,
-                                                         int64_t now_unix) const {
+std::optional<std::shared_ptr<const CachedKeyRow>> HotCache::key(std::string_view user_id,
+                                                                 std::string_view provider,
+                                                                 int64_t now_unix) const {
   std::shared_lock lock(mu_);
-  auto it = keys_.find(key_of(user_id, provider));
+  auto it = keys_.find(UserProviderView{user_id, provider});
   if (it == keys_.end() || Clock::now() - it->second.cached_at > ttl_) {
     return std::nullopt;
   }
@@ -50,11 +52,14 @@ std::optional<std::optional<CachedKeyRow>> HotCache::key(std::string_view user_i
 
 void HotCache::put_key(std::string_view user_id, std::string_view provider,
                        std::optional<CachedKeyRow> row) {
+  auto entry =
+      KeyEntry{row ? std::make_shared<const CachedKeyRow>(std::move(*row)) : nullptr, Clock::now()};
   std::unique_lock lock(mu_);
   if (keys_.size() >= kMaxEntries) {
     keys_.clear();
   }
-  keys_[key_of(user_id, provider)] = KeyEntry{std::move(row), Clock::now()};
+  keys_.insert_or_assign(UserProvider{std::string(user_id), std::string(provider)},
+                         std::move(entry));
 }
 
 void HotCache::clear() {

@@ -3,12 +3,16 @@
 //   token hash          -> the caller's identity
 //   (user, provider)    -> the SEALED key row a request would use (or "no key")
 // Plaintext never enters them: a cached key row is still ciphertext and is opened per request.
+// Lookups build no key string and copy no row: entries are immutable and handed out as
+// shared_ptr<const ...>, so a reader keeps its row alive even if clear() runs meanwhile.
 // Every keystore write in this process clears them at once; entries also expire after a short
 // TTL, which bounds how stale they can be after a write by another process (the CLI, or another
 // keygate instance sharing the database).
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -34,13 +38,15 @@ class HotCache {
   using Clock = std::chrono::steady_clock;
   explicit HotCache(std::chrono::milliseconds ttl = std::chrono::seconds(5)) : ttl_(ttl) {}
 
-  std::optional<Identity> identity(std::string_view token_hash, int64_t now_unix) const;
+  // Null: not cached (or past its TTL or the token's expiry).
+  std::shared_ptr<const Identity> identity(std::string_view token_hash, int64_t now_unix) const;
   void put_identity(std::string_view token_hash, const Identity& identity,
                     std::optional<int64_t> token_expires_at);
 
-  // nullopt: not cached. A cached "no key" is an engaged optional holding nullopt.
-  std::optional<std::optional<CachedKeyRow>> key(std::string_view user_id,
-                                                 std::string_view provider, int64_t now_unix) const;
+  // nullopt: not cached. A cached "no key" is an engaged optional holding a null pointer.
+  std::optional<std::shared_ptr<const CachedKeyRow>> key(std::string_view user_id,
+                                                         std::string_view provider,
+                                                         int64_t now_unix) const;
   void put_key(std::string_view user_id, std::string_view provider,
                std::optional<CachedKeyRow> row);
 
@@ -49,20 +55,41 @@ class HotCache {
  private:
   static constexpr std::size_t kMaxEntries = 100'000;  // bounded memory
   struct IdentityEntry {
-    Identity identity;
+    std::shared_ptr<const Identity> identity;
     std::optional<int64_t> expires_at;
     Clock::time_point cached_at;
   };
   struct KeyEntry {
-    std::optional<CachedKeyRow> row;
+    std::shared_ptr<const CachedKeyRow> row;  // null: the user has no key for the provider
     Clock::time_point cached_at;
   };
-  static std::string key_of(std::string_view user_id, std::string_view provider);
+  // Transparent hashing and equality (C++20 heterogeneous lookup), so find() takes views.
+  struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  struct UserProviderView {
+    std::string_view user_id, provider;
+  };
+  struct UserProvider {
+    std::string user_id, provider;
+    operator UserProviderView() const { return {user_id, provider}; }
+  };
+  struct UserProviderHash {
+    using is_transparent = void;
+    std::size_t operator()(UserProviderView k) const;
+  };
+  struct UserProviderEqual {
+    using is_transparent = void;
+    bool operator()(UserProviderView a, UserProviderView b) const {
+      return a.user_id == b.user_id && a.provider == b.provider;
+    }
+  };
 
   std::chrono::milliseconds ttl_;
   mutable std::shared_mutex mu_;
-  std::unordered_map<std::string, IdentityEntry> identities_;
-  std::unordered_map<std::string, KeyEntry> keys_;
+  std::unordered_map<std::string, IdentityEntry, StringHash, std::equal_to<>> identities_;
+  std::unordered_map<UserProvider, KeyEntry, UserProviderHash, UserProviderEqual> keys_;
 };
 
 // Clears the cache when a write ends (declared after the write's lock, so it runs under it).

@@ -231,7 +231,7 @@ std::optional<Result<Identity>> Keystore::authenticate_cached(std::string_view t
   if (!identity) {
     return std::nullopt;
   }
-  return Result<Identity>(std::move(*identity));
+  return Result<Identity>(*identity);  // the cached one is shared: the caller gets its own copy
 }
 
 }  // namespace keygate

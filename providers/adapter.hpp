@@ -59,9 +59,9 @@ class StreamTranslator {
 class Adapter {
  public:
   virtual ~Adapter() = default;
-  // `request` is the client's OpenAI chat request, validated, with agent defaults merged; the
-  // adapter may modify it in place. `model` is the upstream model id (no "provider/" prefix).
-  virtual Result<UpstreamRequest> build_chat_request(rapidjson::Document& request,
+  // `request` is the client's OpenAI chat request, validated, with agent defaults merged; it stays
+  // as it is, for the next target of a fallback chain. `model` is the upstream model id (no "provider/" prefix).
+  virtual Result<UpstreamRequest> build_chat_request(const rapidjson::Document& request,
                                                      const ChatOptions& options,
                                                      std::string_view model) const = 0;
   // A successful (2xx) non-stream upstream body → OpenAI chat.completion JSON; fills `usage`.

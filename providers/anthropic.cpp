@@ -1003,7 +1003,7 @@ class AnthropicAdapter final : public Adapter {
     provider_.adapter.reset();  // only the catalog data is needed; no ownership cycle
   }
 
-  Result<UpstreamRequest> build_chat_request(rapidjson::Document& request,
+  Result<UpstreamRequest> build_chat_request(const rapidjson::Document& request,
                                              const ChatOptions& options,
                                              std::string_view model) const override {
     if (!request.IsObject()) {

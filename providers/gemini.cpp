@@ -1044,7 +1044,7 @@ class GeminiAdapter final : public Adapter {
  public:
   explicit GeminiAdapter(const Provider&) {}
 
-  Result<UpstreamRequest> build_chat_request(rapidjson::Document& request,
+  Result<UpstreamRequest> build_chat_request(const rapidjson::Document& request,
                                              const ChatOptions& options,
                                              std::string_view model) const override {
     if (!request.IsObject()) {

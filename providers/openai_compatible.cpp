@@ -250,60 +250,113 @@ class OpenAiCompatibleAdapter final : public Adapter {
   explicit OpenAiCompatibleAdapter(const Provider& p)
       : provider_(p.id), renames_(p.param_renames), dropped_(p.dropped_params) {}
 
-  Result<UpstreamRequest> build_chat_request(rapidjson::Document& request,
+  // The client's request, written out with the provider's model id, its parameter names, and
+  // stream_options.include_usage on streams. Written member by member from the parsed request
+  // instead of editing a copy and serialising that: the request stays unchanged for a fallback
+  // target, and there is no copy to make.
+  Result<UpstreamRequest> build_chat_request(const rapidjson::Document& request,
                                              const ChatOptions& options,
                                              std::string_view model) const override {
     if (!request.IsObject()) {
       return fail(Error::invalid_request("The request body must be a JSON object."));
     }
-    auto& alloc = request.GetAllocator();
-    set_member(request, "model", rapidjson::Value(model.data(), size(model), alloc));
-    for (const auto& [from, to] : renames_) {
-      auto it = request.FindMember(from.c_str());
-      if (it == request.MemberEnd()) {
+    auto stream_options = request.FindMember("stream_options");
+    const bool has_stream_options =
+        stream_options != request.MemberEnd() && !stream_options->value.IsNull();
+    if (options.stream && has_stream_options && !stream_options->value.IsObject()) {
+      return fail(Error::invalid_request("'stream_options' must be an object.", "stream_options",
+                                         "invalid_type"));
+    }
+    std::string body;
+    body.reserve(256 + request.MemberCount() * 32);
+    StringOutput out{body};
+    rapidjson::Writer<StringOutput> w(out);
+    bool wrote_model = false, wrote_stream = false, wrote_stream_options = false;
+    auto write_model = [&] {
+      w.Key("model");
+      w.String(model.data(), size(model));
+      wrote_model = true;
+    };
+    auto write_stream = [&] {
+      w.Key("stream");
+      w.Bool(options.stream);
+      wrote_stream = true;
+    };
+    // Without include_usage, OpenAI streams carry no token counts and usage could not be recorded.
+    auto write_stream_options = [&] {
+      w.Key("stream_options");
+      w.StartObject();
+      if (has_stream_options) {
+        for (const auto& m : stream_options->value.GetObject()) {
+          if (std::string_view(m.name.GetString(), m.name.GetStringLength()) != "include_usage") {
+            w.Key(m.name.GetString(), m.name.GetStringLength());
+            m.value.Accept(w);
+          }
+        }
+      }
+      w.Key("include_usage");
+      w.Bool(true);
+      w.EndObject();
+      wrote_stream_options = true;
+    };
+    std::vector<const rapidjson::Value::Member*> renamed;
+    w.StartObject();
+    for (const auto& m : request.GetObject()) {
+      const std::string_view name(m.name.GetString(), m.name.GetStringLength());
+      if (name == "model") {
+        if (!wrote_model) {
+          write_model();
+        }
+      } else if (name == "stream") {
+        if (!wrote_stream) {
+          write_stream();
+        }
+      } else if (name == "stream_options") {
+        // OpenAI answers 400 to stream_options on a non-stream request.
+        if (options.stream && !wrote_stream_options) {
+          write_stream_options();
+        }
+      } else if (is_dropped(name)) {
         continue;
-      }
-      // The client set both names: the one this provider knows wins.
-      if (!request.HasMember(to.c_str())) {
-        rapidjson::Value moved;
-        moved = it->value;  // RapidJSON assignment moves; AddMember may reallocate under `it`
-        request.AddMember(rapidjson::Value(to.c_str(), size(to), alloc), moved, alloc);
-      }
-      request.EraseMember(from.c_str());
-    }
-    for (const auto& name : dropped_) {
-      request.EraseMember(name.c_str());
-    }
-    if (options.stream) {
-      set_member(request, "stream", rapidjson::Value(true));
-      auto so = request.FindMember("stream_options");
-      if (so == request.MemberEnd() || so->value.IsNull()) {
-        set_member(request, "stream_options", rapidjson::Value(rapidjson::kObjectType));
-        so = request.FindMember("stream_options");
-      }
-      if (!so->value.IsObject()) {
-        return fail(Error::invalid_request("'stream_options' must be an object.", "stream_options",
-                                           "invalid_type"));
-      }
-      // Without this, OpenAI streams carry no token counts at all and usage could not be recorded.
-      set_member(so->value, "include_usage", rapidjson::Value(true), alloc);
-    } else {
-      // OpenAI answers 400 to stream_options on a non-stream request.
-      request.EraseMember("stream_options");
-      if (auto it = request.FindMember("stream"); it != request.MemberEnd()) {
-        it->value.SetBool(false);
+      } else if (const std::string* to = renamed_to(name)) {
+        // The client set both names: the one this provider knows wins.
+        if (!request.HasMember(to->c_str()) && !is_dropped(*to)) {
+          renamed.push_back(&m);
+        }
+      } else {
+        w.Key(m.name.GetString(), m.name.GetStringLength());
+        m.value.Accept(w);
       }
     }
+    for (const auto* m : renamed) {
+      const std::string& to = *renamed_to({m->name.GetString(), m->name.GetStringLength()});
+      w.Key(to.data(), size(to));
+      m->value.Accept(w);
+    }
+    if (!wrote_model) {
+      write_model();
+    }
+    if (options.stream && !wrote_stream) {
+      write_stream();
+    }
+    if (options.stream && !wrote_stream_options) {
+      write_stream_options();
+    }
+    w.EndObject();
     UpstreamRequest up;
     up.path = kChatPath;
     up.headers.emplace_back("Content-Type", "application/json");
-    up.body = to_json(request);
+    up.body = std::move(body);
     return up;
   }
 
   Result<std::string> translate_response(std::string_view upstream_body, std::string_view,
                                          Usage& usage) const override {
-    rapidjson::Document doc;
+    // Parsed only to read usage (and spot an error object): the first chunk of its memory pool
+    // is on the stack, so a typical answer costs no heap memory pool at all.
+    char first_chunk[8192];
+    rapidjson::MemoryPoolAllocator<> pool(first_chunk, sizeof first_chunk);
+    rapidjson::Document doc(&pool, 2048);
     doc.Parse(upstream_body.data(), upstream_body.size());
     if (doc.HasParseError() || !doc.IsObject()) {
       return fail(Error::upstream_status(
@@ -359,16 +412,21 @@ class OpenAiCompatibleAdapter final : public Adapter {
     return static_cast<rapidjson::SizeType>(s.size());
   }
 
-  static void set_member(rapidjson::Value& obj, const char* name, rapidjson::Value value,
-                         rapidjson::Document::AllocatorType& alloc) {
-    if (auto it = obj.FindMember(name); it != obj.MemberEnd()) {
-      it->value = value;  // RapidJSON assignment moves
-    } else {
-      obj.AddMember(rapidjson::StringRef(name), value, alloc);
+  bool is_dropped(std::string_view name) const {
+    for (const auto& d : dropped_) {
+      if (d == name) {
+        return true;
+      }
     }
+    return false;
   }
-  static void set_member(rapidjson::Document& doc, const char* name, rapidjson::Value value) {
-    set_member(doc, name, std::move(value), doc.GetAllocator());
+  const std::string* renamed_to(std::string_view name) const {
+    for (const auto& [from, to] : renames_) {
+      if (from == name) {
+        return &to;
+      }
+    }
+    return nullptr;
   }
 
   std::string provider_;

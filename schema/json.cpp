@@ -1,34 +1,55 @@
 #include "schema/json.hpp"
 
+#include <algorithm>
+
 #include <rapidjson/error/en.h>
 
 namespace keygate {
 
 std::string to_json(const rapidjson::Value& v) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  std::string text;
+  text.reserve(256);
+  StringOutput out{text};
+  rapidjson::Writer<StringOutput> writer(out);
   v.Accept(writer);
-  return std::string(buffer.GetString(), buffer.GetSize());
+  return text;
 }
 
-Result<rapidjson::Document> parse_json_object(std::string_view text, bool relaxed) {
-  rapidjson::Document doc;
-  if (relaxed) {
-    constexpr unsigned kFlags = rapidjson::kParseCommentsFlag | rapidjson::kParseTrailingCommasFlag;
-    doc.Parse<kFlags>(text.data(), text.size());
-  } else {
-    doc.Parse(text.data(), text.size());
-  }
+namespace {
+template <unsigned Flags>
+Result<void> parse_into(std::string_view text, rapidjson::Document& doc) {
+  doc.Parse<Flags>(text.data(), text.size());
   if (doc.HasParseError()) {
-    return fail(Error::invalid_request(
-        std::string("Invalid JSON at offset ") + std::to_string(doc.GetErrorOffset()) + ": " +
-            rapidjson::GetParseError_En(doc.GetParseError()),
-        {}, "invalid_json"));
+    return fail(Error::invalid_request(std::string("Invalid JSON at offset ") +
+                                           std::to_string(doc.GetErrorOffset()) + ": " +
+                                           rapidjson::GetParseError_En(doc.GetParseError()),
+                                       {}, "invalid_json"));
   }
   if (!doc.IsObject()) {
     return fail(Error::invalid_request("The JSON body must be an object.", {}, "invalid_json"));
   }
+  return {};
+}
+}  // namespace
+
+Result<rapidjson::Document> parse_json_object(std::string_view text, bool relaxed) {
+  rapidjson::Document doc;
+  constexpr unsigned kRelaxed = rapidjson::kParseCommentsFlag | rapidjson::kParseTrailingCommasFlag;
+  auto ok = relaxed ? parse_into<kRelaxed>(text, doc) : parse_into<0>(text, doc);
+  if (!ok) {
+    return fail(ok.error());
+  }
   return doc;
+}
+
+Result<void> parse_json_object_into(std::string_view text, rapidjson::Document& doc) {
+  return parse_into<0>(text, doc);
+}
+
+std::size_t json_pool_size(std::size_t text_size) {
+  // A document takes about twice its text (values are 16 bytes, strings are copied); a larger
+  // one gets more chunks as it needs them.
+  return std::clamp<std::size_t>(2 * text_size + 512, 1024, 64 * 1024);
 }
 
 namespace {

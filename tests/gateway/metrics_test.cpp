@@ -81,6 +81,29 @@ TEST_CASE("client-chosen model names cannot grow the scrape without bound", "[me
         std::string::npos);
 }
 
+TEST_CASE("a full request family still counts its known series and folds only new ones",
+          "[metrics]") {
+  // Guards against: the overflow series losing counts, or swallowing series that existed before
+  // the family filled up (their counters would freeze at scrape time).
+  gateway::Metrics m;
+  for (std::size_t i = 0; i < gateway::Metrics::kMaxSeries; ++i) {
+    m.observe(event("model-" + std::to_string(i), "ok", 10));
+  }
+  for (int i = 0; i < 3; ++i) {
+    m.observe(event("new-model-" + std::to_string(i), "ok", 10));
+  }
+  m.observe(event("model-0", "ok", 10));
+  m.observe(event("new-model-0", "timeout", 10, 0));
+  auto text = m.render();
+  CHECK(
+      has_line(text, R"(keygate_requests_total{provider="openai",model="model-0",status="ok"} 2)"));
+  CHECK(has_line(text, R"(keygate_requests_total{provider="openai",model="other",status="ok"} 3)"));
+  CHECK(has_line(text,
+                 R"(keygate_requests_total{provider="openai",model="other",status="timeout"} 1)"));
+  CHECK(text.find(R"(model="new-model-)") == std::string::npos);
+  CHECK(has_line(text, R"(keygate_upstream_errors_total{kind="timeout"} 1)"));
+}
+
 TEST_CASE("GET /metrics after traffic shows the request, token and gauge series", "[metrics]") {
   // Guards against: metrics not fed by the proxy, or /metrics requiring a token (scrapers have
   // none).

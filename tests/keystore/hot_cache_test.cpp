@@ -52,3 +52,31 @@ TEST_CASE("a cached key past its expiry is not served", "[hot_cache]") {
   CHECK(cache.key("usr_1", "openai", 99));
   CHECK_FALSE(cache.key("usr_1", "openai", 100));
 }
+
+TEST_CASE("a row handed out stays whole and unchanged after clear() and a new put", "[hot_cache]") {
+  // Guards against a reader (an I/O thread unsealing a cached row) seeing its row freed or
+  // overwritten by a concurrent keystore write: rows are shared and immutable, never copied.
+  HotCache cache(5s);
+  cache.put_key("usr_1", "openai",
+                CachedKeyRow{"key_old", "user", std::string("usr_1"), "openai",
+                             Sealed{{1, 2, 3}, {4, 5, 6}, 1}, std::nullopt});
+  Identity alice{"usr_1", "alice", false, "tok_1"};
+  cache.put_identity("hash-a", alice, std::nullopt);
+  auto row = cache.key("usr_1", "openai", 0);
+  auto identity = cache.identity("hash-a", 0);
+  REQUIRE(row);
+  REQUIRE(*row);
+  REQUIRE(identity);
+  cache.clear();
+  cache.put_key("usr_1", "openai",
+                CachedKeyRow{"key_new", "user", std::string("usr_1"), "openai",
+                             Sealed{{7, 8}, {9}, 2}, std::nullopt});
+  CHECK((*row)->key_id == "key_old");
+  CHECK((*row)->sealed.ciphertext == std::vector<unsigned char>{1, 2, 3});
+  CHECK(identity->user_name == "alice");
+  CHECK_FALSE(cache.identity("hash-a", 0));
+  auto fresh = cache.key("usr_1", "openai", 0);
+  REQUIRE(fresh);
+  REQUIRE(*fresh);
+  CHECK((*fresh)->key_id == "key_new");
+}

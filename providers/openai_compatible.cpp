@@ -4,6 +4,7 @@
 // usage in streams so it can be recorded, and pass answers through byte for byte.
 // Reference: https://platform.openai.com/docs/api-reference/chat
 
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -150,8 +151,20 @@ std::string provider_text(std::string_view provider, int status) {
 // scan that lets the stream skip parsing chunks: OpenAI sends "usage":null in every chunk once
 // include_usage is on, and a quoted word inside a string value is escaped (\"usage\") or is not
 // followed by a colon.
+// memmem, not string_view::find: find() runs memchr for the key's first character, a quote,
+// which matches at every key and string of a chunk.
+std::size_t find_text(std::string_view data, std::string_view key, std::size_t from) {
+  if (from > data.size()) {
+    return std::string_view::npos;
+  }
+  const void* hit = ::memmem(data.data() + from, data.size() - from, key.data(), key.size());
+  return hit == nullptr ? std::string_view::npos
+                        : static_cast<std::size_t>(static_cast<const char*>(hit) - data.data());
+}
+
 bool has_non_null_key(std::string_view data, std::string_view key) {
-  for (auto pos = data.find(key); pos != std::string_view::npos; pos = data.find(key, pos + 1)) {
+  for (auto pos = find_text(data, key, 0); pos != std::string_view::npos;
+       pos = find_text(data, key, pos + 1)) {
     std::size_t i = pos + key.size();
     auto skip_space = [&] {
       while (i < data.size() &&
@@ -267,10 +280,8 @@ class OpenAiCompatibleAdapter final : public Adapter {
       return fail(Error::invalid_request("'stream_options' must be an object.", "stream_options",
                                          "invalid_type"));
     }
-    std::string body;
-    body.reserve(256 + request.MemberCount() * 32);
-    StringOutput out{body};
-    rapidjson::Writer<StringOutput> w(out);
+    rapidjson::StringBuffer out(nullptr, 1024);
+    rapidjson::Writer<rapidjson::StringBuffer> w(out);
     bool wrote_model = false, wrote_stream = false, wrote_stream_options = false;
     auto write_model = [&] {
       w.Key("model");
@@ -346,7 +357,7 @@ class OpenAiCompatibleAdapter final : public Adapter {
     UpstreamRequest up;
     up.path = kChatPath;
     up.headers.emplace_back("Content-Type", "application/json");
-    up.body = std::move(body);
+    up.body.assign(out.GetString(), out.GetSize());
     return up;
   }
 

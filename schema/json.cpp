@@ -1,24 +1,22 @@
 #include "schema/json.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 #include <rapidjson/error/en.h>
 
 namespace keygate {
 
 std::string to_json(const rapidjson::Value& v) {
-  std::string text;
-  text.reserve(256);
-  StringOutput out{text};
-  rapidjson::Writer<StringOutput> writer(out);
+  // Writer<StringBuffer> is the combination RapidJSON escapes strings for with SIMD.
+  rapidjson::StringBuffer buffer(nullptr, 1024);
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
   v.Accept(writer);
-  return text;
+  return std::string(buffer.GetString(), buffer.GetSize());
 }
 
 namespace {
-template <unsigned Flags>
-Result<void> parse_into(std::string_view text, rapidjson::Document& doc) {
-  doc.Parse<Flags>(text.data(), text.size());
+Result<void> check_parsed(const rapidjson::Document& doc) {
   if (doc.HasParseError()) {
     return fail(Error::invalid_request(std::string("Invalid JSON at offset ") +
                                            std::to_string(doc.GetErrorOffset()) + ": " +
@@ -29,6 +27,12 @@ Result<void> parse_into(std::string_view text, rapidjson::Document& doc) {
     return fail(Error::invalid_request("The JSON body must be an object.", {}, "invalid_json"));
   }
   return {};
+}
+
+template <unsigned Flags>
+Result<void> parse_into(std::string_view text, rapidjson::Document& doc) {
+  doc.Parse<Flags>(text.data(), text.size());
+  return check_parsed(doc);
 }
 }  // namespace
 
@@ -42,8 +46,16 @@ Result<rapidjson::Document> parse_json_object(std::string_view text, bool relaxe
   return doc;
 }
 
-Result<void> parse_json_object_into(std::string_view text, rapidjson::Document& doc) {
-  return parse_into<0>(text, doc);
+Result<void> parse_json_object_into(const std::string& text, rapidjson::Document& doc) {
+  // Parsing NUL-terminated text lets RapidJSON scan whitespace and strings 16 bytes at a time
+  // (the sized overload reads one character at a time), so a NUL inside the text must be
+  // refused here rather than end the document early.
+  if (std::memchr(text.data(), '\0', text.size()) != nullptr) {
+    return fail(
+        Error::invalid_request("Invalid JSON: the body contains a NUL byte.", {}, "invalid_json"));
+  }
+  doc.Parse(text.c_str());
+  return check_parsed(doc);
 }
 
 std::size_t json_pool_size(std::size_t text_size) {

@@ -79,15 +79,6 @@ std::string list_json(const Items& items, WriteItem write_item) {
 }
 
 // Serialises a RapidJSON value.
-// A RapidJSON output stream that appends to a std::string: the JSON is written where it is used,
-// without an intermediate buffer and a copy out of it.
-struct StringOutput {
-  using Ch = char;
-  std::string& out;
-  void Put(char c) { out.push_back(c); }
-  void Flush() {}
-};
-
 std::string to_json(const rapidjson::Value& v);
 
 // Parses a JSON object (comments and trailing commas allowed when `relaxed`).
@@ -95,7 +86,7 @@ std::string to_json(const rapidjson::Value& v);
 Result<rapidjson::Document> parse_json_object(std::string_view text, bool relaxed = false);
 // The same, into `doc`: on the request path the caller gives `doc` a memory pool sized with
 // json_pool_size(), because RapidJSON's default pool takes 64 KiB at once per document.
-Result<void> parse_json_object_into(std::string_view text, rapidjson::Document& doc);
+Result<void> parse_json_object_into(const std::string& text, rapidjson::Document& doc);
 std::size_t json_pool_size(std::size_t text_size);
 
 // Typed member access: absent -> nullopt; present with the wrong type -> 400 naming the field.

@@ -27,8 +27,8 @@ constexpr const char* kEnvKey = "sk-env-test-key-0000000000001234";
 struct ProxyFixture {
   MockUpstream upstream;
   std::unique_ptr<TestGateway> gw;
-  explicit ProxyFixture(MockHandler handler,
-                        std::function<void(gateway::Config&)> tweak = {}) : upstream(std::move(handler)) {
+  explicit ProxyFixture(MockHandler handler, std::function<void(gateway::Config&)> tweak = {})
+      : upstream(std::move(handler)) {
     setenv("OPENAI_API_KEY", kEnvKey, 1);
     GatewayOptions options;
     options.base_urls = {{"openai", upstream.base_url("/v1")}};
@@ -103,8 +103,8 @@ TEST_CASE("streaming relays every event and ends with [DONE]", "[proxy][stream]"
 
 TEST_CASE("the usage chunk reaches a client that asked for it", "[proxy][stream]") {
   ProxyFixture f(openai_stream_handler(2));
-  auto r = f.chat(chat_body("openai/gpt-4o-mini", true,
-                            R"("stream_options": {"include_usage": true})"));
+  auto r =
+      f.chat(chat_body("openai/gpt-4o-mini", true, R"("stream_options": {"include_usage": true})"));
   REQUIRE(r.status == 200);
   auto events = sse_data(r.body);
   REQUIRE(events.size() == 5);
@@ -118,7 +118,8 @@ TEST_CASE("stream chunks are relayed the moment they arrive", "[proxy][stream]")
     const std::string first = "data: " + openai_chunk_json("first", true) + "\n\n";
     co_await ex.send_chunk(first);
     co_await ex.sleep(1500ms);
-    const std::string rest = "data: " + openai_chunk_json("", false, "stop") + "\n\ndata: [DONE]\n\n";
+    const std::string rest =
+        "data: " + openai_chunk_json("", false, "stop") + "\n\ndata: [DONE]\n\n";
     co_await ex.send_chunk(rest);
     co_await ex.end_chunked();
   });
@@ -137,7 +138,9 @@ TEST_CASE("stream chunks are relayed the moment they arrive", "[proxy][stream]")
 
 TEST_CASE("upstream errors keep their status in OpenAI's shape", "[proxy][errors]") {
   ProxyFixture f([](MockExchange& ex) -> net::awaitable<void> {
-    co_await ex.respond(500, R"({"error":{"message":"The server had an error","type":"server_error","param":null,"code":null}})");
+    co_await ex.respond(
+        500,
+        R"({"error":{"message":"The server had an error","type":"server_error","param":null,"code":null}})");
   });
   auto r = f.chat(chat_body());
   CHECK(r.status == 500);
@@ -147,7 +150,9 @@ TEST_CASE("upstream errors keep their status in OpenAI's shape", "[proxy][errors
         std::string::npos);
 
   f.upstream.set_handler([](MockExchange& ex) -> net::awaitable<void> {
-    co_await ex.respond(429, R"({"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}})");
+    co_await ex.respond(
+        429,
+        R"({"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}})");
   });
   CHECK(f.chat(chat_body()).status == 429);
 }
@@ -163,16 +168,15 @@ TEST_CASE("an unreachable upstream is a 502", "[proxy][errors]") {
   GatewayOptions options;
   options.base_urls = {{"openai", "http://127.0.0.1:" + std::to_string(dead_port) + "/v1"}};
   TestGateway gw(options);
-  auto r = http_request(gw.port(), "POST", "/v1/chat/completions", chat_body(), 
+  auto r = http_request(gw.port(), "POST", "/v1/chat/completions", chat_body(),
                         {{"authorization", bearer(gw.user_token)}});
   CHECK(r.status == 502);
   CHECK(error_code_of(r) == "upstream_unreachable");
 }
 
 TEST_CASE("a slow upstream hits the first-byte timeout: 504", "[proxy][timeouts]") {
-  ProxyFixture f(
-      [](MockExchange& ex) -> net::awaitable<void> { co_await ex.sleep(5000ms); },
-      [](gateway::Config& c) { c.upstream.first_byte_timeout = 300ms; });
+  ProxyFixture f([](MockExchange& ex) -> net::awaitable<void> { co_await ex.sleep(5000ms); },
+                 [](gateway::Config& c) { c.upstream.first_byte_timeout = 300ms; });
   auto t0 = std::chrono::steady_clock::now();
   auto r = f.chat(chat_body());
   CHECK(r.status == 504);
@@ -291,23 +295,32 @@ TEST_CASE("malformed chat requests are 400s in OpenAI's shape and reach no upstr
     const char* body;
     const char* code;
   };
-  for (auto c : {Case{"{not json", "invalid_json"}, Case{"[1,2]", "invalid_json"},
-                 Case{R"({"messages": [{"role": "user", "content": "x"}]})", "missing_field"},
-                 Case{R"({"model": 42, "messages": [{"role": "user", "content": "x"}]})",
-                      "missing_field"},
-                 Case{R"({"model": "gpt-4o-mini"})", "missing_field"},
-                 Case{R"({"model": "gpt-4o-mini", "messages": []})", "missing_field"},
-                 Case{R"({"model": "gpt-4o-mini", "messages": "hi"})", "missing_field"},
-                 Case{R"({"model": "gpt-4o-mini", "messages": [{"content": "x"}]})",
-                      "invalid_message"},
-                 Case{R"({"model": "gpt-4o-mini", "messages": [{"role": "user"}], "stream": "yes"})",
-                      "invalid_type"},
-                 Case{R"({"model": "no-such-model-xyz", "messages": [{"role": "user"}]})",
-                      "model_not_found"}}) {
+  for (auto c :
+       {Case{"{not json", "invalid_json"}, Case{"[1,2]", "invalid_json"},
+        Case{R"({"messages": [{"role": "user", "content": "x"}]})", "missing_field"},
+        Case{R"({"model": 42, "messages": [{"role": "user", "content": "x"}]})", "missing_field"},
+        Case{R"({"model": "gpt-4o-mini"})", "missing_field"},
+        Case{R"({"model": "gpt-4o-mini", "messages": []})", "missing_field"},
+        Case{R"({"model": "gpt-4o-mini", "messages": "hi"})", "missing_field"},
+        Case{R"({"model": "gpt-4o-mini", "messages": [{"content": "x"}]})", "invalid_message"},
+        Case{R"({"model": "gpt-4o-mini", "messages": [{"role": "user"}], "stream": "yes"})",
+             "invalid_type"},
+        Case{R"({"model": "no-such-model-xyz", "messages": [{"role": "user"}]})",
+             "model_not_found"}}) {
     INFO(c.body);
     auto r = f.chat(c.body);
     CHECK(r.status == 400);
     CHECK(error_code_of(r) == c.code);
+  }
+  // A NUL byte, inside or after the document: the parser reads NUL-terminated text, so a NUL must
+  // be refused rather than end the document early (and smuggle what follows it past the parser).
+  const std::string valid =
+      R"({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]})";
+  for (const std::string& body : {valid + std::string("\0 trailing", 10),
+                                  std::string("{\"model\": \"gpt-4o-mini\0x\"}", 26)}) {
+    auto r = f.chat(body);
+    CHECK(r.status == 400);
+    CHECK(error_code_of(r) == "invalid_json");
   }
   CHECK(f.upstream.request_count() == 0);
   // The server is still fine.

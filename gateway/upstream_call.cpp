@@ -269,8 +269,8 @@ awaitable<AttemptResult> UpstreamCall::relay_stream(UpstreamResponse& response,
       response.abort();
       co_return co_await stop_with(ok.error(), Outcome::upstream_error);
     }
-    for (const auto& event : events) {
-      if (auto ok = translator->on_event(event, chunks); !ok) {
+    for (auto& event : events) {
+      if (auto ok = translator->on_event(std::move(event), chunks); !ok) {
         co_await flush();
         response.abort();
         co_return co_await stop_with(ok.error(), Outcome::upstream_error);

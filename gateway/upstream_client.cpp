@@ -1,5 +1,7 @@
 #include "gateway/upstream_client.hpp"
 
+#include <array>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/url/parse.hpp>
@@ -86,13 +88,42 @@ awaitable<error_code> UpstreamConnection::connect(const tcp::resolver::results_t
   co_return hec;
 }
 
+namespace {
+
+using WipingString = std::basic_string<char, std::char_traits<char>, WipingAllocator<char>>;
+
+// The request line and fields, as they go on the wire, in wiping memory (they hold the key).
+// Written here rather than by Beast's serializer, whose buffer-sequence machinery cost more than
+// the rest of the request's handling on keygate's side (callgrind: ~20k instructions a request).
+WipingString request_head(const UpstreamRequestMessage& request) {
+  WipingString head;
+  head.reserve(256);
+  head += request.method_string();
+  head += ' ';
+  head += request.target();
+  head += request.version() == 10 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n";
+  for (const auto& field : request) {
+    head += field.name_string();
+    head += ": ";
+    head += field.value();
+    head += "\r\n";
+  }
+  head += "\r\n";
+  return head;
+}
+
+}  // namespace
+
 awaitable<error_code> UpstreamConnection::write(UpstreamRequestMessage& request, Millis timeout) {
+  const WipingString head = request_head(request);
+  const std::array<net::const_buffer, 2> wire{net::buffer(head.data(), head.size()),
+                                              net::buffer(request.body())};
   tcp().expires_after(timeout);
   if (tls_) {
-    auto [ec, n] = co_await http::async_write(*tls_, request, use_tuple);
+    auto [ec, n] = co_await net::async_write(*tls_, wire, use_tuple);
     co_return ec;
   }
-  auto [ec, n] = co_await http::async_write(*plain_, request, use_tuple);
+  auto [ec, n] = co_await net::async_write(*plain_, wire, use_tuple);
   co_return ec;
 }
 

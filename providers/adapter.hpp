@@ -49,8 +49,9 @@ class StreamTranslator {
  public:
   virtual ~StreamTranslator() = default;
   // An error result means the upstream reported an error mid-stream (the gateway sends it to
-  // the client as an error event). Unknown event types are skipped, never a crash.
-  virtual Result<void> on_event(const SseEvent& event, std::vector<std::string>& out) = 0;
+  // the client as an error event). Unknown event types are skipped, never a crash. The event is
+  // the translator's: a passthrough moves its data to `out` instead of copying it.
+  virtual Result<void> on_event(SseEvent event, std::vector<std::string>& out) = 0;
   // The upstream closed its stream. An error if it ended before its terminal event (truncated).
   virtual Result<void> on_end(std::vector<std::string>& out) = 0;
   virtual const Usage& usage() const = 0;
@@ -60,7 +61,8 @@ class Adapter {
  public:
   virtual ~Adapter() = default;
   // `request` is the client's OpenAI chat request, validated, with agent defaults merged; it stays
-  // as it is, for the next target of a fallback chain. `model` is the upstream model id (no "provider/" prefix).
+  // as it is, for the next target of a fallback chain. `model` is the upstream model id (no
+  // "provider/" prefix).
   virtual Result<UpstreamRequest> build_chat_request(const rapidjson::Document& request,
                                                      const ChatOptions& options,
                                                      std::string_view model) const = 0;

@@ -714,7 +714,7 @@ class AnthropicStream final : public StreamTranslator {
         model_(model),
         created_(std::time(nullptr)) {}
 
-  Result<void> on_event(const SseEvent& event, std::vector<std::string>& out) override {
+  Result<void> on_event(SseEvent event, std::vector<std::string>& out) override {
     if (done_) {
       return {};  // nothing may follow message_stop
     }

@@ -40,7 +40,7 @@ struct Provider {
   std::string id;            // "openai"
   std::string display_name;  // "OpenAI"
   Kind kind = Kind::openai;
-  std::string base_url;      // what the provider's SDK calls its base URL
+  std::string base_url;  // what the provider's SDK calls its base URL
   AuthScheme auth;
   bool requires_key = true;
   std::string env_var;                    // documented env var for the key, e.g. OPENAI_API_KEY
@@ -48,7 +48,7 @@ struct Provider {
   std::string key_hint;                   // "Starts with sk-"
   std::string key_url;                    // where to get a key
   std::string docs_url;
-  std::vector<std::string> capabilities;  // "chat", "stream", "tools", "vision", ...
+  std::vector<std::string> capabilities;    // "chat", "stream", "tools", "vision", ...
   std::vector<std::string> model_prefixes;  // bare names routed here: "gpt-", "o1", "claude-"
   std::vector<ModelInfo> models;
   // OpenAI-compatible family: request parameters renamed or dropped for this provider.

@@ -853,7 +853,7 @@ class GeminiStream final : public StreamTranslator {
         model_(model),
         created_(std::time(nullptr)) {}
 
-  Result<void> on_event(const SseEvent& event, std::vector<std::string>& out) override {
+  Result<void> on_event(SseEvent event, std::vector<std::string>& out) override {
     rapidjson::Document doc;
     doc.Parse(event.data.data(), event.data.size());
     if (doc.HasParseError() || !doc.IsObject()) {

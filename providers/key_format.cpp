@@ -11,9 +11,9 @@ Result<void> validate_provider_key(const Provider& provider, std::string_view ke
   }
   for (unsigned char c : key) {
     if (c <= 0x20 || c >= 0x7f) {
-      return fail(Error::invalid_request(
-          "'api_key' must be printable ASCII with no spaces or line breaks.", "api_key",
-          "invalid_api_key_format"));
+      return fail(
+          Error::invalid_request("'api_key' must be printable ASCII with no spaces or line breaks.",
+                                 "api_key", "invalid_api_key_format"));
     }
   }
   if (provider.key_prefixes.empty()) {

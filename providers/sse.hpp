@@ -21,7 +21,8 @@ struct SseEvent {
 // any number of reads. An event larger than `max_event_bytes` is an error (bounded memory).
 class SseParser {
  public:
-  explicit SseParser(std::size_t max_event_bytes = 8 * 1024 * 1024) : max_event_bytes_(max_event_bytes) {}
+  explicit SseParser(std::size_t max_event_bytes = 8 * 1024 * 1024)
+      : max_event_bytes_(max_event_bytes) {}
   Result<void> feed(std::string_view bytes, std::vector<SseEvent>& out);
   // True when bytes of an unfinished event are buffered (a stream that ends here was cut short).
   bool has_partial_event() const;
@@ -29,7 +30,7 @@ class SseParser {
  private:
   Result<void> take_line(std::string_view line, std::vector<SseEvent>& out);
   std::size_t max_event_bytes_;
-  std::string line_;        // current incomplete line
+  std::string line_;  // current incomplete line
   bool last_was_cr_ = false;
   bool first_line_ = true;  // a UTF-8 BOM may precede the first line only
   SseEvent current_;

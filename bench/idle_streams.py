@@ -6,7 +6,7 @@ then stays silent; N asyncio clients open streams through keygate, read the firs
 their connections. keygate's resident memory is read from /proc before and with the streams open.
 Each stream costs keygate two sockets, so N is capped by the file-descriptor limit (printed).
 
-Usage: bench/idle_streams.py [--streams 9000]
+Usage: bench/idle_streams.py [--streams 9000] [--request-kb 0]
 """
 import argparse
 import asyncio
@@ -89,8 +89,10 @@ async def main_async(args):
     try:
         await asyncio.sleep(1.0)
         idle = rss_mb(proc.pid)
+        # --request-kb: a conversation of that size, as chat clients resend their whole history.
+        history = [{"role": "user", "content": "x" * 1000}] * args.request_kb
         body = json.dumps({"model": "openai/gpt-4o-mini", "stream": True,
-                           "messages": [{"role": "user", "content": "hi"}]})
+                           "messages": history + [{"role": "user", "content": "hi"}]})
         opened, hold = [], asyncio.Event()
         tasks = []
         t0 = time.time()
@@ -123,6 +125,7 @@ async def main_async(args):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--streams", type=int, default=9000)
+    ap.add_argument("--request-kb", type=int, default=0, help="size of each streaming request")
     args = ap.parse_args()
     if not KEYGATE.exists():
         raise SystemExit("build/keygate is missing: run scripts/setup.sh first")

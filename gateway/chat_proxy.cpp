@@ -1,5 +1,6 @@
 #include "gateway/chat_proxy.hpp"
 
+#include <functional>
 #include <memory>
 #include <random>
 
@@ -112,8 +113,10 @@ std::chrono::milliseconds jittered_backoff(const router::RetryPolicy& policy) {
 // target only for retryable errors that happened before anything reached the client.
 awaitable<void> run_chain(HttpExchange& ex, ApiContext& s, ProxyState& state,
                           const std::vector<router::Target>& chain,
-                          const rapidjson::Document& request, const RequestInfo& info) {
+                          const rapidjson::Document& request, const RequestInfo& info,
+                          const std::function<void()>& release_request) {
   UpstreamCall call{ex, s.upstream, s.keys};
+  call.on_stream_started(release_request);
   std::optional<Error> last_error;
   std::optional<Error> key_missing;
   for (const auto& target : chain) {
@@ -207,8 +210,8 @@ std::optional<std::string> selected_agent(const HttpExchange& ex, std::string_vi
 
 awaitable<void> chat_completions(HttpExchange& ex, ApiContext& s, ProxyState& state) {
   const std::string& body = ex.request().body();
-  // A pool sized to the body (RapidJSON's default takes 64 KiB per document), kept for the whole
-  // request: a fallback target gets the same request.
+  // A pool sized to the body (RapidJSON's default takes 64 KiB per document), kept until a stream
+  // starts (until then a fallback target may need the same request).
   rapidjson::MemoryPoolAllocator<> pool(json_pool_size(body.size()));
   rapidjson::Document parsed(&pool);
   rapidjson::Document* doc = &parsed;
@@ -267,7 +270,13 @@ awaitable<void> chat_completions(HttpExchange& ex, ApiContext& s, ProxyState& st
     co_await ex.reply_error(ok.error());
     co_return;
   }
-  co_await run_chain(ex, s, state, *chain, *doc, info);
+  // Once a stream starts no fallback can follow: the parsed request is freed then instead of held
+  // for the stream's whole length (a long conversation is hundreds of KB per open stream).
+  const std::function<void()> release = [&parsed, &pool] {
+    parsed.SetNull();
+    pool.Clear();
+  };
+  co_await run_chain(ex, s, state, *chain, *doc, info, release);
 }
 
 // The models the caller can use now: every catalog model of a provider for which a key resolves.

@@ -434,6 +434,10 @@ awaitable<bool> HttpSession::start_stream(http::status status) {
   head.add("X-Accel-Buffering", "no");  // tells nginx-style proxies in front not to buffer
   head.add("Transfer-Encoding", "chunked");
   stream_head_ = head.finish();  // sent with the first bytes
+  // The handler has read the request body (a chat request is parsed before anything is sent);
+  // a long conversation's body can be hundreds of KB, not to be held for a stream's whole length.
+  std::string().swap(request_.body());
+  buffer_.shrink_to_fit();
   co_return true;
 }
 

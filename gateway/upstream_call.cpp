@@ -217,6 +217,9 @@ awaitable<AttemptResult> UpstreamCall::relay_stream(UpstreamResponse& response,
     if (!frames.empty() && !ex_.stream_started()) {
       result.client_answered = true;
       result.time_to_first_token = Clock::now() - started_;
+      if (on_stream_started_) {
+        std::exchange(on_stream_started_, nullptr)();  // `request` is not read after this
+      }
       co_return co_await ex_.start_stream(http::status::ok);
     }
     co_return true;

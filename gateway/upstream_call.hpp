@@ -4,6 +4,7 @@
 // calls attempt() per target; it may try the next target only while nothing reached the client.
 
 #include <chrono>
+#include <functional>
 #include <optional>
 
 #include "gateway/http_exchange.hpp"
@@ -36,6 +37,9 @@ class UpstreamCall {
   // Runs the request against `target`.
   awaitable<AttemptResult> attempt(const router::Target& target, const rapidjson::Document& request,
                                    const providers::ChatOptions& options);
+  // Called once, when a stream starts: from then on no other attempt can follow, so the caller
+  // may free the request it keeps for fallbacks (it must not be read after that).
+  void on_stream_started(std::function<void()> release) { on_stream_started_ = std::move(release); }
   // attempt(), then the error to the client if the attempt did not answer it.
   awaitable<AttemptResult> run_chat(const router::Target& target,
                                     const rapidjson::Document& request,
@@ -56,6 +60,7 @@ class UpstreamCall {
   KeyResolver& keys_;
   UpstreamConnection* live_connection_ = nullptr;  // closed when the client goes away
   bool cancelled_ = false;
+  std::function<void()> on_stream_started_;
   std::chrono::steady_clock::time_point started_;
 };
 

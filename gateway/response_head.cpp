@@ -19,9 +19,20 @@ ResponseHead::ResponseHead(unsigned http_version, unsigned status) {
   text_ += "\r\n";
 }
 
+namespace {
+bool has_control_character(std::string_view text) {
+  for (char c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 && c != '\t') {
+      return true;
+    }
+  }
+  return false;
+}
+}  // namespace
+
 void ResponseHead::add(std::string_view name, std::string_view value) {
-  if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos ||
-      name.find_first_of(std::string_view("\r\n\0: ", 5)) != std::string_view::npos) {
+  if (has_control_character(value) || has_control_character(name) ||
+      name.find_first_of(": \t") != std::string_view::npos) {
     return;
   }
   text_ += name;

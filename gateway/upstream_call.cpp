@@ -1,5 +1,8 @@
 #include "gateway/upstream_call.hpp"
 
+#include <shared_mutex>
+#include <unordered_map>
+
 #include "gateway/scrub.hpp"
 #include "schema/json.hpp"
 
@@ -37,6 +40,21 @@ Outcome outcome_of(const Error& e) {
   return Outcome::upstream_error;
 }
 
+// Provider base URLs are few and fixed by the catalog and the config: each is parsed once, not
+// per attempt. Entries are never removed, so a reference stays valid after the lock is released.
+const Result<UpstreamTarget>& parsed_base_url(const std::string& base_url) {
+  static std::shared_mutex mutex;
+  static std::unordered_map<std::string, Result<UpstreamTarget>> parsed;
+  {
+    std::shared_lock read(mutex);
+    if (auto it = parsed.find(base_url); it != parsed.end()) {
+      return it->second;
+    }
+  }
+  std::unique_lock write(mutex);
+  return parsed.try_emplace(base_url, parse_base_url(base_url)).first->second;
+}
+
 AttemptResult failed(AttemptResult r, Error e, Outcome outcome) {
   r.outcome = outcome;
   r.error = std::move(e);
@@ -71,7 +89,7 @@ awaitable<AttemptResult> UpstreamCall::attempt(const router::Target& target,
   const auto& provider = *target.provider;
   const auto& adapter = *provider.adapter;
 
-  auto upstream_target = parse_base_url(provider.base_url);
+  const Result<UpstreamTarget>& upstream_target = parsed_base_url(provider.base_url);
   if (!upstream_target) {
     co_return failed(result, upstream_target.error(), Outcome::rejected);
   }

@@ -1,6 +1,7 @@
 #include "schema/json.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 
 #include <rapidjson/error/en.h>
@@ -35,6 +36,63 @@ Result<void> parse_into(std::string_view text, rapidjson::Document& doc) {
   return check_parsed(doc);
 }
 }  // namespace
+
+void append_json_string(std::string& out, std::string_view text) {
+  out += '"';
+  std::size_t clean = 0;  // start of the run of characters that need no escape
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') {
+      continue;
+    }
+    out.append(text.data() + clean, i - clean);
+    clean = i + 1;
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default: {
+        constexpr char kHex[] = "0123456789abcdef";
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 0xF];
+      }
+    }
+  }
+  out.append(text.data() + clean, text.size() - clean);
+  out += '"';
+}
+
+void append_integer(std::string& out, int64_t value) {
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);
+  out.append(digits, end);
+}
+
+void append_millis(std::string& out, int64_t microseconds) {
+  if (microseconds < 0) {
+    out += '-';
+    microseconds = -microseconds;
+  }
+  append_integer(out, microseconds / 1000);
+  const auto fraction = static_cast<int>(microseconds % 1000);
+  const char decimals[4] = {'.', static_cast<char>('0' + fraction / 100),
+                            static_cast<char>('0' + fraction / 10 % 10),
+                            static_cast<char>('0' + fraction % 10)};
+  out.append(decimals, 4);
+}
 
 Result<rapidjson::Document> parse_json_object(std::string_view text, bool relaxed) {
   rapidjson::Document doc;

@@ -81,6 +81,14 @@ std::string list_json(const Items& items, WriteItem write_item) {
 // Serialises a RapidJSON value.
 std::string to_json(const rapidjson::Value& v);
 
+// Appends `text` as a JSON string (quoted, escaped) to `out`: for lines written on every request
+// (the access log), where a whole RapidJSON writer costs more than the line itself.
+void append_json_string(std::string& out, std::string_view text);
+// Appends a duration in milliseconds with three decimals ("12.345"), from microseconds.
+void append_millis(std::string& out, int64_t microseconds);
+// Appends an integer.
+void append_integer(std::string& out, int64_t value);
+
 // Parses a JSON object (comments and trailing commas allowed when `relaxed`).
 // Errors are 400 invalid_request with the parse position.
 Result<rapidjson::Document> parse_json_object(std::string_view text, bool relaxed = false);

@@ -73,22 +73,50 @@ int64_t now_unix_ms() {
       .count();
 }
 
+namespace {
+// Appends `value` as exactly `width` digits (zero-padded): snprintf cost more than the rest of
+// writing a usage row's day.
+void append_digits(std::string& out, unsigned value, int width) {
+  char digits[10];
+  for (int i = width - 1; i >= 0; --i) {
+    digits[i] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  }
+  out.append(digits, static_cast<std::size_t>(width));
+}
+
+void append_date(std::string& out, std::chrono::year_month_day ymd) {
+  append_digits(out, static_cast<unsigned>(static_cast<int>(ymd.year())), 4);
+  out += '-';
+  append_digits(out, static_cast<unsigned>(ymd.month()), 2);
+  out += '-';
+  append_digits(out, static_cast<unsigned>(ymd.day()), 2);
+}
+}  // namespace
+
 std::string format_rfc3339(int64_t unix_seconds) {
   // floor, not truncation, so times before 1970 land on the right day.
   auto tp = std::chrono::sys_seconds{std::chrono::seconds{unix_seconds}};
   auto day = std::chrono::floor<days>(tp);
-  std::chrono::year_month_day ymd{day};
   std::chrono::hh_mm_ss hms{tp - day};
-  char buf[40];
-  std::snprintf(buf, sizeof(buf), "%04d-%02u-%02uT%02d:%02d:%02dZ", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                static_cast<int>(hms.seconds().count()));
-  return buf;
+  std::string out;
+  out.reserve(20);
+  append_date(out, std::chrono::year_month_day{day});
+  out += 'T';
+  append_digits(out, static_cast<unsigned>(hms.hours().count()), 2);
+  out += ':';
+  append_digits(out, static_cast<unsigned>(hms.minutes().count()), 2);
+  out += ':';
+  append_digits(out, static_cast<unsigned>(hms.seconds().count()), 2);
+  out += 'Z';
+  return out;
 }
 
 std::string format_day(int64_t unix_seconds) {
-  return format_rfc3339(unix_seconds).substr(0, 10);
+  auto tp = std::chrono::sys_seconds{std::chrono::seconds{unix_seconds}};
+  std::string out;
+  append_date(out, std::chrono::year_month_day{std::chrono::floor<days>(tp)});
+  return out;
 }
 
 Result<int64_t> parse_rfc3339(std::string_view text) {

@@ -162,8 +162,7 @@ awaitable<std::optional<Error>> HttpSession::read_request_into(bool& ok) {
   parser.body_limit(limits.max_body_bytes);
   reset_exchange();
 
-  stream_.expires_after(limits.header_read_timeout);
-  auto [hec, hn] = co_await http::async_read_header(stream_, buffer_, parser, use_tuple);
+  auto hec = co_await read_into(parser, true, limits.header_read_timeout);
   if (hec == http::error::body_limit) {
     // Beast checks Content-Length against the body limit while it reads the header.
     co_return body_too_large(limits.max_body_bytes);
@@ -196,8 +195,7 @@ awaitable<std::optional<Error>> HttpSession::read_request_into(bool& ok) {
     co_return body_too_large(limits.max_body_bytes);
   }
   if (!parser.is_done()) {
-    stream_.expires_after(limits.body_read_timeout);
-    auto [bec, bn] = co_await http::async_read(stream_, buffer_, parser, use_tuple);
+    auto bec = co_await read_into(parser, false, limits.body_read_timeout);
     if (bec == http::error::body_limit) {
       co_return body_too_large(limits.max_body_bytes);
     }
@@ -218,6 +216,51 @@ awaitable<std::optional<Error>> HttpSession::read_request_into(bool& ok) {
   keep_alive_ = request_.keep_alive();
   ok = true;
   co_return std::nullopt;
+}
+
+// Beast's async_read(_header) would do the same, but completes through the scheduler (a post)
+// even when the request is already buffered, which it usually is: a request arrives in one
+// segment and the idle read took it whole. So parse in place and read only for what is missing.
+awaitable<error_code> HttpSession::read_into(http::request_parser<http::string_body>& parser,
+                                             bool header_only, Millis timeout) {
+  // One deadline for the whole header (or body), not one per read: a client trickling a byte at
+  // a time must not reset it (slowloris).
+  stream_.expires_after(timeout);
+  for (;;) {
+    if (header_only ? parser.is_header_done() : parser.is_done()) {
+      co_return error_code{};
+    }
+    if (buffer_.size() > 0) {
+      error_code ec;
+      const std::size_t used = parser.put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec && ec != http::error::need_more) {
+        co_return ec;
+      }
+      if (!ec && used > 0) {
+        continue;
+      }
+    }
+    // As Beast sizes its reads: what the buffer has room for, at least 512 bytes, at most 64 KiB.
+    const std::size_t room = buffer_.capacity() - buffer_.size();
+    const std::size_t size = std::min<std::size_t>(std::max<std::size_t>(512, room), 65536);
+    auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(size), use_tuple);
+    buffer_.commit(n);
+    if (ec == net::error::eof) {
+      if (!parser.got_some()) {
+        co_return http::error::end_of_stream;
+      }
+      error_code eof_ec;
+      parser.put_eof(eof_ec);  // a message that may end at EOF ends here; anything else is cut
+      if (eof_ec) {
+        co_return eof_ec;
+      }
+      continue;
+    }
+    if (ec) {
+      co_return ec;
+    }
+  }
 }
 
 void HttpSession::reset_exchange() {
@@ -260,7 +303,7 @@ awaitable<void> HttpSession::dispatch() {
   // While the handler works, notice a client that goes away (to cancel upstream work at once).
   if (route_->access != Access::open) {
     watching_ = true;
-    net::co_spawn(stream_.get_executor(), watch_client(), net::detached);
+    watch_client();
   }
   co_await route_->handler(*this);
 }
@@ -320,18 +363,23 @@ awaitable<std::optional<Error>> HttpSession::route_and_authenticate() {
   co_return std::nullopt;
 }
 
-awaitable<void> HttpSession::watch_client() {
-  auto self = shared_from_this();
-  auto [ec] = co_await stream_.socket().async_wait(tcp::socket::wait_read, use_tuple);
-  if (ec || !watching_) {
-    co_return;  // cancelled: the request finished
+// A one-byte peek rather than async_wait: a wait re-arms the socket in epoll (an epoll_ctl per
+// request), a read on a socket epoll already watches does not. And a plain handler rather than a
+// coroutine: no frame to allocate for what is almost always cancelled.
+void HttpSession::watch_client() {
+  stream_.socket().async_receive(
+      net::buffer(&peeked_, 1), tcp::socket::message_peek,
+      [self = shared_from_this()](const error_code& ec, std::size_t n) {
+        self->on_client_readable(ec, n);
+      });
+}
+
+void HttpSession::on_client_readable(const error_code& ec, std::size_t n) {
+  if (!watching_ || ec == net::error::operation_aborted) {
+    return;  // cancelled: the request finished
   }
-  // Readable: either the peer closed (EOF / reset) or it pipelined its next request.
-  char byte;
-  error_code peek_ec;
-  std::size_t n =
-      stream_.socket().receive(net::buffer(&byte, 1), tcp::socket::message_peek, peek_ec);
-  if (peek_ec || n == 0) {
+  // A byte: the client pipelined its next request, which stays unread. EOF or an error: gone.
+  if (ec || n == 0) {
     client_gone_ = true;
     keep_alive_ = false;
     if (on_gone_) {

@@ -44,10 +44,15 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, private Ht
   awaitable<bool> read_request();
   // Reads one request; an error to answer (then close) when it is unacceptable.
   awaitable<std::optional<Error>> read_request_into(bool& ok);
+  // Feeds the parser buffered bytes, reading more within `timeout` only while it needs them,
+  // until the header (or the whole request) is complete.
+  awaitable<error_code> read_into(http::request_parser<http::string_body>& parser,
+                                  bool header_only, Millis timeout);
   awaitable<void> handle_request();
   awaitable<void> dispatch();
   awaitable<std::optional<Error>> route_and_authenticate();
-  awaitable<void> watch_client();
+  void watch_client();
+  void on_client_readable(const error_code& ec, std::size_t n);
   // The status line and the fields every response carries; decides keep-alive.
   ResponseHead common_head(unsigned status);
   // Writes up to five buffers in one go (head, chunk framing, data, ...) within the write
@@ -76,6 +81,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, private Ht
   bool idle_ = true;
   bool draining_ = false;
   bool watching_ = false;
+  char peeked_ = 0;  // watch_client()'s peek lands here; the byte stays in the socket
   std::function<void()> on_gone_;
   const Route* route_ = nullptr;
 };

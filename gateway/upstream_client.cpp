@@ -148,6 +148,15 @@ awaitable<std::pair<error_code, std::size_t>> UpstreamConnection::read_some(Resp
   co_return std::pair{ec, n};
 }
 
+error_code UpstreamConnection::parse_buffered(ResponseParser& parser) {
+  error_code ec = http::error::need_more;
+  if (buffer_.size() > 0) {
+    ec = {};
+    buffer_.consume(parser.put(buffer_.data(), ec));
+  }
+  return ec;
+}
+
 // ---------------------------------------------------------------------------------------------
 // UpstreamResponse
 
@@ -192,6 +201,22 @@ awaitable<Result<std::string_view>> UpstreamResponse::read_some() {
   while (!parser_.is_done()) {
     body.data = chunk_.data();
     body.size = chunk_.size();
+    // Bytes already buffered first: Beast's async read would parse them too, but then complete
+    // through the scheduler (a post) instead of returning them here.
+    error_code parsed = conn_->parse_buffered(parser_);
+    if (parsed == http::error::need_buffer) {
+      parsed = {};
+    }
+    if (parsed && parsed != http::error::need_more) {
+      failed_ = true;
+      co_return fail(read_error(parsed, "while reading the response body"));
+    }
+    if (const std::size_t got = chunk_.size() - body.size; got > 0) {
+      co_return std::string_view(chunk_.data(), got);
+    }
+    if (parser_.is_done()) {
+      break;
+    }
     auto [ec, n] = co_await conn_->read_some(parser_, client_.limits().idle_timeout);
     if (ec == http::error::need_buffer) {
       ec = {};  // the buffer filled up: a normal outcome with buffer_body

@@ -48,6 +48,9 @@ class UpstreamConnection {
   awaitable<error_code> write(UpstreamRequestMessage& request, Millis timeout);
   awaitable<error_code> read_header(ResponseParser& parser, Millis timeout);
   awaitable<std::pair<error_code, std::size_t>> read_some(ResponseParser& parser, Millis timeout);
+  // Feeds the parser what was already read, without I/O (a small response's body usually arrives
+  // in the header's segment). need_more: nothing, or not enough, was buffered.
+  error_code parse_buffered(ResponseParser& parser);
   // Cancels pending operations and closes the socket (client went away, or shutdown).
   void close();
   bool is_open() const;

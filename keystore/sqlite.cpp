@@ -67,6 +67,16 @@ Statement& Statement::bind(int index, std::string_view text) {
   return *this;
 }
 
+Statement& Statement::bind_static(int index, std::string_view text) {
+  const char* p = text.empty() ? "" : text.data();  // as in bind(): "" stays TEXT, not NULL
+  note_bind(sqlite3_bind_text64(stmt_, index, p, text.size(), SQLITE_STATIC, SQLITE_UTF8));
+  return *this;
+}
+
+Statement& Statement::bind_static_or_null(int index, std::string_view text) {
+  return text.empty() ? bind(index, nullptr) : bind_static(index, text);
+}
+
 Statement& Statement::bind(int index, std::span<const unsigned char> blob) {
   static const unsigned char kEmpty = 0;
   const void* p = blob.empty() ? &kEmpty : blob.data();

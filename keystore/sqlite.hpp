@@ -43,6 +43,12 @@ class Statement {
   Statement& bind(int index, std::nullptr_t);
   Statement& bind(int index, const std::optional<int64_t>& value);
   Statement& bind(int index, const std::optional<std::string>& value);
+  // Binds `text` without copying it (SQLITE_STATIC): SQLite reads the caller's bytes when the
+  // statement steps, so they must stay valid and unchanged until the last step() that uses them;
+  // reset() drops the binding. For hot loops that bind strings which outlive the statement run.
+  Statement& bind_static(int index, std::string_view text);
+  // bind_static(), but an empty view binds NULL (keygate's "none" for optional text columns).
+  Statement& bind_static_or_null(int index, std::string_view text);
 
   // true: a row is ready for the column getters; false: done.
   Result<bool> step();

@@ -17,7 +17,9 @@
 //
 // When the queue is full (the disk cannot keep up), enqueue() does not block: the row is dropped
 // and counted (dropped()); the caller logs. Batches that cannot be written after retries are
-// reported through `on_write_error` and counted in failed().
+// reported through `on_write_error` and counted in failed(), and so are rows the table's CHECK
+// would refuse (a usage_known other than reported | estimated | unknown): the writer checks that
+// itself, row by row, so one bad row no longer costs its whole batch.
 
 #include <atomic>
 #include <chrono>

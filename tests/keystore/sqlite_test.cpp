@@ -112,3 +112,25 @@ TEST_CASE("statement binds and reads every type", "[sqlite]") {
   CHECK(stmt->is_null(4));
   CHECK_FALSE(stmt->column_opt_int(4).has_value());
 }
+
+TEST_CASE("bind_static reads the caller's bytes; empty is TEXT, or NULL with _or_null",
+          "[sqlite]") {
+  // Guards against: the usage writer's copy-free binding storing "" as NULL (request_id and
+  // usage_known are NOT NULL) or an optional column's "" as "" instead of NULL ("none").
+  testing::TempDir dir;
+  auto db = sqlite::Database::open(dir.file("k.db"));
+  auto stmt = db->prepare("SELECT ?, ?, ?, ?, typeof(?2), typeof(?4)");
+  REQUIRE(stmt.has_value());
+  const std::string text = "gpt-4o-mini";
+  const std::string empty;
+  stmt->bind_static(1, text)
+      .bind_static(2, std::string_view(empty))
+      .bind_static_or_null(3, text)
+      .bind_static_or_null(4, empty);
+  REQUIRE(stmt->step().value());
+  CHECK(stmt->column_text(0) == "gpt-4o-mini");
+  CHECK(stmt->column_text(4) == "text");
+  CHECK(stmt->column_text(2) == "gpt-4o-mini");
+  CHECK(stmt->column_text(5) == "null");
+  CHECK(stmt->is_null(3));
+}

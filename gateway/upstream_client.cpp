@@ -137,22 +137,30 @@ awaitable<error_code> UpstreamConnection::read_header(ResponseParser& parser, Mi
   co_return ec;
 }
 
-awaitable<std::pair<error_code, std::size_t>> UpstreamConnection::read_some(ResponseParser& parser,
-                                                                            Millis timeout) {
+awaitable<error_code> UpstreamConnection::read_more(Millis timeout) {
+  // As Beast sizes its reads: what the buffer has room for, at least 512 bytes, at most 64 KiB.
+  const std::size_t room = buffer_.capacity() - buffer_.size();
+  const std::size_t size = std::min<std::size_t>(std::max<std::size_t>(512, room), 65536);
   tcp().expires_after(timeout);
   if (tls_) {
-    auto [ec, n] = co_await http::async_read_some(*tls_, buffer_, parser, use_tuple);
-    co_return std::pair{ec, n};
+    auto [ec, n] = co_await tls_->async_read_some(buffer_.prepare(size), use_tuple);
+    buffer_.commit(n);
+    co_return ec;
   }
-  auto [ec, n] = co_await http::async_read_some(*plain_, buffer_, parser, use_tuple);
-  co_return std::pair{ec, n};
+  auto [ec, n] = co_await plain_->async_read_some(buffer_.prepare(size), use_tuple);
+  buffer_.commit(n);
+  co_return ec;
 }
 
 error_code UpstreamConnection::parse_buffered(ResponseParser& parser) {
   error_code ec = http::error::need_more;
   if (buffer_.size() > 0) {
     ec = {};
-    buffer_.consume(parser.put(buffer_.data(), ec));
+    const std::size_t used = parser.put(buffer_.data(), ec);
+    buffer_.consume(used);
+    if (!ec && used == 0) {
+      ec = http::error::need_more;  // no progress: read, rather than parse the same bytes again
+    }
   }
   return ec;
 }
@@ -161,9 +169,7 @@ error_code UpstreamConnection::parse_buffered(ResponseParser& parser) {
 // UpstreamResponse
 
 UpstreamResponse::UpstreamResponse(UpstreamClient& client, std::unique_ptr<UpstreamConnection> conn)
-    : client_(client), conn_(std::move(conn)), chunk_(4 * 1024) {
-  // 4 KiB: the copy-out buffer per read. SSE events are small, and every open stream holds one,
-  // so its size is multiplied by the number of idle streams.
+    : client_(client), conn_(std::move(conn)) {
   parser_.body_limit(boost::none);  // streams have no total size; read_all() bounds itself
   parser_.header_limit(64 * 1024);
 }
@@ -195,39 +201,35 @@ static Error read_error(const error_code& ec, const char* what) {
 }
 
 awaitable<Result<std::string_view>> UpstreamResponse::read_some() {
-  auto& body = parser_.get().body();
-  // A read may consume only framing (a chunk header) and yield no body byte: read again, so an
-  // empty result always means the end of the body.
+  // Bytes already buffered are parsed first; the connection reads only when they hold no body.
+  // A read may bring only framing (a chunk header) and no body byte: read again, so an empty
+  // result always means the end of the body.
+  // Eager: one put() goes on from a chunk header into its data. Not while the header was read:
+  // the first body piece would be taken then, unseen.
+  parser_.eager(true);
   while (!parser_.is_done()) {
-    body.data = chunk_.data();
-    body.size = chunk_.size();
-    // Bytes already buffered first: Beast's async read would parse them too, but then complete
-    // through the scheduler (a post) instead of returning them here.
-    error_code parsed = conn_->parse_buffered(parser_);
-    if (parsed == http::error::need_buffer) {
-      parsed = {};
+    error_code ec = conn_->parse_buffered(parser_);
+    if (ec == http::error::need_buffer) {
+      ec = {};  // a second body piece waits for the next call
     }
-    if (parsed && parsed != http::error::need_more) {
+    if (ec && ec != http::error::need_more) {
       failed_ = true;
-      co_return fail(read_error(parsed, "while reading the response body"));
+      co_return fail(read_error(ec, "while reading the response body"));
     }
-    if (const std::size_t got = chunk_.size() - body.size; got > 0) {
-      co_return std::string_view(chunk_.data(), got);
+    if (const std::string_view piece = parser_.take_piece(); !piece.empty()) {
+      co_return piece;
     }
     if (parser_.is_done()) {
       break;
     }
-    auto [ec, n] = co_await conn_->read_some(parser_, client_.limits().idle_timeout);
-    if (ec == http::error::need_buffer) {
-      ec = {};  // the buffer filled up: a normal outcome with buffer_body
+    ec = co_await conn_->read_more(client_.limits().idle_timeout);
+    if (ec == net::error::eof) {
+      ec = {};
+      parser_.put_eof(ec);  // a body delimited by the connection's end ends here, else truncated
     }
     if (ec) {
       failed_ = true;
       co_return fail(read_error(ec, "while reading the response body"));
-    }
-    std::size_t got = chunk_.size() - body.size;
-    if (got > 0) {
-      co_return std::string_view(chunk_.data(), got);
     }
   }
   co_return std::string_view{};

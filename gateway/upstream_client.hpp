@@ -17,6 +17,7 @@
 
 #include "gateway/asio_fwd.hpp"
 #include "gateway/config.hpp"
+#include "gateway/upstream_parser.hpp"
 #include "gateway/wiping_allocator.hpp"
 #include "schema/error.hpp"
 
@@ -34,7 +35,7 @@ Result<UpstreamTarget> parse_base_url(std::string_view base_url);
 
 using UpstreamFields = http::basic_fields<WipingAllocator<char>>;
 using UpstreamRequestMessage = http::request<http::string_body, UpstreamFields>;
-using ResponseParser = http::response_parser<http::buffer_body>;
+using ResponseParser = UpstreamParser;
 
 // One connection to an upstream host: plain or TLS. Used by one request at a time.
 class UpstreamConnection {
@@ -47,7 +48,8 @@ class UpstreamConnection {
                                 const std::string& host, Millis timeout);
   awaitable<error_code> write(UpstreamRequestMessage& request, Millis timeout);
   awaitable<error_code> read_header(ResponseParser& parser, Millis timeout);
-  awaitable<std::pair<error_code, std::size_t>> read_some(ResponseParser& parser, Millis timeout);
+  // Reads whatever arrives next into the connection's buffer, waiting at most `timeout`.
+  awaitable<error_code> read_more(Millis timeout);
   // Feeds the parser what was already read, without I/O (a small response's body usually arrives
   // in the header's segment). need_more: nothing, or not enough, was buffered.
   error_code parse_buffered(ResponseParser& parser);
@@ -70,10 +72,10 @@ class UpstreamConnection {
 // An upstream response being read. The body is read in pieces (streams are relayed as they come).
 class UpstreamResponse {
  public:
-  int status() const { return static_cast<int>(parser_.get().result_int()); }
-  const http::response_header<>& header() const { return parser_.get(); }
+  int status() const { return parser_.status(); }
   // Next piece of the body; empty with no error at the end. Each call waits at most the idle
-  // timeout. The returned view is valid until the next call.
+  // timeout. The returned view points into the connection's read buffer: valid until the next
+  // call.
   awaitable<Result<std::string_view>> read_some();
   // The whole remaining body, bounded by the configured limit (502 when larger).
   awaitable<Result<std::string>> read_all();
@@ -87,7 +89,6 @@ class UpstreamResponse {
   UpstreamClient& client_;
   std::unique_ptr<UpstreamConnection> conn_;
   ResponseParser parser_;
-  std::vector<char> chunk_;
   bool failed_ = false;
 
  public:

@@ -35,6 +35,14 @@ net::awaitable<bool> MockExchange::send_chunk(std::string_view data) {
   co_return !ec;
 }
 
+net::awaitable<bool> MockExchange::send_raw(std::string_view bytes) {
+  if (*peer_gone_) {
+    co_return false;
+  }
+  auto [ec, n] = co_await net::async_write(stream_, net::buffer(bytes.data(), bytes.size()), tuple);
+  co_return !ec;
+}
+
 net::awaitable<void> MockExchange::end_chunked() {
   co_await net::async_write(stream_, http::make_chunk_last(), tuple);
 }
@@ -205,8 +213,7 @@ std::string openai_completion_json(const std::string& content, int prompt_tokens
          R"(","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":)" +
          std::to_string(prompt_tokens) + R"(,"completion_tokens":)" +
          std::to_string(completion_tokens) + R"(,"total_tokens":)" +
-         std::to_string(prompt_tokens + completion_tokens) +
-         R"(},"system_fingerprint":"fp_mock"})";
+         std::to_string(prompt_tokens + completion_tokens) + R"(},"system_fingerprint":"fp_mock"})";
 }
 
 std::string openai_chunk_json(const std::string& delta_content, bool first,
@@ -219,8 +226,7 @@ std::string openai_chunk_json(const std::string& delta_content, bool first,
   return R"({"id":"chatcmpl-mock2","object":"chat.completion.chunk","created":1731000000,)"
          R"("model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"delta":)" +
          delta + R"(,"logprobs":null,"finish_reason":)" +
-         (finish_reason ? "\"" + std::string(finish_reason) + "\"" : std::string("null")) +
-         "}]}";
+         (finish_reason ? "\"" + std::string(finish_reason) + "\"" : std::string("null")) + "}]}";
 }
 
 std::string openai_usage_chunk_json(int prompt_tokens, int completion_tokens) {

@@ -47,16 +47,23 @@ class MockExchange {
   net::awaitable<void> respond(int status, std::string_view body,
                                std::string_view content_type = "application/json");
   template <class S>
-    requires std::same_as<S, std::string>
-  net::awaitable<void> respond(int, S&&, std::string_view = {}) = delete;
+  requires std::same_as<S, std::string> net::awaitable<void> respond(int, S&&,
+                                                                     std::string_view = {})
+  = delete;
   // Starts a chunked response (SSE by default), then pieces of it.
   net::awaitable<void> start_chunked(int status = 200,
                                      std::string_view content_type = "text/event-stream");
   net::awaitable<bool> send_chunk(std::string_view data);  // false once keygate has gone
   template <class S>
-    requires std::same_as<S, std::string>
-  net::awaitable<bool> send_chunk(S&&) = delete;
+  requires std::same_as<S, std::string> net::awaitable<bool> send_chunk(S&&)
+  = delete;
   net::awaitable<void> end_chunked();
+  // Bytes exactly as given: a test shapes the wire itself (a header and its first chunk in one
+  // segment, a chunk size line split across two writes, a body that ends with the connection).
+  net::awaitable<bool> send_raw(std::string_view bytes);
+  template <class S>
+  requires std::same_as<S, std::string> net::awaitable<bool> send_raw(S&&)
+  = delete;
   net::awaitable<void> sleep(std::chrono::milliseconds d);
   // Drops the connection without finishing the response (an upstream that dies).
   void cut();

@@ -1,0 +1,158 @@
+// How an upstream's bytes are cut into TCP segments must not change what the client gets, or when.
+// keygate parses what it has already read before it reads again, and hands body pieces out as
+// views into its read buffer (gateway/upstream_parser.hpp); these tests shape the wire by hand
+// (MockExchange::send_raw) to reach each path of that: a header that arrives with its first
+// event, chunks split inside their size line, many chunks in one segment, a Content-Length body
+// in pieces, and a body that ends with the connection.
+
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+
+#include "testing/gateway_fixture.hpp"
+#include "testing/http_client.hpp"
+#include "testing/mock_upstream.hpp"
+
+using namespace keygate;
+using namespace keygate::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct FramingFixture {
+  MockUpstream upstream;
+  std::unique_ptr<TestGateway> gw;
+  explicit FramingFixture(MockHandler handler) : upstream(std::move(handler)) {
+    setenv("OPENAI_API_KEY", "sk-env-test-key-0000000000001234", 1);
+    GatewayOptions options;
+    options.base_urls = {{"openai", upstream.base_url("/v1")}};
+    gw = std::make_unique<TestGateway>(options);
+  }
+};
+
+std::string event(const std::string& content, bool first = false, const char* finish = nullptr) {
+  return "data: " + openai_chunk_json(content, first, finish) + "\n\n";
+}
+
+std::string chunk(const std::string& data) {
+  char size[20];
+  std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+  return size + data + "\r\n";
+}
+
+constexpr std::string_view kChunkedHead =
+    "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n";
+
+}  // namespace
+
+TEST_CASE("a first event that arrives with the header reaches the client before the next one",
+          "[proxy][stream][framing]") {
+  // The bug this guards: the header read leaves the first chunk in the buffer, and a parser that
+  // stops after the chunk's size line waits for more bytes that the upstream is not sending yet.
+  FramingFixture f([](MockExchange& ex) -> net::awaitable<void> {
+    const std::string head_and_first = std::string(kChunkedHead) + chunk(event("first", true));
+    co_await ex.send_raw(head_and_first);
+    co_await ex.sleep(1500ms);
+    const std::string rest = chunk(event("", false, "stop") + "data: [DONE]\n\n") + "0\r\n\r\n";
+    co_await ex.send_raw(rest);
+  });
+  HttpConnection conn(f.gw->port());
+  const auto t0 = std::chrono::steady_clock::now();
+  conn.send("POST", "/v1/chat/completions", chat_body("openai/gpt-4o-mini", true),
+            {{"authorization", bearer(f.gw->user_token)}});
+  REQUIRE(conn.read_header() == 200);
+  const std::string first = conn.read_some();
+  CHECK(first.find("first") != std::string::npos);
+  CHECK(std::chrono::steady_clock::now() - t0 < 1000ms);
+  const std::string rest = conn.read_rest();
+  CHECK(rest.find("[DONE]") != std::string::npos);
+}
+
+TEST_CASE("chunks split inside their size line, and many chunks in one segment, all arrive",
+          "[proxy][stream][framing]") {
+  FramingFixture f([](MockExchange& ex) -> net::awaitable<void> {
+    co_await ex.send_raw(kChunkedHead);
+    // One chunk cut after its first size digit, and inside its data.
+    const std::string one = chunk(event("a0", true));
+    const std::string cut1 = one.substr(0, 1);
+    const std::string cut2 = one.substr(1, 20);
+    const std::string cut3 = one.substr(21);
+    co_await ex.send_raw(cut1);
+    co_await ex.sleep(30ms);
+    co_await ex.send_raw(cut2);
+    co_await ex.sleep(30ms);
+    co_await ex.send_raw(cut3);
+    // Then twenty chunks, the finish and the terminator in one write.
+    std::string many;
+    for (int i = 1; i <= 20; ++i) {
+      many += chunk(event("a" + std::to_string(i)));
+    }
+    many += chunk(event("", false, "stop") + "data: [DONE]\n\n") + "0\r\n\r\n";
+    co_await ex.send_raw(many);
+  });
+  auto r = http_request(f.gw->port(), "POST", "/v1/chat/completions",
+                        chat_body("openai/gpt-4o-mini", true),
+                        {{"authorization", bearer(f.gw->user_token)}});
+  REQUIRE(r.status == 200);
+  for (int i = 0; i <= 20; ++i) {
+    INFO("event a" << i);
+    CHECK(r.body.find("\"content\":\"a" + std::to_string(i) + "\"") != std::string::npos);
+  }
+  CHECK(r.body.find("data: [DONE]") != std::string::npos);
+}
+
+TEST_CASE("a Content-Length JSON body that arrives in pieces is relayed whole",
+          "[proxy][framing]") {
+  FramingFixture f([](MockExchange& ex) -> net::awaitable<void> {
+    const std::string body = openai_completion_json("pieced together");
+    const std::string head =
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n";
+    const std::string head_and_start = head + body.substr(0, 10);
+    const std::string middle = body.substr(10, 30);
+    const std::string end = body.substr(40);
+    co_await ex.send_raw(head_and_start);
+    co_await ex.sleep(30ms);
+    co_await ex.send_raw(middle);
+    co_await ex.sleep(30ms);
+    co_await ex.send_raw(end);
+  });
+  auto r = http_request(f.gw->port(), "POST", "/v1/chat/completions", chat_body(),
+                        {{"authorization", bearer(f.gw->user_token)}});
+  REQUIRE(r.status == 200);
+  CHECK(r.body.find("pieced together") != std::string::npos);
+}
+
+TEST_CASE("a body delimited by the upstream closing the connection ends there",
+          "[proxy][framing]") {
+  // HTTP/1.1 allows a response without Content-Length or chunking: the body ends at EOF.
+  FramingFixture f([](MockExchange& ex) -> net::awaitable<void> {
+    const std::string body = openai_completion_json("until close");
+    const std::string all =
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n" + body;
+    co_await ex.send_raw(all);
+    ex.cut();
+  });
+  auto r = http_request(f.gw->port(), "POST", "/v1/chat/completions", chat_body(),
+                        {{"authorization", bearer(f.gw->user_token)}});
+  REQUIRE(r.status == 200);
+  CHECK(r.body.find("until close") != std::string::npos);
+}
+
+TEST_CASE("a Content-Length body cut short by the upstream is a 502, not a partial answer",
+          "[proxy][framing][errors]") {
+  FramingFixture f([](MockExchange& ex) -> net::awaitable<void> {
+    const std::string body = openai_completion_json("never complete");
+    const std::string head =
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n";
+    const std::string half = head + body.substr(0, body.size() / 2);
+    co_await ex.send_raw(half);
+    ex.cut();
+  });
+  auto r = http_request(f.gw->port(), "POST", "/v1/chat/completions", chat_body(),
+                        {{"authorization", bearer(f.gw->user_token)}});
+  CHECK(r.status == 502);
+  CHECK(r.body.find("\"error\"") != std::string::npos);
+  CHECK(r.body.find("never complete") == std::string::npos);
+}

@@ -208,30 +208,32 @@ std::optional<std::string> selected_agent(const HttpExchange& ex, std::string_vi
   return std::nullopt;
 }
 
-awaitable<void> chat_completions(HttpExchange& ex, ApiContext& s, ProxyState& state) {
-  const std::string& body = ex.request().body();
-  // A pool sized to the body (RapidJSON's default takes 64 KiB per document), kept until a stream
-  // starts (until then a fallback target may need the same request).
-  rapidjson::MemoryPoolAllocator<> pool(json_pool_size(body.size()));
-  rapidjson::Document parsed(&pool);
-  rapidjson::Document* doc = &parsed;
-  if (auto ok = parse_json_object_into(body, parsed); !ok) {
-    co_await ex.reply_error(ok.error());
-    co_return;
-  }
-  if (auto ok = validate_chat_request(*doc); !ok) {
-    co_await ex.reply_error(ok.error());
-    co_return;
-  }
+// What a chat request resolved to: who asked for what, and the targets to try in order.
+struct ChatPlan {
   RequestInfo info;
+  std::vector<router::Target> chain;
+};
+
+// Validates the request, applies the agent it selects and builds its chain; answers the client
+// itself and returns nothing when the request cannot go on. A coroutine of its own so that its
+// locals (the stored agent, the candidate chain, errors) are freed before the request is sent:
+// the caller's frame lives as long as the stream it relays.
+awaitable<std::optional<ChatPlan>> plan_chat(HttpExchange& ex, ApiContext& s,
+                                             rapidjson::Document& doc) {
+  if (auto ok = validate_chat_request(doc); !ok) {
+    co_await ex.reply_error(ok.error());
+    co_return std::nullopt;
+  }
+  ChatPlan plan;
+  RequestInfo& info = plan.info;
   info.options.stream =
-      (*doc).HasMember("stream") && (*doc)["stream"].IsBool() && (*doc)["stream"].GetBool();
-  if (auto so = doc->FindMember("stream_options"); so != doc->MemberEnd() && so->value.IsObject()) {
+      doc.HasMember("stream") && doc["stream"].IsBool() && doc["stream"].GetBool();
+  if (auto so = doc.FindMember("stream_options"); so != doc.MemberEnd() && so->value.IsObject()) {
     auto iu = so->value.FindMember("include_usage");
     info.options.client_wants_usage =
         iu != so->value.MemberEnd() && iu->value.IsBool() && iu->value.GetBool();
   }
-  info.model_requested = std::string(as_view((*doc)["model"]));
+  info.model_requested = std::string(as_view(doc["model"]));
 
   std::string primary = info.model_requested;
   std::vector<std::string> fallbacks;
@@ -240,35 +242,53 @@ awaitable<void> chat_completions(HttpExchange& ex, ApiContext& s, ProxyState& st
     if (!router::validate_agent_name(info.agent)) {
       const Error e = agent_not_found(info.agent);
       co_await ex.reply_error(e);
-      co_return;
+      co_return std::nullopt;
     }
     auto work = [&] { return s.keystore.get_agent(ex.caller.user_id, info.agent); };
     auto stored = co_await s.db.run(work);
     if (!stored) {
       const Error e = stored.error().status == 404 ? agent_not_found(info.agent) : stored.error();
       co_await ex.reply_error(e);
-      co_return;
+      co_return std::nullopt;
     }
     auto spec =
         router::parse_stored_agent(stored->model, stored->params_json, stored->fallbacks_json);
     if (!spec) {
       co_await ex.reply_error(spec.error());
-      co_return;
+      co_return std::nullopt;
     }
     primary = spec->model;
     fallbacks = spec->fallbacks;
-    router::merge_agent_params(*doc, spec->params);
+    router::merge_agent_params(doc, spec->params);
   }
   auto chain = router::build_chain(s.models, primary, fallbacks);
   if (!chain) {
     co_await ex.reply_error(chain.error());
-    co_return;
+    co_return std::nullopt;
   }
   const auto& first = chain->front();
-  if (auto ok = router::validate_request_params(*doc, first.provider->find_model(first.model));
+  if (auto ok = router::validate_request_params(doc, first.provider->find_model(first.model));
       !ok) {
     co_await ex.reply_error(ok.error());
+    co_return std::nullopt;
+  }
+  plan.chain = std::move(*chain);
+  co_return plan;
+}
+
+awaitable<void> chat_completions(HttpExchange& ex, ApiContext& s, ProxyState& state) {
+  const std::string& body = ex.request().body();
+  // A pool sized to the body (RapidJSON's default takes 64 KiB per document), kept until a stream
+  // starts (until then a fallback target may need the same request).
+  rapidjson::MemoryPoolAllocator<> pool(json_pool_size(body.size()));
+  rapidjson::Document parsed(&pool);
+  if (auto ok = parse_json_object_into(body, parsed); !ok) {
+    co_await ex.reply_error(ok.error());
     co_return;
+  }
+  std::optional<ChatPlan> plan = co_await plan_chat(ex, s, parsed);
+  if (!plan) {
+    co_return;  // answered
   }
   // Once a stream starts no fallback can follow: the parsed request is freed then instead of held
   // for the stream's whole length (a long conversation is hundreds of KB per open stream).
@@ -276,7 +296,7 @@ awaitable<void> chat_completions(HttpExchange& ex, ApiContext& s, ProxyState& st
     parsed.SetNull();
     pool.Clear();
   };
-  co_await run_chain(ex, s, state, *chain, *doc, info, release);
+  co_await run_chain(ex, s, state, plan->chain, parsed, plan->info, release);
 }
 
 // The models the caller can use now: every catalog model of a provider for which a key resolves.

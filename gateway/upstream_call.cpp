@@ -86,23 +86,47 @@ awaitable<AttemptResult> UpstreamCall::attempt(const router::Target& target,
     ~ForgetConnection() { live = nullptr; }
   } forget_connection{live_connection_};
   AttemptResult result;
+  // Sending is its own coroutine so that its frame (the request, the key, the built body) is
+  // gone before a stream is relayed: this frame stays for the stream's whole length, in every
+  // open stream.
+  std::unique_ptr<UpstreamResponse> response = co_await send(target, request, options, result);
+  if (!response) {
+    co_return result;
+  }
+  const auto& adapter = *target.provider->adapter;
+  if (options.stream) {
+    result = co_await relay_stream(*response, adapter, options, target, std::move(result));
+  } else {
+    result = co_await relay_whole(*response, adapter, target, std::move(result));
+  }
+  live_connection_ = nullptr;
+  result.latency = Clock::now() - started;
+  co_return result;
+}
+
+awaitable<std::unique_ptr<UpstreamResponse>> UpstreamCall::send(
+    const router::Target& target, const rapidjson::Document& request,
+    const providers::ChatOptions& options, AttemptResult& result) {
   const auto& provider = *target.provider;
   const auto& adapter = *provider.adapter;
 
   const Result<UpstreamTarget>& upstream_target = parsed_base_url(provider.base_url);
   if (!upstream_target) {
-    co_return failed(result, upstream_target.error(), Outcome::rejected);
+    result = failed(std::move(result), upstream_target.error(), Outcome::rejected);
+    co_return nullptr;
   }
   auto credential = co_await keys_.resolve(ex_.caller, provider);
   if (!credential) {
-    co_return failed(result, credential.error(), Outcome::rejected);
+    result = failed(std::move(result), credential.error(), Outcome::rejected);
+    co_return nullptr;
   }
   result.key_source = credential->source;
   result.key_id = credential->key_id;
 
   auto built = adapter.build_chat_request(request, options, target.model);
   if (!built) {
-    co_return failed(result, built.error(), Outcome::rejected);
+    result = failed(std::move(result), built.error(), Outcome::rejected);
+    co_return nullptr;
   }
 
   UpstreamRequestMessage msg{http::verb::post, upstream_target->base_path + built->path, 11};
@@ -122,7 +146,7 @@ awaitable<AttemptResult> UpstreamCall::attempt(const router::Target& target,
     msg.set(provider.auth.header, value.expose());
   }
   // The plaintext stays (in protected memory) until the answer's header arrives: an upstream error
-  // may echo the key, and scrubbing it needs the key. Wiped right after that, below.
+  // may echo the key, and scrubbing it needs the key. Wiped when this coroutine returns.
   msg.body() = std::move(built->body);
 
   // A client that goes away closes the upstream connection at once (the provider stops work).
@@ -138,44 +162,38 @@ awaitable<AttemptResult> UpstreamCall::attempt(const router::Target& target,
   ex_.log.upstream_time += Clock::now() - waited_from;
   msg = UpstreamRequestMessage{};  // sent: free its body and its (wiped) headers now
   if (cancelled_ || ex_.client_gone()) {
-    result.latency = Clock::now() - started;
-    co_return failed(result, Error::upstream_unreachable("client disconnected"),
-                     Outcome::client_cancelled);
+    result.latency = Clock::now() - started_;
+    result = failed(std::move(result), Error::upstream_unreachable("client disconnected"),
+                    Outcome::client_cancelled);
+    co_return nullptr;
   }
   if (!response) {
-    result.latency = Clock::now() - started;
-    co_return failed(result, response.error(), outcome_of(response.error()));
+    result.latency = Clock::now() - started_;
+    result = failed(std::move(result), response.error(), outcome_of(response.error()));
+    co_return nullptr;
   }
   result.upstream_status = (*response)->status();
-
-  if (result.upstream_status < 200 || result.upstream_status >= 300) {
-    waited_from = Clock::now();
-    auto body = co_await (*response)->read_all();
-    ex_.log.upstream_time += Clock::now() - waited_from;
-    Error error = body ? adapter.translate_error(result.upstream_status, *body)
-                       : Error::upstream_status(result.upstream_status, "Upstream error.");
-    if (credential->secret) {
-      // OpenAI answers a bad key with "Incorrect API key provided: sk-abc***wxyz": never
-      // pass that on to the client or the logs.
-      error.message = scrub_secret(error.message, credential->secret->expose());
-      credential->secret.reset();
-    }
-    if (result.upstream_status == 401 || result.upstream_status == 403) {
-      keys_.key_rejected(*credential, result.upstream_status);
-    }
-    result.latency = Clock::now() - started;
-    co_return failed(result, std::move(error), Outcome::upstream_error);
+  if (result.upstream_status >= 200 && result.upstream_status < 300) {
+    co_return std::move(*response);
   }
 
-  credential->secret.reset();  // a success needs the key no longer
-  if (options.stream) {
-    result = co_await relay_stream(**response, adapter, options, target, std::move(result));
-  } else {
-    result = co_await relay_whole(**response, adapter, target, std::move(result));
+  waited_from = Clock::now();
+  auto body = co_await (*response)->read_all();
+  ex_.log.upstream_time += Clock::now() - waited_from;
+  Error error = body ? adapter.translate_error(result.upstream_status, *body)
+                     : Error::upstream_status(result.upstream_status, "Upstream error.");
+  if (credential->secret) {
+    // OpenAI answers a bad key with "Incorrect API key provided: sk-abc***wxyz": never
+    // pass that on to the client or the logs.
+    error.message = scrub_secret(error.message, credential->secret->expose());
+    credential->secret.reset();
   }
-  live_connection_ = nullptr;
-  result.latency = Clock::now() - started;
-  co_return result;
+  if (result.upstream_status == 401 || result.upstream_status == 403) {
+    keys_.key_rejected(*credential, result.upstream_status);
+  }
+  result.latency = Clock::now() - started_;
+  result = failed(std::move(result), std::move(error), Outcome::upstream_error);
+  co_return nullptr;
 }
 
 awaitable<AttemptResult> UpstreamCall::relay_whole(UpstreamResponse& response,

@@ -46,6 +46,12 @@ class UpstreamCall {
                                     const providers::ChatOptions& options);
 
  private:
+  // Resolves the key, builds and sends the request: the 2xx response to relay, or null with
+  // `result` saying why not (an upstream error answer is read and translated here).
+  awaitable<std::unique_ptr<UpstreamResponse>> send(const router::Target& target,
+                                                    const rapidjson::Document& request,
+                                                    const providers::ChatOptions& options,
+                                                    AttemptResult& result);
   awaitable<AttemptResult> relay_whole(UpstreamResponse& response,
                                        const providers::Adapter& adapter,
                                        const router::Target& target, AttemptResult result);

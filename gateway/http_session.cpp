@@ -367,11 +367,10 @@ awaitable<std::optional<Error>> HttpSession::route_and_authenticate() {
 // request), a read on a socket epoll already watches does not. And a plain handler rather than a
 // coroutine: no frame to allocate for what is almost always cancelled.
 void HttpSession::watch_client() {
-  stream_.socket().async_receive(
-      net::buffer(&peeked_, 1), tcp::socket::message_peek,
-      [self = shared_from_this()](const error_code& ec, std::size_t n) {
-        self->on_client_readable(ec, n);
-      });
+  stream_.socket().async_receive(net::buffer(&peeked_, 1), tcp::socket::message_peek,
+                                 [self = shared_from_this()](const error_code& ec, std::size_t n) {
+                                   self->on_client_readable(ec, n);
+                                 });
 }
 
 void HttpSession::on_client_readable(const error_code& ec, std::size_t n) {

@@ -3,7 +3,8 @@
 
 Starts, on this machine only (loopback):
   * a fast mock upstream: nginx serving a fixed chat completion and a fixed SSE stream of N chunks;
-  * nginx as a plain reverse proxy in front of it (one worker, keep-alive to the mock);
+  * nginx as a plain reverse proxy in front of it (one worker, keep-alive to the mock), and for
+    reference nginx with its default proxy settings (a new upstream connection per request);
   * keygate with a user, a sealed personal key and usage recording on;
 then drives each with wrk at 1, 16, 64 and 256 connections. The load generator and the mock share
 core 0; the proxy under test gets core 1 (plus an unpinned keygate run). Prints one table and writes
@@ -191,7 +192,7 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="keygate-bench-"))
     procs = []
     try:
-        mock_port, proxy_port, kg_port = free_port(), free_port(), free_port()
+        mock_port, proxy_port, plain_proxy_port, kg_port = free_port(), free_port(), free_port(), free_port()
         mock = Nginx(work, "mock", f"""
   server {{
     listen 127.0.0.1:{mock_port} backlog=4096;
@@ -214,6 +215,16 @@ def main():
     }}
   }}""", proxy_core)
         procs.append(proxy)
+        # nginx with its default proxy settings: HTTP/1.0 upstream, a new connection per request.
+        # Not the baseline (keygate pools its upstream connections; so does the nginx above), but
+        # the setup the issue's reference figures (25.7k req/s, 34 us/req) look like.
+        plain_proxy = Nginx(work, "plain-proxy", f"""
+  server {{
+    listen 127.0.0.1:{plain_proxy_port} backlog=4096;
+    access_log off;
+    location / {{ proxy_pass http://127.0.0.1:{mock_port}; proxy_buffering off; }}
+  }}""", proxy_core)
+        procs.append(plain_proxy)
 
         # keygate: a user with a sealed personal key for each mock provider; usage recording on.
         data = work / "kg-data"
@@ -255,6 +266,8 @@ def main():
         targets = {
             "direct": (mock_port, None, [], "/v1/chat/completions", "/sse/v1/chat/completions"),
             "nginx": (proxy_port, None, proxy.pids(), "/v1/chat/completions", "/sse/v1/chat/completions"),
+            "nginx-new-conn": (plain_proxy_port, None, plain_proxy.pids(), "/v1/chat/completions",
+                               "/sse/v1/chat/completions"),
             "keygate": (kg_port, token, [keygate.pid], "/v1/chat/completions", "/v1/chat/completions"),
         }
         results = []
@@ -284,10 +297,10 @@ def main():
             if name == "keygate":
                 keygate_requests += r["requests"]
                 row["peak_rss_mb"] = rss_kb(keygate.pid, "VmHWM") / 1024
-            elif name == "nginx":
-                row["peak_rss_mb"] = sum(rss_kb(p, "VmHWM") for p in proxy.pids()) / 1024
+            elif name.startswith("nginx"):
+                row["peak_rss_mb"] = sum(rss_kb(p, "VmHWM") for p in pids) / 1024
             results.append(row)
-            print(f"  {name:8} {kind:4} c={c:<4} {row['rps']:>9.0f} req/s  p99 {row['p99_us']/1000:7.2f} ms  "
+            print(f"  {name:14} {kind:4} c={c:<4} {row['rps']:>9.0f} req/s  p99 {row['p99_us']/1000:7.2f} ms  "
                   f"errors {errors}  upstream {upstream}", flush=True)
 
         print(f"== keygate idle RSS {idle_rss_kb/1024:.1f} MB; {args.duration}s per run")
@@ -295,6 +308,8 @@ def main():
             for c in conns:
                 for name in ("direct", "nginx", "keygate"):
                     run(name, kind, c, load_core)
+                if kind == "json":
+                    run("nginx-new-conn", kind, c, load_core)
         unpinned = [c for c in conns if c in (16, 64)] or conns[:1]
         # Unpinned: keygate may use both cores (load generator and mock compete with it).
         subprocess.run(["taskset", "-a", "-p", "-c", f"0-{cores-1}", str(keygate.pid)], capture_output=True)
@@ -327,14 +342,14 @@ def report(results, ttfc, idle_rss_kb, usage_rows, keygate_requests, args):
     direct = {(r["kind"], r["connections"]): r for r in results if r["target"] == "direct"}
     print()
     print(f"machine: {os.cpu_count()} cores; {platform_line()}")
-    print(f"{'target':8} {'kind':4} {'conns':>5} {'pin':>3} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} "
+    print(f"{'target':14} {'kind':4} {'conns':>5} {'pin':>3} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} "
           f"{'p99.9 ms':>8} {'+p99 ms':>7} {'CPU us/req':>10} {'RSS MB':>6} {'errors':>6} {'upstream':>8}")
     for r in results:
         d = direct.get((r["kind"], r["connections"]))
         added = (r["p99_us"] - d["p99_us"]) / 1000 if d and r["target"] != "direct" else 0
         cpu = f"{r['cpu_us_per_req']:.1f}" if r.get("cpu_us_per_req") else "-"
         rss = f"{r['peak_rss_mb']:.1f}" if r.get("peak_rss_mb") else "-"
-        print(f"{r['target']:8} {r['kind']:4} {r['connections']:>5} {'y' if r['pinned'] else 'n':>3} "
+        print(f"{r['target']:14} {r['kind']:4} {r['connections']:>5} {'y' if r['pinned'] else 'n':>3} "
               f"{r['rps']:>9.0f} {r['p50_us']/1000:>7.2f} {r['p99_us']/1000:>7.2f} {r['p999_us']/1000:>8.2f} "
               f"{added:>7.2f} {cpu:>10} {rss:>6} {r['errors']:>6} {r['upstream_requests']:>8}")
     print()

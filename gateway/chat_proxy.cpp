@@ -108,6 +108,70 @@ std::chrono::milliseconds jittered_backoff(const router::RetryPolicy& policy) {
   return policy.backoff(rng);
 }
 
+// A chain's running state between attempts: the error to answer with if no target succeeds.
+struct ChainState {
+  std::optional<Error> error;  // the last failure, else the first "no key for this provider"
+};
+
+// After a failed attempt: what run_chain does next. A plain function, so that the error copies
+// and the breaker bookkeeping stay out of run_chain's frame (alive for a whole stream).
+enum class Next { stop, reply_and_stop, retry_or_move_on, next_target };
+
+Next after_failure(ProxyState& state, const std::string& provider, const AttemptResult& result,
+                   const HttpExchange& ex, ChainState& chain) {
+  const Error& error = *result.error;
+  if (result.outcome == Outcome::client_cancelled || ex.client_gone()) {
+    state.breaker.release_probe(provider);
+    return Next::stop;
+  }
+  if (error.code == "provider_key_missing") {
+    state.breaker.release_probe(provider);
+    if (!chain.error) {
+      chain.error = error;
+    }
+    return Next::next_target;  // this entry has no key: the next one may
+  }
+  if (router::RetryPolicy::counts_against_provider(error)) {
+    state.breaker.record_failure(provider);
+  } else if (result.upstream_status != 0) {
+    state.breaker.record_success(provider);  // it answered: the provider is up
+  } else {
+    state.breaker.release_probe(provider);
+  }
+  if (result.client_answered) {
+    return Next::stop;  // committed: the error went out in the stream, no fallback after a byte
+  }
+  chain.error = error;
+  if (!router::RetryPolicy::can_move_on(error, result.client_answered)) {
+    return Next::reply_and_stop;
+  }
+  return Next::retry_or_move_on;
+}
+
+awaitable<void> pause_before_retry(const router::RetryPolicy& policy) {
+  net::steady_timer pause(co_await net::this_coro::executor);
+  pause.expires_after(jittered_backoff(policy));
+  co_await pause.async_wait(use_tuple);
+}
+
+// Every target failed (or none could be tried): the client gets the error that says why.
+awaitable<void> reply_chain_failed(HttpExchange& ex, const ChainState& chain) {
+  if (chain.error) {
+    co_await ex.reply_error(*chain.error);
+    co_return;
+  }
+  const Error e = Error::unavailable(
+      "Every provider for this request failed repeatedly in the last seconds and is paused; "
+      "try again shortly.",
+      "provider_unavailable");
+  co_await ex.reply_error(e);
+}
+
+void record_attempt(HttpExchange& ex, ApiContext& s, int64_t started_ms, const RequestInfo& info,
+                    const router::Target& target, const AttemptResult& result) {
+  s.usage.record(usage_event(ex, started_ms, info, target, result));
+}
+
 // Tries the chain in order: each target with its own key and the same request (adapters only
 // read it), at most `max_retries_per_target` retries after a jittered pause, and the next
 // target only for retryable errors that happened before anything reached the client.
@@ -117,8 +181,8 @@ awaitable<void> run_chain(HttpExchange& ex, ApiContext& s, ProxyState& state,
                           const std::function<void()>& release_request) {
   UpstreamCall call{ex, s.upstream, s.keys};
   call.on_stream_started(release_request);
-  std::optional<Error> last_error;
-  std::optional<Error> key_missing;
+  AttemptResult result;
+  ChainState failures;
   for (const auto& target : chain) {
     const std::string& provider = target.provider->id;
     if (ex.client_gone()) {
@@ -130,45 +194,25 @@ awaitable<void> run_chain(HttpExchange& ex, ApiContext& s, ProxyState& state,
     set_served_by(ex, target);
     for (int tries = 0;; ++tries) {
       const auto started_ms = now_unix_ms();
-      auto result = co_await call.attempt(target, request, info.options);
-      s.usage.record(usage_event(ex, started_ms, info, target, result));
+      co_await call.attempt(target, request, info.options, result);
+      record_attempt(ex, s, started_ms, info, target, result);
       if (!result.error) {
         state.breaker.record_success(provider);
         co_return;
       }
-      const Error error = *result.error;
-      if (result.outcome == Outcome::client_cancelled || ex.client_gone()) {
-        state.breaker.release_probe(provider);
+      const Next next = after_failure(state, provider, result, ex, failures);
+      if (next == Next::stop) {
         co_return;
       }
-      if (error.code == "provider_key_missing") {
-        state.breaker.release_probe(provider);
-        if (!key_missing) {
-          key_missing = error;
-        }
-        break;  // this entry has no key: the next one may
-      }
-      if (router::RetryPolicy::counts_against_provider(error)) {
-        state.breaker.record_failure(provider);
-      } else if (result.upstream_status != 0) {
-        state.breaker.record_success(provider);  // it answered: the provider is up
-      } else {
-        state.breaker.release_probe(provider);
-      }
-      if (result.client_answered) {
-        co_return;  // committed: the error went out in the stream, no fallback after a byte
-      }
-      if (!router::RetryPolicy::can_move_on(error, result.client_answered)) {
-        co_await ex.reply_error(error);
+      if (next == Next::reply_and_stop) {
+        co_await ex.reply_error(*failures.error);
         co_return;
       }
-      last_error = error;
-      if (tries >= state.retry.max_retries_per_target || !state.breaker.allow(provider)) {
+      if (next == Next::next_target || tries >= state.retry.max_retries_per_target ||
+          !state.breaker.allow(provider)) {
         break;
       }
-      net::steady_timer pause(co_await net::this_coro::executor);
-      pause.expires_after(jittered_backoff(state.retry));
-      co_await pause.async_wait(use_tuple);
+      co_await pause_before_retry(state.retry);
       if (ex.client_gone()) {
         co_return;
       }
@@ -177,17 +221,7 @@ awaitable<void> run_chain(HttpExchange& ex, ApiContext& s, ProxyState& state,
   if (ex.client_gone()) {
     co_return;
   }
-  if (last_error) {
-    co_await ex.reply_error(*last_error);
-  } else if (key_missing) {
-    co_await ex.reply_error(*key_missing);
-  } else {
-    const Error e = Error::unavailable(
-        "Every provider for this request failed repeatedly in the last seconds and is paused; "
-        "try again shortly.",
-        "provider_unavailable");
-    co_await ex.reply_error(e);
-  }
+  co_await reply_chain_failed(ex, failures);
 }
 
 Error agent_not_found(std::string_view name) {
@@ -214,12 +248,16 @@ struct ChatPlan {
   std::vector<router::Target> chain;
 };
 
-// Validates the request, applies the agent it selects and builds its chain; answers the client
-// itself and returns nothing when the request cannot go on. A coroutine of its own so that its
-// locals (the stored agent, the candidate chain, errors) are freed before the request is sent:
+// Parses and validates the request, applies the agent it selects and builds its chain; answers the
+// client itself and returns nothing when the request cannot go on. A coroutine of its own so that
+// its locals (the stored agent, the candidate chain, errors) are freed before the request is sent:
 // the caller's frame lives as long as the stream it relays.
 awaitable<std::optional<ChatPlan>> plan_chat(HttpExchange& ex, ApiContext& s,
                                              rapidjson::Document& doc) {
+  if (auto ok = parse_json_object_into(ex.request().body(), doc); !ok) {
+    co_await ex.reply_error(ok.error());
+    co_return std::nullopt;
+  }
   if (auto ok = validate_chat_request(doc); !ok) {
     co_await ex.reply_error(ok.error());
     co_return std::nullopt;
@@ -282,10 +320,6 @@ awaitable<void> chat_completions(HttpExchange& ex, ApiContext& s, ProxyState& st
   // starts (until then a fallback target may need the same request).
   rapidjson::MemoryPoolAllocator<> pool(json_pool_size(body.size()));
   rapidjson::Document parsed(&pool);
-  if (auto ok = parse_json_object_into(body, parsed); !ok) {
-    co_await ex.reply_error(ok.error());
-    co_return;
-  }
   std::optional<ChatPlan> plan = co_await plan_chat(ex, s, parsed);
   if (!plan) {
     co_return;  // answered

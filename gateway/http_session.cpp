@@ -282,9 +282,7 @@ awaitable<void> HttpSession::handle_request() {
   response_headers.emplace_back("x-request-id", log.request_id);
   co_await dispatch();
   if (!responded_ && !client_gone_) {
-    // A handler that returns without answering is our bug; the client still gets an answer.
-    const Error unanswered = Error::internal("The request was not answered.");
-    co_await reply_error(unanswered);
+    co_await reply_unanswered();
   }
   if (watching_) {
     error_code ignored;
@@ -292,6 +290,13 @@ awaitable<void> HttpSession::handle_request() {
     watching_ = false;
   }
   write_access_log();
+}
+
+// A handler that returns without answering is our bug; the client still gets an answer. A
+// coroutine of its own: handle_request's frame stays small for the stream it may be relaying.
+awaitable<void> HttpSession::reply_unanswered() {
+  const Error unanswered = Error::internal("The request was not answered.");
+  co_await reply_error(unanswered);
 }
 
 awaitable<void> HttpSession::dispatch() {
@@ -480,9 +485,15 @@ awaitable<bool> HttpSession::start_stream(http::status status) {
   head.add("X-Accel-Buffering", "no");  // tells nginx-style proxies in front not to buffer
   head.add("Transfer-Encoding", "chunked");
   stream_head_ = head.finish();  // sent with the first bytes
+  std::vector<std::pair<std::string, std::string>>().swap(response_headers);  // in the head now
   // The handler has read the request body (a chat request is parsed before anything is sent);
   // a long conversation's body can be hundreds of KB, not to be held for a stream's whole length.
-  std::string().swap(request_.body());
+  // Nor are its header fields read once the stream's head is built: they go too (the bearer
+  // token among them), keeping the method and version for the access log and keep-alive.
+  Request bare;
+  bare.method(request_.method());
+  bare.version(request_.version());
+  request_ = std::move(bare);
   buffer_.shrink_to_fit();
   co_return true;
 }

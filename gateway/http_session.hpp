@@ -50,6 +50,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, private Ht
                                   Millis timeout);
   awaitable<void> handle_request();
   awaitable<void> dispatch();
+  awaitable<void> reply_unanswered();
   awaitable<std::optional<Error>> route_and_authenticate();
   void watch_client();
   void on_client_readable(const error_code& ec, std::size_t n);
@@ -69,7 +70,6 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, private Ht
   std::string remote_;
   Request request_;
   std::string path_;
-  std::optional<boost::urls::url_view> url_;
   std::vector<std::pair<std::string, std::string>> params_;
   std::vector<std::pair<std::string, std::string>> query_;
   unsigned status_ = 0;

@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "gateway/scrub.hpp"
+#include "gateway/stream_relay.hpp"
 #include "schema/json.hpp"
 
 namespace keygate::gateway {
@@ -55,53 +56,69 @@ const Result<UpstreamTarget>& parsed_base_url(const std::string& base_url) {
   return parsed.try_emplace(base_url, parse_base_url(base_url)).first->second;
 }
 
-AttemptResult failed(AttemptResult r, Error e, Outcome outcome) {
+void fail_attempt(AttemptResult& r, Error e, Outcome outcome) {
   r.outcome = outcome;
   r.error = std::move(e);
-  return r;
+}
+
+void mark_cancelled(AttemptResult& r) {
+  fail_attempt(r, Error::upstream_unreachable("client disconnected"), Outcome::client_cancelled);
+}
+
+// One step of a stream into the attempt's result (outside any coroutine frame): false if it failed.
+// Without `outcome`, the error says which one it is (a timeout, a stream cut short).
+bool succeeded(Result<void> step, AttemptResult& result,
+               std::optional<Outcome> outcome = std::nullopt) {
+  if (!step) {
+    const Outcome which = outcome.value_or(outcome_of(step.error()));
+    fail_attempt(result, std::move(step.error()), which);
+    return false;
+  }
+  return true;
+}
+
+// A read that failed in the middle of a stream: the upstream cut it short.
+Error cut_short(const Error& e) {
+  if (e.status != 502) {
+    return e;
+  }
+  return Error{502,
+               "upstream_error",
+               "upstream_truncated",
+               "The upstream stream ended unexpectedly: " + e.message,
+               {},
+               true};
 }
 
 }  // namespace
 
-awaitable<AttemptResult> UpstreamCall::run_chat(const router::Target& target,
-                                                const rapidjson::Document& request,
-                                                const providers::ChatOptions& options) {
-  auto result = co_await attempt(target, request, options);
-  if (!result.client_answered && result.error && !ex_.client_gone()) {
-    co_await ex_.reply_error(*result.error);
-    result.client_answered = true;
-  }
-  co_return result;
-}
-
-awaitable<AttemptResult> UpstreamCall::attempt(const router::Target& target,
-                                               const rapidjson::Document& request,
-                                               const providers::ChatOptions& options) {
-  const auto started = Clock::now();
-  started_ = started;
+awaitable<void> UpstreamCall::attempt(const router::Target& target,
+                                      const rapidjson::Document& request,
+                                      const providers::ChatOptions& options,
+                                      AttemptResult& result) {
+  result = {};
+  started_ = Clock::now();
   // The connection dies with this attempt's response; a client that leaves later (during a
   // fallback pause, or the next attempt's key lookup) must not close a dangling pointer.
   struct ForgetConnection {
     UpstreamConnection*& live;
     ~ForgetConnection() { live = nullptr; }
   } forget_connection{live_connection_};
-  AttemptResult result;
   // Sending is its own coroutine so that its frame (the request, the key, the built body) is
-  // gone before a stream is relayed: this frame stays for the stream's whole length, in every
-  // open stream.
+  // gone before a stream is relayed.
   std::unique_ptr<UpstreamResponse> response = co_await send(target, request, options, result);
   if (!response) {
-    co_return result;
+    co_return;
   }
   const auto& adapter = *target.provider->adapter;
   if (options.stream) {
-    result = co_await relay_stream(*response, adapter, options, target, std::move(result));
+    StreamRelay relay(adapter.start_stream(options, target.model));
+    co_await relay_stream(*response, relay, result);
   } else {
-    result = co_await relay_whole(*response, adapter, target, std::move(result));
+    co_await relay_whole(*response, adapter, target, result);
   }
   live_connection_ = nullptr;
-  result.latency = Clock::now() - started;
-  co_return result;
+  result.latency = Clock::now() - started_;
 }
 
 awaitable<std::unique_ptr<UpstreamResponse>> UpstreamCall::send(
@@ -112,12 +129,12 @@ awaitable<std::unique_ptr<UpstreamResponse>> UpstreamCall::send(
 
   const Result<UpstreamTarget>& upstream_target = parsed_base_url(provider.base_url);
   if (!upstream_target) {
-    result = failed(std::move(result), upstream_target.error(), Outcome::rejected);
+    fail_attempt(result, upstream_target.error(), Outcome::rejected);
     co_return nullptr;
   }
   auto credential = co_await keys_.resolve(ex_.caller, provider);
   if (!credential) {
-    result = failed(std::move(result), credential.error(), Outcome::rejected);
+    fail_attempt(result, credential.error(), Outcome::rejected);
     co_return nullptr;
   }
   result.key_source = credential->source;
@@ -125,7 +142,7 @@ awaitable<std::unique_ptr<UpstreamResponse>> UpstreamCall::send(
 
   auto built = adapter.build_chat_request(request, options, target.model);
   if (!built) {
-    result = failed(std::move(result), built.error(), Outcome::rejected);
+    fail_attempt(result, built.error(), Outcome::rejected);
     co_return nullptr;
   }
 
@@ -163,13 +180,13 @@ awaitable<std::unique_ptr<UpstreamResponse>> UpstreamCall::send(
   msg = UpstreamRequestMessage{};  // sent: free its body and its (wiped) headers now
   if (cancelled_ || ex_.client_gone()) {
     result.latency = Clock::now() - started_;
-    result = failed(std::move(result), Error::upstream_unreachable("client disconnected"),
-                    Outcome::client_cancelled);
+    fail_attempt(result, Error::upstream_unreachable("client disconnected"),
+                 Outcome::client_cancelled);
     co_return nullptr;
   }
   if (!response) {
     result.latency = Clock::now() - started_;
-    result = failed(std::move(result), response.error(), outcome_of(response.error()));
+    fail_attempt(result, response.error(), outcome_of(response.error()));
     co_return nullptr;
   }
   result.upstream_status = (*response)->status();
@@ -192,150 +209,121 @@ awaitable<std::unique_ptr<UpstreamResponse>> UpstreamCall::send(
     keys_.key_rejected(*credential, result.upstream_status);
   }
   result.latency = Clock::now() - started_;
-  result = failed(std::move(result), std::move(error), Outcome::upstream_error);
+  fail_attempt(result, std::move(error), Outcome::upstream_error);
   co_return nullptr;
 }
 
-awaitable<AttemptResult> UpstreamCall::relay_whole(UpstreamResponse& response,
-                                                   const providers::Adapter& adapter,
-                                                   const router::Target& target,
-                                                   AttemptResult result) {
+awaitable<void> UpstreamCall::relay_whole(UpstreamResponse& response,
+                                          const providers::Adapter& adapter,
+                                          const router::Target& target, AttemptResult& result) {
   const auto waited_from = Clock::now();
   auto body = co_await response.read_all();
   ex_.log.upstream_time += Clock::now() - waited_from;
   if (cancelled_ || ex_.client_gone()) {
-    co_return failed(result, Error::upstream_unreachable("client disconnected"),
-                     Outcome::client_cancelled);
+    mark_cancelled(result);
+    co_return;
   }
   if (!body) {
-    co_return failed(result, body.error(), outcome_of(body.error()));
+    fail_attempt(result, body.error(), outcome_of(body.error()));
+    co_return;
   }
   result.time_to_first_token = Clock::now() - started_;
   auto translated = adapter.translate_response(*body, target.model, result.usage);
   if (!translated) {
-    co_return failed(result, translated.error(), Outcome::upstream_error);
+    fail_attempt(result, translated.error(), Outcome::upstream_error);
+    co_return;
   }
   result.client_answered = true;
   if (!co_await ex_.reply(http::status::ok, *translated)) {
-    co_return failed(result, Error::upstream_unreachable("client disconnected"),
-                     Outcome::client_cancelled);
+    mark_cancelled(result);
   }
-  co_return result;
 }
 
-awaitable<void> UpstreamCall::fail_stream(const Error& error) {
-  // Mid-stream failure: an error event, and no [DONE], so no client mistakes it for success.
-  const std::string frame = providers::sse_data_frame(error.to_json());
-  co_await ex_.end_stream(frame);
-}
-
-awaitable<AttemptResult> UpstreamCall::relay_stream(UpstreamResponse& response,
-                                                    const providers::Adapter& adapter,
-                                                    const providers::ChatOptions& options,
-                                                    const router::Target& target,
-                                                    AttemptResult result) {
-  auto translator = adapter.start_stream(options, target.model);
-  providers::SseParser parser;
-  std::vector<providers::SseEvent> events;
-  std::vector<std::string> chunks;
-  std::string frames;
-
-  // Turns what the translator produced into SSE frames; the stream (status line) starts with the
-  // first output, so an upstream that fails before its first event still gets a proper status.
-  auto take_frames = [&]() -> awaitable<bool> {
-    frames.clear();
-    for (auto& c : chunks) {
-      frames += "data: ";
-      frames += c;
-      frames += "\n\n";
-    }
-    chunks.clear();
-    if (!frames.empty() && !ex_.stream_started()) {
-      result.client_answered = true;
-      result.time_to_first_token = Clock::now() - started_;
-      if (on_stream_started_) {
-        std::exchange(on_stream_started_, nullptr)();  // `request` is not read after this
-      }
-      co_return co_await ex_.start_stream(http::status::ok);
-    }
-    co_return true;
-  };
-  auto flush = [&]() -> awaitable<bool> {
-    if (chunks.empty()) {
-      co_return true;
-    }
-    if (!co_await take_frames()) {
-      co_return false;
-    }
-    co_return co_await ex_.write_stream(frames);
-  };
-
-  auto stop_with = [&](const Error& e, Outcome outcome) -> awaitable<AttemptResult> {
-    result.usage = translator->usage();
-    if (ex_.stream_started()) {
-      co_await fail_stream(e);
-    }
-    co_return failed(result, e, outcome);
-  };
-
-  for (;;) {
+// Suspends only on the upstream's reads and the client's writes; the work per piece is the
+// relay's, and every failure leaves the loop for one exit, so this frame stays small.
+awaitable<void> UpstreamCall::relay_stream(UpstreamResponse& response, StreamRelay& relay,
+                                           AttemptResult& result) {
+  bool ended = false;  // the upstream finished its body
+  std::string_view piece;
+  while (!ended) {
     const auto waited_from = Clock::now();
-    auto piece = co_await response.read_some();
+    const bool read = co_await response.read_some(piece);
     ex_.log.upstream_time += Clock::now() - waited_from;
     if (cancelled_ || ex_.client_gone()) {
+      break;
+    }
+    if (!read) {
+      succeeded(fail(cut_short(response.error())), result);
+      break;
+    }
+    if (piece.empty()) {
+      ended = true;
+      break;
+    }
+    if (!succeeded(relay.take(piece), result, Outcome::upstream_error)) {
       response.abort();
-      result.usage = translator->usage();
-      co_return failed(result, Error::upstream_unreachable("client disconnected"),
-                       Outcome::client_cancelled);
+      break;
     }
-    if (!piece) {
-      Error e = piece.error();
-      if (e.status == 502) {
-        e = Error{502,
-                  "upstream_error",
-                  "upstream_truncated",
-                  "The upstream stream ended unexpectedly: " + e.message,
-                  {},
-                  true};
-      }
-      co_return co_await stop_with(e, outcome_of(e));
+    // The upstream's last bytes go out with the end of the stream, in one write.
+    ended = response.done();
+    if (ended || !relay.has_output()) {
+      continue;
     }
-    if (piece->empty()) {
-      break;  // upstream finished its body
-    }
-    events.clear();
-    if (auto ok = parser.feed(*piece, events); !ok) {
-      response.abort();
-      co_return co_await stop_with(ok.error(), Outcome::upstream_error);
-    }
-    for (auto& event : events) {
-      if (auto ok = translator->on_event(std::move(event), chunks); !ok) {
-        co_await flush();
-        response.abort();
-        co_return co_await stop_with(ok.error(), Outcome::upstream_error);
-      }
-    }
-    if (response.done()) {
-      break;  // the upstream's last bytes: they go out with the end of the stream, in one write
-    }
-    if (!co_await flush()) {
-      response.abort();
-      result.usage = translator->usage();
-      co_return failed(result, Error::upstream_unreachable("client disconnected"),
-                       Outcome::client_cancelled);
+    if (!co_await deliver(relay, result, false)) {
+      break;
     }
   }
-  if (auto ok = translator->on_end(chunks); !ok) {
-    co_await flush();
-    co_return co_await stop_with(ok.error(), outcome_of(ok.error()));
+  if (ended) {
+    succeeded(relay.end(), result);
   }
-  result.usage = translator->usage();
-  if (!co_await take_frames()) {
-    co_return failed(result, Error::upstream_unreachable("client disconnected"),
-                     Outcome::client_cancelled);
+  result.usage = relay.usage();
+  if (!ended && !result.error) {
+    // The client went away (noticed while reading or writing): stop the upstream's work.
+    response.abort();
+    mark_cancelled(result);
+    co_return;
   }
-  co_await ex_.end_stream(frames);
-  co_return result;
+  if (result.error) {
+    co_await fail_stream(relay, result);
+  } else if (!co_await deliver(relay, result, true)) {
+    mark_cancelled(result);
+  }
+}
+
+awaitable<bool> UpstreamCall::deliver(StreamRelay& relay, AttemptResult& result, bool last) {
+  const std::string& frames = relay.take_frames();
+  // The stream (its status line) starts with the first output, so an upstream that fails
+  // before its first event still gets a proper status.
+  if (!frames.empty() && !ex_.stream_started()) {
+    result.client_answered = true;
+    result.time_to_first_token = Clock::now() - started_;
+    if (on_stream_started_) {
+      std::exchange(on_stream_started_, nullptr)();  // `request` is not read after this
+    }
+    if (!co_await ex_.start_stream(http::status::ok)) {
+      co_return false;
+    }
+  }
+  if (last) {
+    co_await ex_.end_stream(frames);
+    co_return true;
+  }
+  if (frames.empty()) {
+    co_return true;
+  }
+  co_return co_await ex_.write_stream(frames);
+}
+
+awaitable<void> UpstreamCall::fail_stream(StreamRelay& relay, AttemptResult& result) {
+  if (relay.has_output()) {
+    co_await deliver(relay, result, false);
+  }
+  if (!ex_.stream_started()) {
+    co_return;  // nothing reached the client: the chain answers it, or tries the next target
+  }
+  // Mid-stream failure: an error event, and no [DONE], so no client mistakes it for success.
+  const std::string frame = providers::sse_data_frame(result.error->to_json());
+  co_await ex_.end_stream(frame);
 }
 
 }  // namespace keygate::gateway

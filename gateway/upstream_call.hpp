@@ -29,21 +29,23 @@ struct AttemptResult {
   std::optional<std::chrono::steady_clock::duration> time_to_first_token;
 };
 
+class StreamRelay;
+
+// Every coroutine here is written for the frames that stay alive under an open stream (attempt,
+// relay_stream, and the chain that called them): results go into the caller's AttemptResult, and
+// large or rarely needed locals (errors, the request being built) live in coroutines of their own
+// that are gone before the stream starts, or are only called when it ends.
 class UpstreamCall {
  public:
   UpstreamCall(HttpExchange& exchange, UpstreamClient& upstream, KeyResolver& keys)
       : ex_(exchange), upstream_(upstream), keys_(keys) {}
 
-  // Runs the request against `target`.
-  awaitable<AttemptResult> attempt(const router::Target& target, const rapidjson::Document& request,
-                                   const providers::ChatOptions& options);
+  // Runs the request against `target`; `result` is reset first, then filled in.
+  awaitable<void> attempt(const router::Target& target, const rapidjson::Document& request,
+                          const providers::ChatOptions& options, AttemptResult& result);
   // Called once, when a stream starts: from then on no other attempt can follow, so the caller
   // may free the request it keeps for fallbacks (it must not be read after that).
   void on_stream_started(std::function<void()> release) { on_stream_started_ = std::move(release); }
-  // attempt(), then the error to the client if the attempt did not answer it.
-  awaitable<AttemptResult> run_chat(const router::Target& target,
-                                    const rapidjson::Document& request,
-                                    const providers::ChatOptions& options);
 
  private:
   // Resolves the key, builds and sends the request: the 2xx response to relay, or null with
@@ -52,14 +54,15 @@ class UpstreamCall {
                                                     const rapidjson::Document& request,
                                                     const providers::ChatOptions& options,
                                                     AttemptResult& result);
-  awaitable<AttemptResult> relay_whole(UpstreamResponse& response,
-                                       const providers::Adapter& adapter,
-                                       const router::Target& target, AttemptResult result);
-  awaitable<AttemptResult> relay_stream(UpstreamResponse& response,
-                                        const providers::Adapter& adapter,
-                                        const providers::ChatOptions& options,
-                                        const router::Target& target, AttemptResult result);
-  awaitable<void> fail_stream(const Error& error);
+  awaitable<void> relay_whole(UpstreamResponse& response, const providers::Adapter& adapter,
+                              const router::Target& target, AttemptResult& result);
+  awaitable<void> relay_stream(UpstreamResponse& response, StreamRelay& relay,
+                               AttemptResult& result);
+  // Writes the frames the relay has ready, the stream's status line first if nothing went out
+  // yet; `last` ends the stream with them. False: the client is gone.
+  awaitable<bool> deliver(StreamRelay& relay, AttemptResult& result, bool last);
+  // The end of a stream that failed: what was translated goes out, then an error event.
+  awaitable<void> fail_stream(StreamRelay& relay, AttemptResult& result);
 
   HttpExchange& ex_;
   UpstreamClient& upstream_;

@@ -137,19 +137,15 @@ awaitable<error_code> UpstreamConnection::read_header(ResponseParser& parser, Mi
   co_return ec;
 }
 
-awaitable<error_code> UpstreamConnection::read_more(Millis timeout) {
+awaitable<std::tuple<error_code, std::size_t>> UpstreamConnection::read_more(Millis timeout) {
   // As Beast sizes its reads: what the buffer has room for, at least 512 bytes, at most 64 KiB.
   const std::size_t room = buffer_.capacity() - buffer_.size();
   const std::size_t size = std::min<std::size_t>(std::max<std::size_t>(512, room), 65536);
   tcp().expires_after(timeout);
   if (tls_) {
-    auto [ec, n] = co_await tls_->async_read_some(buffer_.prepare(size), use_tuple);
-    buffer_.commit(n);
-    co_return ec;
+    return tls_->async_read_some(buffer_.prepare(size), use_tuple);
   }
-  auto [ec, n] = co_await plain_->async_read_some(buffer_.prepare(size), use_tuple);
-  buffer_.commit(n);
-  co_return ec;
+  return plain_->async_read_some(buffer_.prepare(size), use_tuple);
 }
 
 error_code UpstreamConnection::parse_buffered(ResponseParser& parser) {
@@ -200,49 +196,55 @@ static Error read_error(const error_code& ec, const char* what) {
                                      ec.message());
 }
 
-awaitable<Result<std::string_view>> UpstreamResponse::read_some() {
+awaitable<bool> UpstreamResponse::read_some(std::string_view& piece) {
   // Bytes already buffered are parsed first; the connection reads only when they hold no body.
   // A read may bring only framing (a chunk header) and no body byte: read again, so an empty
   // result always means the end of the body.
   // Eager: one put() goes on from a chunk header into its data. Not while the header was read:
   // the first body piece would be taken then, unseen.
   parser_.eager(true);
+  piece = {};
   while (!parser_.is_done()) {
     error_code ec = conn_->parse_buffered(parser_);
     if (ec == http::error::need_buffer) {
       ec = {};  // a second body piece waits for the next call
     }
     if (ec && ec != http::error::need_more) {
+      read_error_ = ec;
       failed_ = true;
-      co_return fail(read_error(ec, "while reading the response body"));
+      co_return false;
     }
-    if (const std::string_view piece = parser_.take_piece(); !piece.empty()) {
-      co_return piece;
+    piece = parser_.take_piece();
+    if (!piece.empty() || parser_.is_done()) {
+      co_return true;
     }
-    if (parser_.is_done()) {
-      break;
+    auto [read_ec, n] = co_await conn_->read_more(client_.limits().idle_timeout);
+    conn_->commit(n);
+    if (read_ec == net::error::eof) {
+      read_ec = {};
+      parser_.put_eof(read_ec);  // a body delimited by the connection's end ends here, else cut
     }
-    ec = co_await conn_->read_more(client_.limits().idle_timeout);
-    if (ec == net::error::eof) {
-      ec = {};
-      parser_.put_eof(ec);  // a body delimited by the connection's end ends here, else truncated
-    }
-    if (ec) {
+    if (read_ec) {
+      read_error_ = read_ec;
       failed_ = true;
-      co_return fail(read_error(ec, "while reading the response body"));
+      co_return false;
     }
   }
-  co_return std::string_view{};
+  co_return true;
+}
+
+Error UpstreamResponse::error() const {
+  return read_error(read_error_, "while reading the response body");
 }
 
 awaitable<Result<std::string>> UpstreamResponse::read_all() {
   std::string all;
+  std::string_view piece;
   while (!parser_.is_done()) {
-    auto piece = co_await read_some();
-    if (!piece) {
-      co_return fail(piece.error());
+    if (!co_await read_some(piece)) {
+      co_return fail(error());
     }
-    all.append(*piece);
+    all.append(piece);
     if (all.size() > client_.limits().max_response_bytes) {
       failed_ = true;
       co_return fail(Error::upstream_unreachable("Upstream response is larger than the limit."));

@@ -48,8 +48,11 @@ class UpstreamConnection {
                                 const std::string& host, Millis timeout);
   awaitable<error_code> write(UpstreamRequestMessage& request, Millis timeout);
   awaitable<error_code> read_header(ResponseParser& parser, Millis timeout);
-  // Reads whatever arrives next into the connection's buffer, waiting at most `timeout`.
-  awaitable<error_code> read_more(Millis timeout);
+  // Reads whatever arrives next into the connection's buffer, waiting at most `timeout`; the
+  // caller passes the byte count to commit(). Not a coroutine: no frame of its own to keep
+  // under every idle stream, only the read's.
+  awaitable<std::tuple<error_code, std::size_t>> read_more(Millis timeout);
+  void commit(std::size_t n) { buffer_.commit(n); }
   // Feeds the parser what was already read, without I/O (a small response's body usually arrives
   // in the header's segment). need_more: nothing, or not enough, was buffered.
   error_code parse_buffered(ResponseParser& parser);
@@ -73,10 +76,12 @@ class UpstreamConnection {
 class UpstreamResponse {
  public:
   int status() const { return parser_.status(); }
-  // Next piece of the body; empty with no error at the end. Each call waits at most the idle
-  // timeout. The returned view points into the connection's read buffer: valid until the next
-  // call.
-  awaitable<Result<std::string_view>> read_some();
+  // Next piece of the body into `piece`; empty at the end. Each call waits at most the idle
+  // timeout. The view points into the connection's read buffer: valid until the next call.
+  // False: the read failed, as error() says. (Not a Result: the frame awaiting it is alive for a
+  // stream's whole length, and a Result holds a whole Error.)
+  awaitable<bool> read_some(std::string_view& piece);
+  Error error() const;
   // The whole remaining body, bounded by the configured limit (502 when larger).
   awaitable<Result<std::string>> read_all();
   bool done() const { return parser_.is_done(); }
@@ -90,6 +95,7 @@ class UpstreamResponse {
   std::unique_ptr<UpstreamConnection> conn_;
   ResponseParser parser_;
   bool failed_ = false;
+  error_code read_error_;  // why read_some() failed
 
  public:
   ~UpstreamResponse();  // returns a cleanly finished keep-alive connection to the pool

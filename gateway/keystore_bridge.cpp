@@ -24,8 +24,10 @@ awaitable<Result<Caller>> KeystoreAuthenticator::authenticate(std::string_view t
     if (!*cached) {
       co_return fail(cached->error());
     }
-    co_return Caller{(*cached)->user_id, (*cached)->user_name, (*cached)->token_id,
-                     (*cached)->admin};
+    // The identity is this request's own copy: its strings move into the caller.
+    Identity& identity = **cached;
+    co_return Caller{std::move(identity.user_id), std::move(identity.user_name),
+                     std::move(identity.token_id), identity.admin};
   }
   std::string copy(token);
   auto work = [this, &copy] {
@@ -37,7 +39,8 @@ awaitable<Result<Caller>> KeystoreAuthenticator::authenticate(std::string_view t
   if (!identity) {
     co_return fail(identity.error());
   }
-  co_return Caller{identity->user_id, identity->user_name, identity->token_id, identity->admin};
+  co_return Caller{std::move(identity->user_id), std::move(identity->user_name),
+                   std::move(identity->token_id), identity->admin};
 }
 
 awaitable<Result<Credential>> KeystoreKeyResolver::resolve(const Caller& caller,
@@ -57,7 +60,7 @@ awaitable<Result<Credential>> KeystoreKeyResolver::resolve(const Caller& caller,
   }
   if (*resolved) {
     auto& key = **resolved;
-    co_return Credential{std::move(key.secret), key.source, key.key_id};
+    co_return Credential{std::move(key.secret), std::move(key.source), std::move(key.key_id)};
   }
   if (auto env = key_from_environment(provider)) {
     co_return Credential{std::move(env), "env", {}};

@@ -324,7 +324,9 @@ Result<SecretKey> Keystore::open_cached_row(const CachedKeyRow& row) const {
     return fail(
         Error::unavailable("The keystore is sealed: no master key is loaded.", "keystore_sealed"));
   }
-  return sealer_->open(row.sealed, seal_context(row.key_id, row.user_id, row.provider));
+  // Viewed, not copied: this runs on every proxied request.
+  const std::string_view owner = row.user_id ? std::string_view(*row.user_id) : "system";
+  return sealer_->open(row.sealed, SealContextView{row.key_id, owner, row.provider});
 }
 
 std::optional<Result<std::optional<ResolvedKey>>> Keystore::resolve_cached(

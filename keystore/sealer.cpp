@@ -2,58 +2,108 @@
 
 #include <sodium.h>
 
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <string_view>
+
 #include "keystore/master_key.hpp"
 
 namespace keygate {
 
-std::string associated_data(const SealContext& context, int64_t master_key_version) {
-  return "keygate:v1|" + context.key_id + "|" + context.owner + "|" + context.provider + "|" +
-         std::to_string(master_key_version);
+namespace {
+
+constexpr std::string_view kAdPrefix = "keygate:v1|";
+
+// The associated data, written into a buffer on the caller's stack: a key is opened on every
+// proxied request, and ids are short. Longer contexts (never seen: ids are generated) go to the
+// heap instead of being cut.
+class AssociatedData {
+ public:
+  AssociatedData(SealContextView context, int64_t master_key_version) {
+    std::array<char, 24> version{};
+    const char* version_end =
+        std::to_chars(version.data(), version.data() + version.size(), master_key_version).ptr;
+    const std::string_view parts[] = {
+        kAdPrefix, context.key_id,   "|", context.owner,
+        "|",       context.provider, "|", {version.data(), version_end}};
+    std::size_t size = 0;
+    for (auto part : parts) {
+      size += part.size();
+    }
+    char* out = inline_.data();
+    if (size > inline_.size()) {
+      heap_.resize(size);
+      out = heap_.data();
+    }
+    data_ = reinterpret_cast<const unsigned char*>(out);
+    size_ = size;
+    for (auto part : parts) {
+      std::copy(part.begin(), part.end(), out);
+      out += part.size();
+    }
+  }
+  AssociatedData(const AssociatedData&) = delete;
+  AssociatedData& operator=(const AssociatedData&) = delete;
+
+  const unsigned char* data() const { return data_; }
+  std::size_t size() const { return size_; }
+  std::string_view view() const { return {reinterpret_cast<const char*>(data_), size_}; }
+
+ private:
+  std::array<char, 192> inline_;
+  std::string heap_;
+  const unsigned char* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+}  // namespace
+
+std::string associated_data(SealContextView context, int64_t master_key_version) {
+  return std::string(AssociatedData(context, master_key_version).view());
 }
 
 Sealer::Sealer(const SecretKey& master_key, int64_t master_key_version)
     : key_(derive_subkey(master_key, Subkey::seal)), version_(master_key_version) {}
 
-Sealed Sealer::seal(const SecretKey& plaintext, const SealContext& context) const {
+Sealed Sealer::seal(const SecretKey& plaintext, SealContextView context) const {
   Sealed out;
   out.master_key_version = version_;
   out.nonce.resize(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
   randombytes_buf(out.nonce.data(), out.nonce.size());
   out.ciphertext.resize(plaintext.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES);
-  std::string ad = associated_data(context, version_);
+  const AssociatedData ad(context, version_);
   unsigned long long clen = 0;
-  crypto_aead_xchacha20poly1305_ietf_encrypt(
-      out.ciphertext.data(), &clen, plaintext.bytes().data(), plaintext.size(),
-      reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), nullptr, out.nonce.data(),
-      key_.bytes().data());
+  crypto_aead_xchacha20poly1305_ietf_encrypt(out.ciphertext.data(), &clen, plaintext.bytes().data(),
+                                             plaintext.size(), ad.data(), ad.size(), nullptr,
+                                             out.nonce.data(), key_.bytes().data());
   out.ciphertext.resize(clen);
   return out;
 }
 
-Result<SecretKey> Sealer::open(const Sealed& sealed, const SealContext& context) const {
+Result<SecretKey> Sealer::open(const Sealed& sealed, SealContextView context) const {
   if (sealed.master_key_version != version_) {
     return fail(Error::unavailable(
-        "key " + context.key_id + " is sealed under master key version " +
+        "key " + std::string(context.key_id) + " is sealed under master key version " +
             std::to_string(sealed.master_key_version) + ", but version " +
             std::to_string(version_) + " is loaded (finish `keygate rotate-master-key`)",
         "master_key_version_mismatch"));
   }
   if (sealed.nonce.size() != crypto_aead_xchacha20poly1305_ietf_NPUBBYTES ||
       sealed.ciphertext.size() < crypto_aead_xchacha20poly1305_ietf_ABYTES) {
-    return fail(Error::internal("stored key " + context.key_id + " is corrupt"));
+    return fail(Error::internal("stored key " + std::string(context.key_id) + " is corrupt"));
   }
   // Decrypt into protected memory; on failure the buffer is wiped by SecretKey's destructor and
   // nothing is returned.
   SecretKey plain =
       SecretKey::zeroed(sealed.ciphertext.size() - crypto_aead_xchacha20poly1305_ietf_ABYTES);
-  std::string ad = associated_data(context, version_);
+  const AssociatedData ad(context, version_);
   unsigned long long plen = 0;
   int rc = crypto_aead_xchacha20poly1305_ietf_decrypt(
       plain.mutable_data(), &plen, nullptr, sealed.ciphertext.data(), sealed.ciphertext.size(),
-      reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), sealed.nonce.data(),
-      key_.bytes().data());
+      ad.data(), ad.size(), sealed.nonce.data(), key_.bytes().data());
   if (rc != 0) {
-    return fail(Error::internal("stored key " + context.key_id +
+    return fail(Error::internal("stored key " + std::string(context.key_id) +
                                 " failed authentication (tampered, moved, or wrong master key)"));
   }
   return plain;

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "keystore/secret.hpp"
@@ -17,10 +18,19 @@
 
 namespace keygate {
 
+// A SealContext's three fields, borrowed: opening a cached key on the request path builds no
+// strings. Valid while what it views is.
+struct SealContextView {
+  std::string_view key_id;
+  std::string_view owner;
+  std::string_view provider;
+};
+
 struct SealContext {
   std::string key_id;
   std::string owner;  // user id, or "system"
   std::string provider;
+  operator SealContextView() const { return {key_id, owner, provider}; }
 };
 
 struct Sealed {
@@ -36,17 +46,17 @@ class Sealer {
 
   int64_t version() const { return version_; }
 
-  Sealed seal(const SecretKey& plaintext, const SealContext& context) const;
+  Sealed seal(const SecretKey& plaintext, SealContextView context) const;
 
   // 503 if `sealed` is at another master key version; 500 if authentication fails (tampered,
   // moved to another row, or wrong key).
-  Result<SecretKey> open(const Sealed& sealed, const SealContext& context) const;
+  Result<SecretKey> open(const Sealed& sealed, SealContextView context) const;
 
  private:
   SecretKey key_;
   int64_t version_;
 };
 
-std::string associated_data(const SealContext& context, int64_t master_key_version);
+std::string associated_data(SealContextView context, int64_t master_key_version);
 
 }  // namespace keygate

@@ -69,6 +69,12 @@ class Adapter {
   // A successful (2xx) non-stream upstream body → OpenAI chat.completion JSON; fills `usage`.
   virtual Result<std::string> translate_response(std::string_view upstream_body,
                                                  std::string_view model, Usage& usage) const = 0;
+  // The same for a caller that can send a view (valid while `upstream_body` and `storage` are):
+  // an adapter that passes the answer through verbatim returns `upstream_body` itself and copies
+  // nothing; the others put their translation in `storage` and return a view of it.
+  virtual Result<std::string_view> translate_response_view(std::string_view upstream_body,
+                                                           std::string_view model, Usage& usage,
+                                                           std::string& storage) const;
   virtual std::unique_ptr<StreamTranslator> start_stream(const ChatOptions& options,
                                                          std::string_view model) const = 0;
   // An upstream non-2xx answer → our error, keeping the upstream status (4xx/5xx) and message.

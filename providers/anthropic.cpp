@@ -544,9 +544,9 @@ void write_usage(JsonWriter& w, const Usage& usage) {
 }
 
 Result<std::string> translate_message(std::string_view body, std::string_view model, Usage& usage) {
-  rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
-  if (doc.HasParseError() || !doc.IsObject()) {
+  const StackJson<> parsed(body);
+  const Value& doc = parsed.value();
+  if (parsed.has_parse_error() || !doc.IsObject()) {
     return fail(bad_upstream("the body is not a JSON object"));
   }
   auto id = up_string(doc, "id");
@@ -718,9 +718,9 @@ class AnthropicStream final : public StreamTranslator {
     if (done_) {
       return {};  // nothing may follow message_stop
     }
-    rapidjson::Document doc;
-    doc.Parse(event.data.data(), event.data.size());
-    if (doc.HasParseError() || !doc.IsObject()) {
+    const StackJson<4096> parsed(event.data);
+    const Value& doc = parsed.value();
+    if (parsed.has_parse_error() || !doc.IsObject()) {
       return fail(bad_upstream("a stream event is not a JSON object"));
     }
     auto type = up_string(doc, "type");

@@ -707,9 +707,9 @@ Result<bool> prompt_blocked(const Value& doc) {
 
 Result<std::string> translate_generate_response(std::string_view body, std::string_view model,
                                                 Usage& usage) {
-  rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
-  if (doc.HasParseError() || !doc.IsObject()) {
+  const StackJson<> parsed(body);
+  const Value& doc = parsed.value();
+  if (parsed.has_parse_error() || !doc.IsObject()) {
     return fail(bad_upstream("the body is not a JSON object"));
   }
   auto response_id = up_string(doc, "responseId");
@@ -854,9 +854,9 @@ class GeminiStream final : public StreamTranslator {
         created_(std::time(nullptr)) {}
 
   Result<void> on_event(SseEvent event, std::vector<std::string>& out) override {
-    rapidjson::Document doc;
-    doc.Parse(event.data.data(), event.data.size());
-    if (doc.HasParseError() || !doc.IsObject()) {
+    const StackJson<4096> parsed(event.data);
+    const Value& doc = parsed.value();
+    if (parsed.has_parse_error() || !doc.IsObject()) {
       return fail(bad_upstream("a stream event is not a JSON object"));
     }
     if (find(doc, "error") != nullptr) {

@@ -198,6 +198,38 @@ bool has_non_null_key(std::string_view data, const KeyFinder& finder) {
   return false;
 }
 
+// The writer build_chat_request serialises with, kept per I/O thread and reused: a request then
+// costs neither buffer growth nor a writer level stack, only the body's own string. The pair stays
+// Writer<StringBuffer>, the combination RapidJSON escapes strings for with SIMD (message text is
+// most of a request). A buffer grown past kKeptCapacity by a huge request is given back after it.
+class RequestWriter {
+ public:
+  static constexpr std::size_t kStartCapacity = 4096;
+  static constexpr std::size_t kKeptCapacity = 256 * 1024;
+
+  static RequestWriter& for_this_thread() {
+    thread_local RequestWriter writer;
+    return writer;
+  }
+  rapidjson::Writer<rapidjson::StringBuffer>& start() {
+    buffer_.Clear();
+    writer_.Reset(buffer_);
+    return writer_;
+  }
+  // Copies the JSON out; the buffer is ready for the next request.
+  void finish_into(std::string& out) {
+    out.assign(buffer_.GetString(), buffer_.GetSize());
+    if (buffer_.GetSize() > kKeptCapacity) {
+      buffer_ = rapidjson::StringBuffer(nullptr, kStartCapacity);
+      writer_.Reset(buffer_);
+    }
+  }
+
+ private:
+  rapidjson::StringBuffer buffer_{nullptr, kStartCapacity};
+  rapidjson::Writer<rapidjson::StringBuffer> writer_{buffer_};
+};
+
 Error to_error(int status, ParsedError parsed, std::string_view provider) {
   std::string message =
       parsed.message.empty() ? provider_text(provider, status) : clip(parsed.message);
@@ -226,9 +258,9 @@ class OpenAiStream final : public StreamTranslator {
     bool maybe_error = event.event == "error" || has_non_null_key(data, kErrorKey);
     bool maybe_usage = has_non_null_key(data, kUsageKey);
     if (maybe_error || maybe_usage) {
-      rapidjson::Document doc;
-      doc.Parse(data.data(), data.size());
-      if (!doc.HasParseError() && doc.IsObject()) {
+      const StackJson<4096> parsed_json(data);
+      const rapidjson::Value& doc = parsed_json.value();
+      if (!parsed_json.has_parse_error() && doc.IsObject()) {
         if (maybe_error) {
           ParsedError parsed = parse_error_body(doc);
           if (parsed.found || event.event == "error") {
@@ -293,8 +325,8 @@ class OpenAiCompatibleAdapter final : public Adapter {
       return fail(Error::invalid_request("'stream_options' must be an object.", "stream_options",
                                          "invalid_type"));
     }
-    rapidjson::StringBuffer out(nullptr, 1024);
-    rapidjson::Writer<rapidjson::StringBuffer> w(out);
+    RequestWriter& writer = RequestWriter::for_this_thread();
+    rapidjson::Writer<rapidjson::StringBuffer>& w = writer.start();
     bool wrote_model = false, wrote_stream = false, wrote_stream_options = false;
     auto write_model = [&] {
       w.Key("model");
@@ -367,36 +399,30 @@ class OpenAiCompatibleAdapter final : public Adapter {
       write_stream_options();
     }
     w.EndObject();
+    // No Content-Type header of our own: the upstream client sets application/json on every
+    // chat request, and a header vector here cost two allocations per request.
     UpstreamRequest up;
     up.path = kChatPath;
-    up.headers.emplace_back("Content-Type", "application/json");
-    up.body.assign(out.GetString(), out.GetSize());
+    writer.finish_into(up.body);
     return up;
   }
 
   Result<std::string> translate_response(std::string_view upstream_body, std::string_view,
                                          Usage& usage) const override {
-    // Parsed only to read usage (and spot an error object): the first chunk of its memory pool
-    // is on the stack, so a typical answer costs no heap memory pool at all.
-    char first_chunk[8192];
-    rapidjson::MemoryPoolAllocator<> pool(first_chunk, sizeof first_chunk);
-    rapidjson::Document doc(&pool, 2048);
-    doc.Parse(upstream_body.data(), upstream_body.size());
-    if (doc.HasParseError() || !doc.IsObject()) {
-      return fail(Error::upstream_status(
-          502, "The " + provider_ + " answer was not a JSON object: " + clip(upstream_body)));
+    if (auto ok = check_response(upstream_body, usage); !ok) {
+      return fail(std::move(ok.error()));
     }
-    // Some compatible servers answer 200 with an error object.
-    if (!doc.HasMember("choices")) {
-      ParsedError parsed = parse_error_body(doc);
-      if (parsed.found) {
-        int status = parsed.status != 0 ? parsed.status : 502;
-        return fail(to_error(status, std::move(parsed), provider_));
-      }
-    }
-    read_usage(doc, usage);
     // Verbatim: re-serialising would cost time and could change numbers or key order.
     return std::string(upstream_body);
+  }
+
+  // The answer is passed on as it came, so the view is the upstream body itself: no copy.
+  Result<std::string_view> translate_response_view(std::string_view upstream_body, std::string_view,
+                                                   Usage& usage, std::string&) const override {
+    if (auto ok = check_response(upstream_body, usage); !ok) {
+      return fail(std::move(ok.error()));
+    }
+    return upstream_body;
   }
 
   std::unique_ptr<StreamTranslator> start_stream(const ChatOptions& options,
@@ -432,6 +458,27 @@ class OpenAiCompatibleAdapter final : public Adapter {
   }
 
  private:
+  // Parses the answer only to read usage (and spot an error object). Its memory pool's first chunk
+  // and the parser's stacks are on the stack, so a typical answer takes no heap memory at all.
+  Result<void> check_response(std::string_view upstream_body, Usage& usage) const {
+    const StackJson<> parsed_json(upstream_body);
+    const rapidjson::Value& doc = parsed_json.value();
+    if (parsed_json.has_parse_error() || !doc.IsObject()) {
+      return fail(Error::upstream_status(
+          502, "The " + provider_ + " answer was not a JSON object: " + clip(upstream_body)));
+    }
+    // Some compatible servers answer 200 with an error object.
+    if (!doc.HasMember("choices")) {
+      ParsedError parsed = parse_error_body(doc);
+      if (parsed.found) {
+        int status = parsed.status != 0 ? parsed.status : 502;
+        return fail(to_error(status, std::move(parsed), provider_));
+      }
+    }
+    read_usage(doc, usage);
+    return {};
+  }
+
   static rapidjson::SizeType size(std::string_view s) {
     return static_cast<rapidjson::SizeType>(s.size());
   }

@@ -4,7 +4,9 @@
 #include <charconv>
 #include <cstring>
 
+#include <rapidjson/encodedstream.h>
 #include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
 
 namespace keygate {
 
@@ -17,17 +19,21 @@ std::string to_json(const rapidjson::Value& v) {
 }
 
 namespace {
-Result<void> check_parsed(const rapidjson::Document& doc) {
-  if (doc.HasParseError()) {
+Result<void> check_parsed(rapidjson::ParseResult parsed, const rapidjson::Value& root) {
+  if (parsed.IsError()) {
     return fail(Error::invalid_request(std::string("Invalid JSON at offset ") +
-                                           std::to_string(doc.GetErrorOffset()) + ": " +
-                                           rapidjson::GetParseError_En(doc.GetParseError()),
+                                           std::to_string(parsed.Offset()) + ": " +
+                                           rapidjson::GetParseError_En(parsed.Code()),
                                        {}, "invalid_json"));
   }
-  if (!doc.IsObject()) {
+  if (!root.IsObject()) {
     return fail(Error::invalid_request("The JSON body must be an object.", {}, "invalid_json"));
   }
   return {};
+}
+
+Result<void> check_parsed(const rapidjson::Document& doc) {
+  return check_parsed(rapidjson::ParseResult(doc.GetParseError(), doc.GetErrorOffset()), doc);
 }
 
 template <unsigned Flags>
@@ -35,7 +41,52 @@ Result<void> parse_into(std::string_view text, rapidjson::Document& doc) {
   doc.Parse<Flags>(text.data(), text.size());
   return check_parsed(doc);
 }
+
+// The work stacks' first blocks, on the caller's stack. The value stack holds the members of
+// every object still open (32 bytes each), the string stack one string at a time: a request with
+// a few dozen messages of a few KiB stays inside them. A bigger one continues in heap chunks.
+constexpr std::size_t kValueStackBuffer = 4096;
+constexpr std::size_t kStringStackBuffer = 2048;
+constexpr std::size_t kStackChunk = 16 * 1024;  // the size of each heap chunk after them
+// What RapidJSON reserves at the first push; grown in place while the buffer lasts.
+constexpr std::size_t kValueStackStart = 1024;
+constexpr std::size_t kStringStackStart = 512;
+
+using StackPool = rapidjson::MemoryPoolAllocator<>;
+using ScratchDocument = rapidjson::GenericDocument<rapidjson::UTF8<>, StackPool, StackPool>;
+using ScratchReader = rapidjson::GenericReader<rapidjson::UTF8<>, rapidjson::UTF8<>, StackPool>;
+
+// Document::Parse with both stacks in stack buffers: Document's own Parse gives its reader the
+// document's stack allocator, so the two stacks would interleave in one pool and every growth of
+// one would copy it; here each has its own.
+template <unsigned Flags, class InputStream>
+rapidjson::ParseResult parse_scratch(InputStream& in, rapidjson::Value& root,
+                                     rapidjson::MemoryPoolAllocator<>& values) {
+  alignas(16) char value_stack[kValueStackBuffer];
+  alignas(16) char string_stack[kStringStackBuffer];
+  StackPool value_pool(value_stack, sizeof value_stack, kStackChunk);
+  StackPool string_pool(string_stack, sizeof string_stack, kStackChunk);
+  ScratchDocument doc(&values, kValueStackStart, &value_pool);
+  ScratchReader reader(&string_pool, kStringStackStart);
+  rapidjson::ParseResult result;
+  auto generate = [&](ScratchDocument& handler) {
+    result = reader.Parse<Flags>(in, handler);
+    return !result.IsError();
+  };
+  doc.Populate(generate);
+  if (!result.IsError()) {
+    root.Swap(doc);  // only the root's handle: its content lives in `values`
+  }
+  return result;
+}
 }  // namespace
+
+rapidjson::ParseResult parse_json_value(std::string_view text, rapidjson::Value& root,
+                                        rapidjson::MemoryPoolAllocator<>& values) {
+  rapidjson::MemoryStream bytes(text.data(), text.size());
+  rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> in(bytes);
+  return parse_scratch<rapidjson::kParseDefaultFlags>(in, root, values);
+}
 
 void append_json_string(std::string& out, std::string_view text) {
   out += '"';
@@ -112,8 +163,10 @@ Result<void> parse_json_object_into(const std::string& text, rapidjson::Document
     return fail(
         Error::invalid_request("Invalid JSON: the body contains a NUL byte.", {}, "invalid_json"));
   }
-  doc.Parse(text.c_str());
-  return check_parsed(doc);
+  rapidjson::StringStream in(text.c_str());
+  rapidjson::Value& root = doc;
+  auto parsed = parse_scratch<rapidjson::kParseDefaultFlags>(in, root, doc.GetAllocator());
+  return check_parsed(parsed, root);
 }
 
 std::size_t json_pool_size(std::size_t text_size) {

@@ -97,6 +97,35 @@ Result<rapidjson::Document> parse_json_object(std::string_view text, bool relaxe
 Result<void> parse_json_object_into(const std::string& text, rapidjson::Document& doc);
 std::size_t json_pool_size(std::size_t text_size);
 
+// Parses one JSON value from `text` into `root`, its strings and containers taken from `values`
+// (any earlier content of `root` is dropped). RapidJSON's two work stacks (the values being built,
+// the string being read) start in buffers on this call's stack instead of two heap blocks and two
+// heap allocator objects each time: for a request-sized text the only heap memory is `values`'.
+rapidjson::ParseResult parse_json_value(std::string_view text, rapidjson::Value& root,
+                                        rapidjson::MemoryPoolAllocator<>& values);
+
+// A JSON text parsed for reading, its memory pool starting in a buffer inside this object: made
+// on the stack, parsing a stream event or a whole answer of a few KiB takes no heap memory at all
+// (a default rapidjson::Document takes a 64 KiB chunk and four more blocks). A bigger text
+// continues in heap chunks. Neither copied nor moved: the value points into the buffer.
+template <std::size_t Bytes = 8192>
+class StackJson {
+ public:
+  explicit StackJson(std::string_view text)
+      : pool_(buffer_, sizeof buffer_), result_(parse_json_value(text, value_, pool_)) {}
+  StackJson(const StackJson&) = delete;
+  StackJson& operator=(const StackJson&) = delete;
+
+  bool has_parse_error() const { return result_.IsError(); }
+  const rapidjson::Value& value() const { return value_; }
+
+ private:
+  alignas(16) char buffer_[Bytes];
+  rapidjson::MemoryPoolAllocator<> pool_;
+  rapidjson::Value value_;
+  rapidjson::ParseResult result_;
+};
+
 // Typed member access: absent -> nullopt; present with the wrong type -> 400 naming the field.
 Result<std::optional<std::string>> get_string(const rapidjson::Value& obj, const char* name);
 Result<std::optional<double>> get_number(const rapidjson::Value& obj, const char* name);

@@ -77,3 +77,32 @@ TEST_CASE("a flipped byte in ciphertext or nonce fails; a wrong key fails", "[se
   auto other = testing::test_master_key(9);
   CHECK_FALSE(Sealer(other.key, 1).open(s, ctx).has_value());
 }
+
+TEST_CASE("associated data keeps its exact format, for short and long contexts", "[sealer]") {
+  // Guards against: the stack-buffer associated data changing a byte (every stored key would
+  // then fail to open) or cutting a context longer than its buffer.
+  CHECK(associated_data(SealContext{"key_1", "usr_a", "openai"}, 7) ==
+        "keygate:v1|key_1|usr_a|openai|7");
+  CHECK(associated_data({"key_1", "system", "openai"}, -3) == "keygate:v1|key_1|system|openai|-3");
+  const std::string long_id(300, 'k');
+  CHECK(associated_data({long_id, "usr_a", "openai"}, 9223372036854775807) ==
+        "keygate:v1|" + long_id + "|usr_a|openai|9223372036854775807");
+}
+
+TEST_CASE("a key sealed with a context opens with a view of the same fields only", "[sealer]") {
+  // Guards against: the request path (which opens with views of a cached row) binding the
+  // ciphertext to other associated data than the SealContext it was sealed with, at any length.
+  REQUIRE(crypto_init().has_value());
+  auto mk = testing::test_master_key(1);
+  Sealer sealer(mk.key, 1);
+  for (const std::string& id : {std::string("key_1"), std::string(250, 'x')}) {
+    const SealContext ctx{id, "usr_a", "openai"};
+    Sealed s = sealer.seal(SecretKey(std::string_view("sk-view-0001")), ctx);
+    const std::string owner = "usr_a";
+    auto opened = sealer.open(s, SealContextView{id, owner, "openai"});
+    REQUIRE(opened.has_value());
+    CHECK(opened->expose() == "sk-view-0001");
+    CHECK_FALSE(sealer.open(s, SealContextView{id, "usr_b", "openai"}).has_value());
+    CHECK_FALSE(sealer.open(s, SealContextView{id + "2", owner, "openai"}).has_value());
+  }
+}

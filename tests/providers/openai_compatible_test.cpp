@@ -311,9 +311,9 @@ TEST_CASE("openai: upstream errors keep status and OpenAI's fields", "[openai]")
     CHECK_FALSE(e.retryable);
   }
   SECTION("429 is retryable") {
-    Error e = a.translate_error(
-        429, R"({"error":{"message":"Rate limit reached","type":"requests",)"
-             R"("code":"rate_limit_exceeded"}})");
+    Error e =
+        a.translate_error(429, R"({"error":{"message":"Rate limit reached","type":"requests",)"
+                               R"("code":"rate_limit_exceeded"}})");
     CHECK(e.status == 429);
     CHECK(e.retryable);
   }
@@ -362,4 +362,69 @@ TEST_CASE("openai: the key test lists models", "[openai]") {
   CHECK(up.method == "GET");
   CHECK(up.path == "/models");
   CHECK(up.body.empty());
+}
+
+TEST_CASE("openai: a request after a huge one carries nothing of it", "[openai]") {
+  // Guards against: the per-thread writer buffer, reused across requests, leaking an earlier
+  // (longer) request's bytes into the next body, or keeping a stale state after an error.
+  const std::string long_text(400 * 1024, 'z');  // past the kept capacity: the buffer is replaced
+  auto huge =
+      json(R"({"model":"gpt-4o","messages":[{"role":"user","content":")" + long_text + R"("}]})");
+  auto big = adapter("openai").build_chat_request(huge, ChatOptions{}, "gpt-4o");
+  REQUIRE(big.has_value());
+  CHECK(json(big->body)["messages"][0]["content"].GetStringLength() == long_text.size());
+
+  auto not_object = json("[1]");
+  CHECK_FALSE(adapter("openai").build_chat_request(not_object, ChatOptions{}, "gpt-4o"));
+
+  auto small = json(R"({"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]})");
+  for (int i = 0; i < 2; ++i) {
+    auto up = adapter("openai").build_chat_request(small, ChatOptions{}, "gpt-4o");
+    REQUIRE(up.has_value());
+    CHECK(up->body == R"({"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]})");
+  }
+}
+
+TEST_CASE("openai: translate_response_view is translate_response without the copy", "[openai]") {
+  // Guards against: the view path answering other bytes, other usage, or a different error than
+  // the copying path for the same upstream body.
+  const std::string answer =
+      R"({"id":"chatcmpl-1","object":"chat.completion","choices":[{"index":0,)"
+      R"("message":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}],)"
+      R"("usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}})";
+  for (const std::string& body :
+       {answer, std::string(R"({"error":{"message":"nope"}})"), std::string("not json")}) {
+    Usage copied_usage, viewed_usage;
+    std::string storage;
+    auto copied = adapter("openai").translate_response(body, "gpt-4o", copied_usage);
+    auto viewed = adapter("openai").translate_response_view(body, "gpt-4o", viewed_usage, storage);
+    REQUIRE(copied.has_value() == viewed.has_value());
+    CHECK(copied_usage.prompt_tokens == viewed_usage.prompt_tokens);
+    CHECK(copied_usage.completion_tokens == viewed_usage.completion_tokens);
+    if (copied) {
+      CHECK(*viewed == *copied);
+      CHECK(viewed->data() == body.data());  // the upstream's own bytes, not a copy
+    } else {
+      CHECK(viewed.error().message == copied.error().message);
+      CHECK(viewed.error().status == copied.error().status);
+    }
+  }
+}
+
+TEST_CASE("anthropic: translate_response_view gives the translation from its storage", "[openai]") {
+  // Guards against: the default (translating) view dangling or differing from the copy.
+  const std::string body =
+      R"({"id":"msg_1","type":"message","role":"assistant","model":"claude-x",)"
+      R"("content":[{"type":"text","text":"Hi"}],"stop_reason":"end_turn",)"
+      R"("usage":{"input_tokens":3,"output_tokens":1}})";
+  Usage a, b;
+  std::string storage;
+  auto copied = adapter("anthropic").translate_response(body, "claude-x", a);
+  auto viewed = adapter("anthropic").translate_response_view(body, "claude-x", b, storage);
+  REQUIRE(copied.has_value());
+  REQUIRE(viewed.has_value());
+  CHECK(viewed->data() == storage.data());
+  CHECK(json(*viewed)["choices"][0]["message"]["content"] == "Hi");
+  CHECK(json(*viewed)["usage"] == json(*copied)["usage"]);
+  CHECK(b.completion_tokens == 1);
 }

@@ -4,6 +4,9 @@
 #include <catch2/catch.hpp>
 
 #include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+
+#include <string>
 
 #include "schema/json.hpp"
 
@@ -42,4 +45,93 @@ TEST_CASE("append_millis writes microseconds as milliseconds with three decimals
   std::string n;
   append_integer(n, -42);
   CHECK(n == "-42");
+}
+
+namespace {
+// A text that outgrows every stack buffer the parser starts in: long strings (the string stack),
+// many members and deep nesting (the value stack), and more values than the first pool chunk.
+std::string big_request() {
+  std::string text = R"({"model":"m","messages":[)";
+  for (int i = 0; i < 300; ++i) {
+    text += i ? "," : "";
+    text += R"({"role":"user","content":")" + std::string(100 + i * 37, 'a' + i % 26) +
+            R"(\n\u00e9\"","n":)" + std::to_string(i) + "}";
+  }
+  text += "],\"deep\":";
+  for (int i = 0; i < 200; ++i) {
+    text += "[";
+  }
+  text += "1";
+  for (int i = 0; i < 200; ++i) {
+    text += "]";
+  }
+  text += "}";
+  return text;
+}
+
+std::string serialised(const rapidjson::Value& v) {
+  return to_json(v);
+}
+}  // namespace
+
+TEST_CASE("parse_json_value reads what Document::Parse reads, past its stack buffers", "[json]") {
+  // Guards against: the parser's work stacks, moved into stack buffers, losing or corrupting
+  // values once a request outgrows them (a long conversation).
+  for (const std::string& text :
+       {std::string(R"({"a":1,"b":[true,null,"x"],"c":{"d":-2.5}})"), big_request()}) {
+    rapidjson::Document expected;
+    expected.Parse(text.data(), text.size());
+    REQUIRE_FALSE(expected.HasParseError());
+
+    rapidjson::MemoryPoolAllocator<> pool(1024);
+    rapidjson::Value root;
+    auto result = parse_json_value(text, root, pool);
+    REQUIRE_FALSE(result.IsError());
+    CHECK(serialised(root) == serialised(expected));
+
+    const StackJson<> on_stack(text);
+    REQUIRE_FALSE(on_stack.has_parse_error());
+    CHECK(serialised(on_stack.value()) == serialised(expected));
+
+    rapidjson::MemoryPoolAllocator<> request_pool(json_pool_size(text.size()));
+    rapidjson::Document into(&request_pool);
+    REQUIRE(parse_json_object_into(text, into).has_value());
+    CHECK(serialised(into) == serialised(expected));
+  }
+}
+
+TEST_CASE("parse errors keep Document::Parse's code and offset", "[json]") {
+  // Guards against: a client's 400 naming another position than before, and a root that is not
+  // a single value (trailing bytes) being accepted.
+  const std::string big = big_request();
+  for (const std::string& text :
+       {std::string("{\"a\":"), std::string("{\"a\":1} x"), std::string("[1,2"),
+        std::string("{\"a\":\"\\x\"}"), big.substr(0, big.size() - 1), big + "}"}) {
+    INFO(text.substr(0, 40));
+    rapidjson::Document expected;
+    expected.Parse(text.data(), text.size());
+    REQUIRE(expected.HasParseError());
+    rapidjson::MemoryPoolAllocator<> pool(1024);
+    rapidjson::Value root;
+    auto result = parse_json_value(text, root, pool);
+    CHECK(result.Code() == expected.GetParseError());
+    CHECK(result.Offset() == expected.GetErrorOffset());
+    CHECK(root.IsNull());
+
+    const StackJson<64> small(text);
+    CHECK(small.has_parse_error());
+
+    rapidjson::MemoryPoolAllocator<> request_pool(json_pool_size(text.size()));
+    rapidjson::Document into(&request_pool);
+    auto refused = parse_json_object_into(text, into);
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error().message == "Invalid JSON at offset " +
+                                         std::to_string(expected.GetErrorOffset()) + ": " +
+                                         rapidjson::GetParseError_En(expected.GetParseError()));
+  }
+  rapidjson::MemoryPoolAllocator<> pool(1024);
+  rapidjson::Document not_object(&pool);
+  auto array = parse_json_object_into("[1]", not_object);
+  REQUIRE_FALSE(array.has_value());
+  CHECK(array.error().message == "The JSON body must be an object.");
 }

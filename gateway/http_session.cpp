@@ -490,6 +490,7 @@ awaitable<bool> HttpSession::start_stream(http::status status) {
   // a long conversation's body can be hundreds of KB, not to be held for a stream's whole length.
   // Nor are its header fields read once the stream's head is built: they go too (the bearer
   // token among them), keeping the method and version for the access log and keep-alive.
+  std::string().swap(request_.body());  // (moving an empty string in would keep the capacity)
   Request bare;
   bare.method(request_.method());
   bare.version(request_.version());

@@ -28,6 +28,8 @@ class StreamRelay {
   bool has_output() const { return !chunks_.empty(); }
   // The ready chunks as SSE frames, for one write; valid until the next call.
   const std::string& take_frames();
+  // Frees the frame buffer (written already) while the stream waits.
+  void release_output() { std::string().swap(frames_); }
   const providers::Usage& usage() const { return translator_->usage(); }
 
  private:

@@ -228,7 +228,8 @@ awaitable<void> UpstreamCall::relay_whole(UpstreamResponse& response,
     co_return;
   }
   result.time_to_first_token = Clock::now() - started_;
-  auto translated = adapter.translate_response(*body, target.model, result.usage);
+  std::string storage;  // for a translated answer; a passthrough is the upstream body itself
+  auto translated = adapter.translate_response_view(*body, target.model, result.usage, storage);
   if (!translated) {
     fail_attempt(result, translated.error(), Outcome::upstream_error);
     co_return;
@@ -246,13 +247,24 @@ awaitable<void> UpstreamCall::relay_stream(UpstreamResponse& response, StreamRel
   bool ended = false;  // the upstream finished its body
   std::string_view piece;
   while (!ended) {
-    const auto waited_from = Clock::now();
-    const bool read = co_await response.read_some(piece);
-    ex_.log.upstream_time += Clock::now() - waited_from;
+    std::optional<bool> read = response.read_buffered(piece);
+    if (!read) {
+      // Nothing more without waiting on the network: what is translated goes out first. Events
+      // that arrived together go out together, in one write (one syscall) rather than one each.
+      if (relay.has_output()) {
+        if (!co_await deliver(relay, result, false)) {
+          break;
+        }
+        relay.release_output();  // the stream may now wait long for its next event
+      }
+      const auto waited_from = Clock::now();
+      read = co_await response.read_some(piece);
+      ex_.log.upstream_time += Clock::now() - waited_from;
+    }
     if (cancelled_ || ex_.client_gone()) {
       break;
     }
-    if (!read) {
+    if (!*read) {
       succeeded(fail(cut_short(response.error())), result);
       break;
     }
@@ -266,12 +278,6 @@ awaitable<void> UpstreamCall::relay_stream(UpstreamResponse& response, StreamRel
     }
     // The upstream's last bytes go out with the end of the stream, in one write.
     ended = response.done();
-    if (ended || !relay.has_output()) {
-      continue;
-    }
-    if (!co_await deliver(relay, result, false)) {
-      break;
-    }
   }
   if (ended) {
     succeeded(relay.end(), result);

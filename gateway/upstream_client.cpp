@@ -196,27 +196,37 @@ static Error read_error(const error_code& ec, const char* what) {
                                      ec.message());
 }
 
-awaitable<bool> UpstreamResponse::read_some(std::string_view& piece) {
-  // Bytes already buffered are parsed first; the connection reads only when they hold no body.
-  // A read may bring only framing (a chunk header) and no body byte: read again, so an empty
-  // result always means the end of the body.
+std::optional<bool> UpstreamResponse::read_buffered(std::string_view& piece) {
   // Eager: one put() goes on from a chunk header into its data. Not while the header was read:
   // the first body piece would be taken then, unseen.
   parser_.eager(true);
   piece = {};
-  while (!parser_.is_done()) {
-    error_code ec = conn_->parse_buffered(parser_);
-    if (ec == http::error::need_buffer) {
-      ec = {};  // a second body piece waits for the next call
-    }
-    if (ec && ec != http::error::need_more) {
-      read_error_ = ec;
-      failed_ = true;
-      co_return false;
-    }
-    piece = parser_.take_piece();
-    if (!piece.empty() || parser_.is_done()) {
-      co_return true;
+  if (parser_.is_done()) {
+    return true;
+  }
+  error_code ec = conn_->parse_buffered(parser_);
+  if (ec == http::error::need_buffer) {
+    ec = {};  // a second body piece waits for the next call
+  }
+  if (ec && ec != http::error::need_more) {
+    read_error_ = ec;
+    failed_ = true;
+    return false;
+  }
+  piece = parser_.take_piece();
+  if (!piece.empty() || parser_.is_done()) {
+    return true;
+  }
+  return std::nullopt;
+}
+
+awaitable<bool> UpstreamResponse::read_some(std::string_view& piece) {
+  // Bytes already buffered are parsed first; the connection reads only when they hold no body.
+  // A read may bring only framing (a chunk header) and no body byte: read again, so an empty
+  // result always means the end of the body.
+  for (;;) {
+    if (const std::optional<bool> ready = read_buffered(piece)) {
+      co_return *ready;
     }
     auto [read_ec, n] = co_await conn_->read_more(client_.limits().idle_timeout);
     conn_->commit(n);
@@ -230,7 +240,6 @@ awaitable<bool> UpstreamResponse::read_some(std::string_view& piece) {
       co_return false;
     }
   }
-  co_return true;
 }
 
 Error UpstreamResponse::error() const {
@@ -263,6 +272,9 @@ UpstreamClient::UpstreamClient(net::any_io_executor executor, UpstreamLimits lim
   tls_context_.set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
                            net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
                            net::ssl::context::no_tlsv1_1);
+  // An idle TLS connection (a stream waiting for its next token, a pooled keep-alive) gives its
+  // read and write record buffers (16 KB each) back until it needs them again.
+  SSL_CTX_set_mode(tls_context_.native_handle(), SSL_MODE_RELEASE_BUFFERS);
 }
 
 UpstreamClient::~UpstreamClient() {

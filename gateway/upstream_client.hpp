@@ -85,6 +85,8 @@ class UpstreamResponse {
   // The whole remaining body, bounded by the configured limit (502 when larger).
   awaitable<Result<std::string>> read_all();
   bool done() const { return parser_.is_done(); }
+  // read_some() without I/O: nothing when the bytes already read hold no piece (it would wait).
+  std::optional<bool> read_buffered(std::string_view& piece);
   // Aborts the exchange now (client disconnect): the connection is closed, not pooled.
   void abort();
 

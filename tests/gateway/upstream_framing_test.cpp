@@ -2,8 +2,8 @@
 // keygate parses what it has already read before it reads again, and hands body pieces out as
 // views into its read buffer (gateway/upstream_parser.hpp); these tests shape the wire by hand
 // (MockExchange::send_raw) to reach each path of that: a header that arrives with its first
-// event, chunks split inside their size line, many chunks in one segment, a Content-Length body
-// in pieces, and a body that ends with the connection.
+// event, events followed by a cut-short chunk, chunks split inside their size line, many chunks
+// in one segment, a Content-Length body in pieces, and a body that ends with the connection.
 
 #include <catch2/catch.hpp>
 
@@ -65,6 +65,44 @@ TEST_CASE("a first event that arrives with the header reaches the client before 
   CHECK(first.find("first") != std::string::npos);
   CHECK(std::chrono::steady_clock::now() - t0 < 1000ms);
   const std::string rest = conn.read_rest();
+  CHECK(rest.find("[DONE]") != std::string::npos);
+}
+
+TEST_CASE("events that arrived are relayed even when the bytes after them wait for more",
+          "[proxy][stream][framing]") {
+  // keygate writes events that arrive together in one write, and writes only when the next piece
+  // would wait on the network. The bug this guards: counting buffered bytes as "more to come"
+  // when they are only the start of the next chunk (its size line cut short), so two events sat
+  // in keygate until the upstream sent the rest.
+  FramingFixture f([](MockExchange& ex) -> net::awaitable<void> {
+    const std::string next = chunk(event("third"));
+    const std::string segment = std::string(kChunkedHead) + chunk(event("first", true)) +
+                                chunk(event("second")) + next.substr(0, 1);
+    co_await ex.send_raw(segment);
+    co_await ex.sleep(1500ms);
+    const std::string rest =
+        next.substr(1) + chunk(event("", false, "stop") + "data: [DONE]\n\n") + "0\r\n\r\n";
+    co_await ex.send_raw(rest);
+  });
+  HttpConnection conn(f.gw->port());
+  const auto t0 = std::chrono::steady_clock::now();
+  conn.send("POST", "/v1/chat/completions", chat_body("openai/gpt-4o-mini", true),
+            {{"authorization", bearer(f.gw->user_token)}});
+  REQUIRE(conn.read_header() == 200);
+  std::string early;
+  while (early.find("second") == std::string::npos &&
+         std::chrono::steady_clock::now() - t0 < 3000ms) {
+    const std::string piece = conn.read_some();
+    if (piece.empty()) {
+      break;
+    }
+    early += piece;
+  }
+  CHECK(early.find("first") != std::string::npos);
+  CHECK(early.find("second") != std::string::npos);
+  CHECK(std::chrono::steady_clock::now() - t0 < 1000ms);
+  const std::string rest = conn.read_rest();
+  CHECK(rest.find("third") != std::string::npos);
   CHECK(rest.find("[DONE]") != std::string::npos);
 }
 

@@ -110,7 +110,9 @@ std::chrono::milliseconds jittered_backoff(const router::RetryPolicy& policy) {
 
 // A chain's running state between attempts: the error to answer with if no target succeeds.
 struct ChainState {
-  std::optional<Error> error;  // the last failure, else the first "no key for this provider"
+  // The last failure, else the first "no key for this provider". On the heap, as in
+  // AttemptResult: run_chain's frame lasts as long as the stream it may relay.
+  std::unique_ptr<Error> error;
 };
 
 // After a failed attempt: what run_chain does next. A plain function, so that the error copies
@@ -127,7 +129,7 @@ Next after_failure(ProxyState& state, const std::string& provider, const Attempt
   if (error.code == "provider_key_missing") {
     state.breaker.release_probe(provider);
     if (!chain.error) {
-      chain.error = error;
+      chain.error = std::make_unique<Error>(error);
     }
     return Next::next_target;  // this entry has no key: the next one may
   }
@@ -141,7 +143,7 @@ Next after_failure(ProxyState& state, const std::string& provider, const Attempt
   if (result.client_answered) {
     return Next::stop;  // committed: the error went out in the stream, no fallback after a byte
   }
-  chain.error = error;
+  chain.error = std::make_unique<Error>(error);
   if (!router::RetryPolicy::can_move_on(error, result.client_answered)) {
     return Next::reply_and_stop;
   }

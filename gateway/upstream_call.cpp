@@ -58,7 +58,7 @@ const Result<UpstreamTarget>& parsed_base_url(const std::string& base_url) {
 
 void fail_attempt(AttemptResult& r, Error e, Outcome outcome) {
   r.outcome = outcome;
-  r.error = std::move(e);
+  r.error = std::make_unique<Error>(std::move(e));
 }
 
 void mark_cancelled(AttemptResult& r) {

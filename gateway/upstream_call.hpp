@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 
 #include "gateway/http_exchange.hpp"
@@ -19,7 +20,9 @@ std::string_view to_string(Outcome outcome);
 
 struct AttemptResult {
   Outcome outcome = Outcome::ok;
-  std::optional<Error> error;    // set unless ok
+  // Set unless ok. On the heap: a result lives in the frame of the chain that runs the attempts,
+  // and that frame stays for a stream's whole length, in every open stream.
+  std::unique_ptr<Error> error;
   bool client_answered = false;  // something was sent to the client: no fallback after this
   int upstream_status = 0;       // 0: no upstream answer
   providers::Usage usage;

@@ -1,6 +1,7 @@
 #include "gateway/upstream_client.hpp"
 
 #include <array>
+#include <tuple>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
@@ -128,13 +129,46 @@ awaitable<error_code> UpstreamConnection::write(UpstreamRequestMessage& request,
 }
 
 awaitable<error_code> UpstreamConnection::read_header(ResponseParser& parser, Millis timeout) {
+  // As the session reads requests: parse what is buffered and read only for what is missing.
+  // Beast's async_read_header is a composed operation that completes through the scheduler. One
+  // deadline for the whole header: an upstream trickling bytes does not extend it.
   tcp().expires_after(timeout);
-  if (tls_) {
-    auto [ec, n] = co_await http::async_read_header(*tls_, buffer_, parser, use_tuple);
-    co_return ec;
+  for (;;) {
+    if (parser.is_header_done()) {
+      co_return error_code{};
+    }
+    if (buffer_.size() > 0) {
+      error_code ec;
+      const std::size_t used = parser.put(buffer_.data(), ec);  // not eager: stops at the header
+      buffer_.consume(used);
+      if (ec && ec != http::error::need_more) {
+        co_return ec;
+      }
+      if (!ec && used > 0) {
+        continue;
+      }
+    }
+    const std::size_t room = buffer_.capacity() - buffer_.size();
+    const std::size_t size = std::min<std::size_t>(std::max<std::size_t>(512, room), 65536);
+    error_code read_ec;
+    std::size_t n = 0;
+    if (tls_) {
+      std::tie(read_ec, n) = co_await tls_->async_read_some(buffer_.prepare(size), use_tuple);
+    } else {
+      std::tie(read_ec, n) = co_await plain_->async_read_some(buffer_.prepare(size), use_tuple);
+    }
+    buffer_.commit(n);
+    if (read_ec == net::error::eof) {
+      if (!parser.got_some()) {
+        co_return http::error::end_of_stream;  // closed before answering (a stale keep-alive)
+      }
+      parser.put_eof(read_ec);
+      co_return read_ec ? read_ec : error_code{http::error::partial_message};
+    }
+    if (read_ec) {
+      co_return read_ec;
+    }
   }
-  auto [ec, n] = co_await http::async_read_header(*plain_, buffer_, parser, use_tuple);
-  co_return ec;
 }
 
 awaitable<std::tuple<error_code, std::size_t>> UpstreamConnection::read_more(Millis timeout) {

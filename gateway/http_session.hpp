@@ -51,7 +51,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, private Ht
   awaitable<void> handle_request();
   awaitable<void> dispatch();
   awaitable<void> reply_unanswered();
-  awaitable<std::optional<Error>> route_and_authenticate();
+  awaitable<std::unique_ptr<Error>> route_and_authenticate();
   void watch_client();
   void on_client_readable(const error_code& ec, std::size_t n);
   // The status line and the fields every response carries; decides keep-alive.

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <random>
 
+#include "gateway/buffered_parse.hpp"
 #include "gateway/log.hpp"
 #include "schema/json.hpp"
 
@@ -227,23 +228,11 @@ awaitable<error_code> HttpSession::read_into(http::request_parser<http::string_b
   // a time must not reset it (slowloris).
   stream_.expires_after(timeout);
   for (;;) {
-    if (header_only ? parser.is_header_done() : parser.is_done()) {
-      co_return error_code{};
+    const error_code parsed = feed_parser(parser, buffer_, header_only);
+    if (parsed != http::error::need_more) {
+      co_return parsed;
     }
-    if (buffer_.size() > 0) {
-      error_code ec;
-      const std::size_t used = parser.put(buffer_.data(), ec);
-      buffer_.consume(used);
-      if (ec && ec != http::error::need_more) {
-        co_return ec;
-      }
-      if (!ec && used > 0) {
-        continue;
-      }
-    }
-    // As Beast sizes its reads: what the buffer has room for, at least 512 bytes, at most 64 KiB.
-    const std::size_t room = buffer_.capacity() - buffer_.size();
-    const std::size_t size = std::min<std::size_t>(std::max<std::size_t>(512, room), 65536);
+    const std::size_t size = next_read_size(buffer_);
     auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(size), use_tuple);
     buffer_.commit(n);
     if (ec == net::error::eof) {

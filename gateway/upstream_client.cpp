@@ -9,6 +9,8 @@
 
 #include <openssl/ssl.h>
 
+#include "gateway/buffered_parse.hpp"
+
 namespace keygate::gateway {
 
 using Clock = std::chrono::steady_clock;
@@ -134,22 +136,12 @@ awaitable<error_code> UpstreamConnection::read_header(ResponseParser& parser, Mi
   // deadline for the whole header: an upstream trickling bytes does not extend it.
   tcp().expires_after(timeout);
   for (;;) {
-    if (parser.is_header_done()) {
-      co_return error_code{};
+    // Not eager: the parser stops at the end of the header.
+    const error_code parsed = feed_parser(parser, buffer_, true);
+    if (parsed != http::error::need_more) {
+      co_return parsed;
     }
-    if (buffer_.size() > 0) {
-      error_code ec;
-      const std::size_t used = parser.put(buffer_.data(), ec);  // not eager: stops at the header
-      buffer_.consume(used);
-      if (ec && ec != http::error::need_more) {
-        co_return ec;
-      }
-      if (!ec && used > 0) {
-        continue;
-      }
-    }
-    const std::size_t room = buffer_.capacity() - buffer_.size();
-    const std::size_t size = std::min<std::size_t>(std::max<std::size_t>(512, room), 65536);
+    const std::size_t size = next_read_size(buffer_);
     error_code read_ec;
     std::size_t n = 0;
     if (tls_) {
@@ -172,9 +164,7 @@ awaitable<error_code> UpstreamConnection::read_header(ResponseParser& parser, Mi
 }
 
 awaitable<std::tuple<error_code, std::size_t>> UpstreamConnection::read_more(Millis timeout) {
-  // As Beast sizes its reads: what the buffer has room for, at least 512 bytes, at most 64 KiB.
-  const std::size_t room = buffer_.capacity() - buffer_.size();
-  const std::size_t size = std::min<std::size_t>(std::max<std::size_t>(512, room), 65536);
+  const std::size_t size = next_read_size(buffer_);
   tcp().expires_after(timeout);
   if (tls_) {
     return tls_->async_read_some(buffer_.prepare(size), use_tuple);

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <thread>
+#include <vector>
 
 #include "testing/gateway_fixture.hpp"
 #include "testing/http_client.hpp"
@@ -40,6 +41,16 @@ std::string chunk(const std::string& data) {
   char size[20];
   std::snprintf(size, sizeof size, "%zx\r\n", data.size());
   return size + data + "\r\n";
+}
+
+// Sends `pieces` 30 ms apart, so that each arrives in a segment of its own.
+net::awaitable<void> send_in_pieces(MockExchange& ex, const std::vector<std::string>& pieces) {
+  for (std::size_t i = 0; i < pieces.size(); ++i) {
+    if (i > 0) {
+      co_await ex.sleep(30ms);
+    }
+    co_await ex.send_raw(pieces[i]);
+  }
 }
 
 constexpr std::string_view kChunkedHead =
@@ -114,14 +125,8 @@ TEST_CASE("chunks split inside their size line, and many chunks in one segment, 
     co_await ex.send_raw(kChunkedHead);
     // One chunk cut after its first size digit, and inside its data.
     const std::string one = chunk(event("a0", true));
-    const std::string cut1 = one.substr(0, 1);
-    const std::string cut2 = one.substr(1, 20);
-    const std::string cut3 = one.substr(21);
-    co_await ex.send_raw(cut1);
-    co_await ex.sleep(30ms);
-    co_await ex.send_raw(cut2);
-    co_await ex.sleep(30ms);
-    co_await ex.send_raw(cut3);
+    const std::vector<std::string> cuts{one.substr(0, 1), one.substr(1, 20), one.substr(21)};
+    co_await send_in_pieces(ex, cuts);
     // Then twenty chunks, the finish and the terminator in one write.
     std::string many;
     for (int i = 1; i <= 20; ++i) {
@@ -148,14 +153,9 @@ TEST_CASE("a Content-Length JSON body that arrives in pieces is relayed whole",
     const std::string head =
         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
         std::to_string(body.size()) + "\r\n\r\n";
-    const std::string head_and_start = head + body.substr(0, 10);
-    const std::string middle = body.substr(10, 30);
-    const std::string end = body.substr(40);
-    co_await ex.send_raw(head_and_start);
-    co_await ex.sleep(30ms);
-    co_await ex.send_raw(middle);
-    co_await ex.sleep(30ms);
-    co_await ex.send_raw(end);
+    const std::vector<std::string> pieces{head + body.substr(0, 10), body.substr(10, 30),
+                                          body.substr(40)};
+    co_await send_in_pieces(ex, pieces);
   });
   auto r = http_request(f.gw->port(), "POST", "/v1/chat/completions", chat_body(),
                         {{"authorization", bearer(f.gw->user_token)}});
@@ -205,14 +205,10 @@ TEST_CASE("a response header that arrives in pieces is read whole", "[proxy][fra
     const std::string head =
         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
         std::to_string(body.size()) + "\r\n\r\n";
-    const std::string part1 = head.substr(0, 20);
-    const std::string part2 = head.substr(20, head.size() - 21);
-    const std::string part3 = head.substr(head.size() - 1) + body;
-    co_await ex.send_raw(part1);
-    co_await ex.sleep(30ms);
-    co_await ex.send_raw(part2);
-    co_await ex.sleep(30ms);
-    co_await ex.send_raw(part3);
+    // Cut inside a field, then inside the final blank line.
+    const std::vector<std::string> pieces{head.substr(0, 20), head.substr(20, head.size() - 21),
+                                          head.substr(head.size() - 1) + body};
+    co_await send_in_pieces(ex, pieces);
   });
   auto r = http_request(f.gw->port(), "POST", "/v1/chat/completions", chat_body(),
                         {{"authorization", bearer(f.gw->user_token)}});

@@ -31,7 +31,18 @@ struct FramingFixture {
     options.base_urls = {{"openai", upstream.base_url("/v1")}};
     gw = std::make_unique<TestGateway>(options);
   }
+  // A non-stream chat request as alice, through keygate to the mock.
+  HttpResponse post_chat() const {
+    return http_request(gw->port(), "POST", "/v1/chat/completions", chat_body(),
+                        {{"authorization", bearer(gw->user_token)}});
+  }
 };
+
+// A 200 response header for a JSON body of `size` bytes.
+std::string json_head(std::size_t size) {
+  return "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+         std::to_string(size) + "\r\n\r\n";
+}
 
 std::string event(const std::string& content, bool first = false, const char* finish = nullptr) {
   return "data: " + openai_chunk_json(content, first, finish) + "\n\n";
@@ -150,15 +161,12 @@ TEST_CASE("a Content-Length JSON body that arrives in pieces is relayed whole",
           "[proxy][framing]") {
   FramingFixture f([](MockExchange& ex) -> net::awaitable<void> {
     const std::string body = openai_completion_json("pieced together");
-    const std::string head =
-        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
-        std::to_string(body.size()) + "\r\n\r\n";
+    const std::string head = json_head(body.size());
     const std::vector<std::string> pieces{head + body.substr(0, 10), body.substr(10, 30),
                                           body.substr(40)};
     co_await send_in_pieces(ex, pieces);
   });
-  auto r = http_request(f.gw->port(), "POST", "/v1/chat/completions", chat_body(),
-                        {{"authorization", bearer(f.gw->user_token)}});
+  auto r = f.post_chat();
   REQUIRE(r.status == 200);
   CHECK(r.body.find("pieced together") != std::string::npos);
 }
@@ -173,8 +181,7 @@ TEST_CASE("a body delimited by the upstream closing the connection ends there",
     co_await ex.send_raw(all);
     ex.cut();
   });
-  auto r = http_request(f.gw->port(), "POST", "/v1/chat/completions", chat_body(),
-                        {{"authorization", bearer(f.gw->user_token)}});
+  auto r = f.post_chat();
   REQUIRE(r.status == 200);
   CHECK(r.body.find("until close") != std::string::npos);
 }
@@ -183,15 +190,12 @@ TEST_CASE("a Content-Length body cut short by the upstream is a 502, not a parti
           "[proxy][framing][errors]") {
   FramingFixture f([](MockExchange& ex) -> net::awaitable<void> {
     const std::string body = openai_completion_json("never complete");
-    const std::string head =
-        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
-        std::to_string(body.size()) + "\r\n\r\n";
+    const std::string head = json_head(body.size());
     const std::string half = head + body.substr(0, body.size() / 2);
     co_await ex.send_raw(half);
     ex.cut();
   });
-  auto r = http_request(f.gw->port(), "POST", "/v1/chat/completions", chat_body(),
-                        {{"authorization", bearer(f.gw->user_token)}});
+  auto r = f.post_chat();
   CHECK(r.status == 502);
   CHECK(r.body.find("\"error\"") != std::string::npos);
   CHECK(r.body.find("never complete") == std::string::npos);
@@ -202,16 +206,13 @@ TEST_CASE("a response header that arrives in pieces is read whole", "[proxy][fra
   // cut inside a field, then inside its final blank line, must still be read whole.
   FramingFixture f([](MockExchange& ex) -> net::awaitable<void> {
     const std::string body = openai_completion_json("header in pieces");
-    const std::string head =
-        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
-        std::to_string(body.size()) + "\r\n\r\n";
+    const std::string head = json_head(body.size());
     // Cut inside a field, then inside the final blank line.
     const std::vector<std::string> pieces{head.substr(0, 20), head.substr(20, head.size() - 21),
                                           head.substr(head.size() - 1) + body};
     co_await send_in_pieces(ex, pieces);
   });
-  auto r = http_request(f.gw->port(), "POST", "/v1/chat/completions", chat_body(),
-                        {{"authorization", bearer(f.gw->user_token)}});
+  auto r = f.post_chat();
   CHECK(r.status == 200);
   CHECK(r.body.find("header in pieces") != std::string::npos);
 }
@@ -226,8 +227,7 @@ TEST_CASE("an upstream that closes inside its header, or before it, is a 502",
       }
       ex.cut();
     });
-    auto r = http_request(f.gw->port(), "POST", "/v1/chat/completions", chat_body(),
-                          {{"authorization", bearer(f.gw->user_token)}});
+    auto r = f.post_chat();
     CHECK(r.status == 502);
     CHECK(r.body.find("\"error\"") != std::string::npos);
   }
@@ -241,21 +241,17 @@ TEST_CASE("a pooled connection the upstream closed while idle is replaced withou
   std::atomic<int> calls{0};
   FramingFixture f([&calls](MockExchange& ex) -> net::awaitable<void> {
     const std::string body = openai_completion_json("answer " + std::to_string(++calls));
-    const std::string response =
-        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
-        std::to_string(body.size()) + "\r\n\r\n" + body;
+    const std::string response = json_head(body.size()) + body;
     co_await ex.send_raw(response);
     if (calls == 1) {
       co_await ex.sleep(100ms);  // keygate has put the connection back in its pool by now
       ex.cut();
     }
   });
-  auto first = http_request(f.gw->port(), "POST", "/v1/chat/completions", chat_body(),
-                            {{"authorization", bearer(f.gw->user_token)}});
+  auto first = f.post_chat();
   REQUIRE(first.status == 200);
   std::this_thread::sleep_for(300ms);
-  auto second = http_request(f.gw->port(), "POST", "/v1/chat/completions", chat_body(),
-                             {{"authorization", bearer(f.gw->user_token)}});
+  auto second = f.post_chat();
   CHECK(second.status == 200);
   CHECK(second.body.find("answer 2") != std::string::npos);
   CHECK(f.upstream.connections_accepted() == 2);

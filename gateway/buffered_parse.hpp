@@ -46,4 +46,27 @@ inline std::size_t next_read_size(const boost::beast::flat_buffer& buffer) {
   return std::min<std::size_t>(std::max<std::size_t>(512, room), 65536);
 }
 
+// How much an upstream connection's next read asks for. A read that got all it asked for left
+// more in the socket: the next asks for four times as much (up to 64 KiB), so a burst (a long
+// answer, a fast model's events) comes in a few reads rather than in 512-byte ones, each a trip
+// through the scheduler and, for a stream, a write to the client. A short read drained the
+// socket: the next will likely wait (for a stream, as long as the model pauses) and holds its
+// buffer all that while, so it asks for little. The first read of a response asks for enough
+// for a provider's header and a small answer.
+class AdaptiveReadSize {
+ public:
+  static constexpr std::size_t kFirst = 4096;
+  static constexpr std::size_t kWaiting = 512;
+  static constexpr std::size_t kMax = 65536;
+
+  std::size_t next() const { return next_; }
+  void completed(std::size_t asked, std::size_t got) {
+    next_ = got >= asked ? std::min(asked * 4, kMax) : kWaiting;
+  }
+  void restart() { next_ = kFirst; }  // a new response on a kept-alive connection
+
+ private:
+  std::size_t next_ = kFirst;
+};
+
 }  // namespace keygate::gateway

@@ -9,8 +9,6 @@
 
 #include <openssl/ssl.h>
 
-#include "gateway/buffered_parse.hpp"
-
 namespace keygate::gateway {
 
 using Clock = std::chrono::steady_clock;
@@ -121,6 +119,7 @@ awaitable<error_code> UpstreamConnection::write(UpstreamRequestMessage& request,
   const WipingString head = request_head(request);
   const std::array<net::const_buffer, 2> wire{net::buffer(head.data(), head.size()),
                                               net::buffer(request.body())};
+  read_size_.restart();
   tcp().expires_after(timeout);
   if (tls_) {
     auto [ec, n] = co_await net::async_write(*tls_, wire, use_tuple);
@@ -141,15 +140,15 @@ awaitable<error_code> UpstreamConnection::read_header(ResponseParser& parser, Mi
     if (parsed != http::error::need_more) {
       co_return parsed;
     }
-    const std::size_t size = next_read_size(buffer_);
+    const net::mutable_buffer room = prepare_read();
     error_code read_ec;
     std::size_t n = 0;
     if (tls_) {
-      std::tie(read_ec, n) = co_await tls_->async_read_some(buffer_.prepare(size), use_tuple);
+      std::tie(read_ec, n) = co_await tls_->async_read_some(room, use_tuple);
     } else {
-      std::tie(read_ec, n) = co_await plain_->async_read_some(buffer_.prepare(size), use_tuple);
+      std::tie(read_ec, n) = co_await plain_->async_read_some(room, use_tuple);
     }
-    buffer_.commit(n);
+    commit(n);
     if (read_ec == net::error::eof) {
       if (!parser.got_some()) {
         co_return http::error::end_of_stream;  // closed before answering (a stale keep-alive)
@@ -164,12 +163,23 @@ awaitable<error_code> UpstreamConnection::read_header(ResponseParser& parser, Mi
 }
 
 awaitable<std::tuple<error_code, std::size_t>> UpstreamConnection::read_more(Millis timeout) {
-  const std::size_t size = next_read_size(buffer_);
+  const net::mutable_buffer room = prepare_read();
   tcp().expires_after(timeout);
   if (tls_) {
-    return tls_->async_read_some(buffer_.prepare(size), use_tuple);
+    return tls_->async_read_some(room, use_tuple);
   }
-  return plain_->async_read_some(buffer_.prepare(size), use_tuple);
+  return plain_->async_read_some(room, use_tuple);
+}
+
+net::mutable_buffer UpstreamConnection::prepare_read() {
+  asked_ = read_size_.next();
+  // A read about to wait gives back what a burst grew the buffer to: under an open stream that
+  // waits for its next token, the buffer is all the connection holds.
+  if (asked_ == AdaptiveReadSize::kWaiting &&
+      buffer_.capacity() > buffer_.size() + 2 * AdaptiveReadSize::kWaiting) {
+    buffer_.shrink_to_fit();
+  }
+  return buffer_.prepare(asked_);
 }
 
 error_code UpstreamConnection::parse_buffered(ResponseParser& parser) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "gateway/asio_fwd.hpp"
+#include "gateway/buffered_parse.hpp"
 #include "gateway/config.hpp"
 #include "gateway/upstream_parser.hpp"
 #include "gateway/wiping_allocator.hpp"
@@ -52,7 +53,10 @@ class UpstreamConnection {
   // caller passes the byte count to commit(). Not a coroutine: no frame of its own to keep
   // under every idle stream, only the read's.
   awaitable<std::tuple<error_code, std::size_t>> read_more(Millis timeout);
-  void commit(std::size_t n) { buffer_.commit(n); }
+  void commit(std::size_t n) {
+    buffer_.commit(n);
+    read_size_.completed(asked_, n);
+  }
   // Feeds the parser what was already read, without I/O (a small response's body usually arrives
   // in the header's segment). need_more: nothing, or not enough, was buffered.
   error_code parse_buffered(ResponseParser& parser);
@@ -66,10 +70,13 @@ class UpstreamConnection {
 
  private:
   beast::tcp_stream& tcp();
+  net::mutable_buffer prepare_read();
   std::string pool_key_;
   std::unique_ptr<beast::tcp_stream> plain_;
   std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls_;
   beast::flat_buffer buffer_;
+  AdaptiveReadSize read_size_;
+  std::size_t asked_ = 0;  // by the read in flight
 };
 
 // An upstream response being read. The body is read in pieces (streams are relayed as they come).

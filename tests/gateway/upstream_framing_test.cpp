@@ -157,6 +157,50 @@ TEST_CASE("chunks split inside their size line, and many chunks in one segment, 
   CHECK(r.body.find("data: [DONE]") != std::string::npos);
 }
 
+TEST_CASE("a burst that grows the reads, cut inside an event, then a pause, arrives whole",
+          "[proxy][stream][framing]") {
+  // keygate's reads grow while each one fills (up to 64 KiB) and shrink back, giving up the
+  // grown buffer, before a read that will wait. Here that buffer still holds the start of the
+  // last chunk's size line when it shrinks: the event must come out whole once the rest arrives.
+  constexpr int kEvents = 600;  // ~130 KB: several reads, the last ones at 64 KiB
+  FramingFixture f([](MockExchange& ex) -> net::awaitable<void> {
+    std::string burst(kChunkedHead);
+    burst += chunk(event("b0", true));
+    for (int i = 1; i < kEvents; ++i) {
+      burst += chunk(event("b" + std::to_string(i)));
+    }
+    const std::string last = chunk(event("the last word"));
+    burst += last.substr(0, 1);
+    co_await ex.send_raw(burst);
+    co_await ex.sleep(300ms);
+    const std::string rest =
+        last.substr(1) + chunk(event("", false, "stop") + "data: [DONE]\n\n") + "0\r\n\r\n";
+    co_await ex.send_raw(rest);
+  });
+  auto r = http_request(f.gw->port(), "POST", "/v1/chat/completions",
+                        chat_body("openai/gpt-4o-mini", true),
+                        {{"authorization", bearer(f.gw->user_token)}});
+  REQUIRE(r.status == 200);
+  std::size_t found = 0;
+  for (int i = 0; i < kEvents; ++i) {
+    found += r.body.find("\"content\":\"b" + std::to_string(i) + "\"") != std::string::npos;
+  }
+  CHECK(found == kEvents);
+  CHECK(r.body.find("\"content\":\"the last word\"") != std::string::npos);
+  CHECK(r.body.find("data: [DONE]") != std::string::npos);
+}
+
+TEST_CASE("a large Content-Length body in one segment is relayed whole", "[proxy][framing]") {
+  FramingFixture f([](MockExchange& ex) -> net::awaitable<void> {
+    const std::string body = openai_completion_json(std::string(300 * 1024, 'x') + "end");
+    const std::string wire = json_head(body.size()) + body;
+    co_await ex.send_raw(wire);
+  });
+  auto r = f.post_chat();
+  REQUIRE(r.status == 200);
+  CHECK(r.body.find(std::string(300 * 1024, 'x') + "end") != std::string::npos);
+}
+
 TEST_CASE("a Content-Length JSON body that arrives in pieces is relayed whole",
           "[proxy][framing]") {
   FramingFixture f([](MockExchange& ex) -> net::awaitable<void> {

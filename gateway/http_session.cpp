@@ -2,6 +2,7 @@
 
 #include <boost/url/parse.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <random>
 
@@ -11,6 +12,13 @@
 
 namespace keygate::gateway {
 namespace {
+
+// The read that waits for a keep-alive connection's next request asks for this much: a chat
+// request's header and a short body in one read. The buffer is trimmed back to it after a request
+// whose body grew it.
+constexpr std::size_t kKeptBuffer = 4096;
+// The largest single read of a request body whose length is known.
+constexpr std::size_t kMaxBodyRead = 64 * 1024;
 
 // Built only when a body is too large (it was once built for every request, to keep it out of a
 // co_await expression: see http_exchange.hpp).
@@ -148,7 +156,7 @@ awaitable<std::optional<Error>> HttpSession::read_request_into(bool& ok) {
   // then has its own, shorter deadline from its first byte (slowloris).
   if (buffer_.size() == 0) {
     stream_.expires_after(limits.idle_timeout);
-    auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), use_tuple);
+    auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(kKeptBuffer), use_tuple);
     if (ec) {
       co_return std::nullopt;
     }
@@ -213,6 +221,9 @@ awaitable<std::optional<Error>> HttpSession::read_request_into(bool& ok) {
     }
   }
   stream_.expires_never();
+  if (buffer_.capacity() > kKeptBuffer) {
+    buffer_.shrink_to_fit();  // a long body's read buffer is not kept under an idle keep-alive
+  }
   request_ = parser.release();
   keep_alive_ = request_.keep_alive();
   ok = true;
@@ -232,7 +243,14 @@ awaitable<error_code> HttpSession::read_into(http::request_parser<http::string_b
     if (parsed != http::error::need_more) {
       co_return parsed;
     }
-    const std::size_t size = next_read_size(buffer_);
+    std::size_t size = next_read_size(buffer_);
+    if (!header_only) {
+      // The body's length is known: ask for the rest of it at once (a long conversation is tens
+      // of KB), not in steps of the buffer's size. The buffer is trimmed once the request is in.
+      if (const auto rest = parser.content_length_remaining()) {
+        size = std::clamp<std::size_t>(*rest, size, kMaxBodyRead);
+      }
+    }
     auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(size), use_tuple);
     buffer_.commit(n);
     if (ec == net::error::eof) {

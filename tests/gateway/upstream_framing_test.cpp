@@ -201,6 +201,32 @@ TEST_CASE("a large Content-Length body in one segment is relayed whole", "[proxy
   CHECK(r.body.find(std::string(300 * 1024, 'x') + "end") != std::string::npos);
 }
 
+TEST_CASE("a long request body with the next request right behind it: both are served whole",
+          "[proxy][framing]") {
+  // keygate reads the rest of a body whose length it knows in one read (up to 64 KiB), then
+  // trims its read buffer, which here still holds the next request's bytes.
+  FramingFixture f([](MockExchange& ex) -> net::awaitable<void> {
+    const std::string body =
+        openai_completion_json("got " + std::to_string(ex.request.body.size()));
+    co_await ex.respond(200, body);
+  });
+  const std::string content(300 * 1024, 'c');
+  const std::string body =
+      R"({"model":"openai/gpt-4o-mini","messages":[{"role":"user","content":")" + content +
+      R"("}]})";
+  const std::string auth = "Authorization: Bearer " + f.gw->user_token + "\r\n";
+  HttpConnection conn(f.gw->port());
+  conn.send_raw("POST /v1/chat/completions HTTP/1.1\r\nHost: k\r\n" + auth +
+                "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+                "\r\n\r\n" + body + "GET /healthz HTTP/1.1\r\nHost: k\r\n\r\n");
+  REQUIRE(conn.read_header() == 200);
+  conn.read_rest();
+  REQUIRE(f.upstream.requests().size() == 1);
+  CHECK(f.upstream.requests()[0].body.find(content) != std::string::npos);
+  REQUIRE(conn.read_header() == 200);
+  CHECK(conn.read_rest() == R"({"status":"ok"})");
+}
+
 TEST_CASE("a Content-Length JSON body that arrives in pieces is relayed whole",
           "[proxy][framing]") {
   FramingFixture f([](MockExchange& ex) -> net::awaitable<void> {

@@ -63,11 +63,14 @@ std::string_view bearer_token(const Request& req) {
 }  // namespace
 
 HttpSession::HttpSession(Server& server, tcp::socket socket)
-    : server_(server), stream_(std::move(socket)) {
+    : server_(server), socket_(std::move(socket)), deadline_(socket_.get_executor(), [this] {
+        error_code ignored;
+        socket_.close(ignored);  // as Beast's timeouts do: the operation waiting on it ends
+      }) {
   error_code ec;
-  auto endpoint = stream_.socket().remote_endpoint(ec);
+  auto endpoint = socket_.remote_endpoint(ec);
   remote_ = ec ? "unknown" : endpoint.address().to_string();
-  stream_.socket().set_option(tcp::no_delay(true), ec);
+  socket_.set_option(tcp::no_delay(true), ec);
 }
 
 void HttpSession::drain() {
@@ -79,9 +82,9 @@ void HttpSession::drain() {
 
 void HttpSession::force_close() {
   error_code ignored;
-  stream_.socket().cancel(ignored);
-  stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  stream_.socket().close(ignored);
+  socket_.cancel(ignored);
+  socket_.shutdown(tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
 }
 
 std::string_view HttpSession::param(std::string_view name) const {
@@ -130,8 +133,8 @@ awaitable<void> HttpSession::run() {
     }
   }
   error_code ignored;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  stream_.socket().close(ignored);
+  socket_.shutdown(tcp::socket::shutdown_send, ignored);
+  socket_.close(ignored);
   server_.session_ended(this);
 }
 
@@ -155,8 +158,8 @@ awaitable<std::optional<Error>> HttpSession::read_request_into(bool& ok) {
   // Keep-alive: wait for the first byte of the next request with the idle timeout; the header
   // then has its own, shorter deadline from its first byte (slowloris).
   if (buffer_.size() == 0) {
-    stream_.expires_after(limits.idle_timeout);
-    auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(kKeptBuffer), use_tuple);
+    deadline_.expires_after(limits.idle_timeout);
+    auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(kKeptBuffer), use_tuple);
     if (ec) {
       co_return std::nullopt;
     }
@@ -220,7 +223,7 @@ awaitable<std::optional<Error>> HttpSession::read_request_into(bool& ok) {
       co_return std::nullopt;
     }
   }
-  stream_.expires_never();
+  deadline_.expires_never();
   if (buffer_.capacity() > kKeptBuffer) {
     buffer_.shrink_to_fit();  // a long body's read buffer is not kept under an idle keep-alive
   }
@@ -237,7 +240,7 @@ awaitable<error_code> HttpSession::read_into(http::request_parser<http::string_b
                                              bool header_only, Millis timeout) {
   // One deadline for the whole header (or body), not one per read: a client trickling a byte at
   // a time must not reset it (slowloris).
-  stream_.expires_after(timeout);
+  deadline_.expires_after(timeout);
   for (;;) {
     const error_code parsed = feed_parser(parser, buffer_, header_only);
     if (parsed != http::error::need_more) {
@@ -251,7 +254,7 @@ awaitable<error_code> HttpSession::read_into(http::request_parser<http::string_b
         size = std::clamp<std::size_t>(*rest, size, kMaxBodyRead);
       }
     }
-    auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(size), use_tuple);
+    auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(size), use_tuple);
     buffer_.commit(n);
     if (ec == net::error::eof) {
       if (!parser.got_some()) {
@@ -265,7 +268,7 @@ awaitable<error_code> HttpSession::read_into(http::request_parser<http::string_b
       continue;
     }
     if (ec) {
-      co_return ec;
+      co_return deadline_.outcome(ec);
     }
   }
 }
@@ -293,7 +296,7 @@ awaitable<void> HttpSession::handle_request() {
   }
   if (watching_) {
     error_code ignored;
-    stream_.socket().cancel(ignored);  // ends watch_client()
+    socket_.cancel(ignored);  // ends watch_client()
     watching_ = false;
   }
   write_access_log();
@@ -385,10 +388,10 @@ awaitable<std::unique_ptr<Error>> HttpSession::route_and_authenticate() {
 // request), a read on a socket epoll already watches does not. And a plain handler rather than a
 // coroutine: no frame to allocate for what is almost always cancelled.
 void HttpSession::watch_client() {
-  stream_.socket().async_receive(net::buffer(&peeked_, 1), tcp::socket::message_peek,
-                                 [self = shared_from_this()](const error_code& ec, std::size_t n) {
-                                   self->on_client_readable(ec, n);
-                                 });
+  socket_.async_receive(net::buffer(&peeked_, 1), tcp::socket::message_peek,
+                        [self = shared_from_this()](const error_code& ec, std::size_t n) {
+                          self->on_client_readable(ec, n);
+                        });
 }
 
 void HttpSession::on_client_readable(const error_code& ec, std::size_t n) {
@@ -437,9 +440,9 @@ ResponseHead HttpSession::common_head(unsigned status) {
 }
 
 awaitable<bool> HttpSession::write_wire(const WireBuffers& buffers) {
-  stream_.expires_after(server_.limits().write_timeout);
-  auto [ec, n] = co_await net::async_write(stream_, buffers, use_tuple);
-  stream_.expires_never();
+  deadline_.expires_after(server_.limits().write_timeout);
+  auto [ec, n] = co_await net::async_write(socket_, buffers, use_tuple);
+  deadline_.expires_never();
   if (ec) {
     client_gone_ = true;
     keep_alive_ = false;

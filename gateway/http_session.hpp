@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 
+#include "gateway/deadline.hpp"
 #include "gateway/http_exchange.hpp"
 #include "gateway/response_head.hpp"
 #include "gateway/server.hpp"
@@ -21,7 +22,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, private Ht
   // Shutdown: close now if idle, else after the current response. Call on the session's strand.
   void drain();
   void force_close();
-  net::any_io_executor executor() { return stream_.get_executor(); }
+  net::any_io_executor executor() { return socket_.get_executor(); }
 
  private:
   // HttpExchange
@@ -65,7 +66,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, private Ht
   void reset_exchange();
 
   Server& server_;
-  beast::tcp_stream stream_;
+  tcp::socket socket_;
+  Deadline deadline_;  // of the read or write in progress; closes the socket when it passes
   beast::flat_buffer buffer_;
   std::string remote_;
   Request request_;

@@ -46,37 +46,41 @@ Result<UpstreamTarget> parse_base_url(std::string_view base_url) {
 // UpstreamConnection
 
 UpstreamConnection::UpstreamConnection(net::any_io_executor executor, std::string pool_key)
-    : pool_key_(std::move(pool_key)), plain_(std::make_unique<beast::tcp_stream>(executor)) {}
+    : pool_key_(std::move(pool_key)),
+      plain_(std::make_unique<tcp::socket>(executor)),
+      deadline_(executor, [this] { close(); }) {}
 
 UpstreamConnection::UpstreamConnection(net::any_io_executor executor,
                                        net::ssl::context& tls_context, std::string pool_key)
     : pool_key_(std::move(pool_key)),
-      tls_(std::make_unique<beast::ssl_stream<beast::tcp_stream>>(executor, tls_context)) {}
+      tls_(std::make_unique<net::ssl::stream<tcp::socket>>(executor, tls_context)),
+      deadline_(executor, [this] { close(); }) {}
 
-beast::tcp_stream& UpstreamConnection::tcp() {
-  return tls_ ? beast::get_lowest_layer(*tls_) : *plain_;
+tcp::socket& UpstreamConnection::socket() {
+  return tls_ ? tls_->next_layer() : *plain_;
 }
 
 bool UpstreamConnection::is_open() const {
-  return tls_ ? beast::get_lowest_layer(*tls_).socket().is_open() : plain_->socket().is_open();
+  return tls_ ? tls_->next_layer().is_open() : plain_->is_open();
 }
 
 void UpstreamConnection::close() {
   error_code ignored;
-  auto& socket = tcp().socket();
-  socket.cancel(ignored);
-  socket.shutdown(tcp::socket::shutdown_both, ignored);
-  socket.close(ignored);
+  auto& sock = socket();
+  sock.cancel(ignored);
+  sock.shutdown(tcp::socket::shutdown_both, ignored);
+  sock.close(ignored);
 }
 
 awaitable<error_code> UpstreamConnection::connect(const tcp::resolver::results_type& endpoints,
                                                   const std::string& host, Millis timeout) {
-  tcp().expires_after(timeout);
-  auto [ec, endpoint] = co_await tcp().async_connect(endpoints, use_tuple);
+  // One deadline for the connection and the TLS handshake together.
+  deadline_.expires_after(timeout);
+  auto [ec, endpoint] = co_await net::async_connect(socket(), endpoints, use_tuple);
   if (ec) {
-    co_return ec;
+    co_return deadline_.outcome(ec);
   }
-  tcp().socket().set_option(tcp::no_delay(true), ec);
+  socket().set_option(tcp::no_delay(true), ec);
   if (!tls_) {
     co_return error_code{};
   }
@@ -86,7 +90,7 @@ awaitable<error_code> UpstreamConnection::connect(const tcp::resolver::results_t
   }
   tls_->set_verify_callback(net::ssl::host_name_verification(host));
   auto [hec] = co_await tls_->async_handshake(net::ssl::stream_base::client, use_tuple);
-  co_return hec;
+  co_return deadline_.outcome(hec);
 }
 
 namespace {
@@ -120,20 +124,20 @@ awaitable<error_code> UpstreamConnection::write(UpstreamRequestMessage& request,
   const std::array<net::const_buffer, 2> wire{net::buffer(head.data(), head.size()),
                                               net::buffer(request.body())};
   read_size_.restart();
-  tcp().expires_after(timeout);
+  deadline_.expires_after(timeout);
   if (tls_) {
     auto [ec, n] = co_await net::async_write(*tls_, wire, use_tuple);
-    co_return ec;
+    co_return deadline_.outcome(ec);
   }
   auto [ec, n] = co_await net::async_write(*plain_, wire, use_tuple);
-  co_return ec;
+  co_return deadline_.outcome(ec);
 }
 
 awaitable<error_code> UpstreamConnection::read_header(ResponseParser& parser, Millis timeout) {
   // As the session reads requests: parse what is buffered and read only for what is missing.
   // Beast's async_read_header is a composed operation that completes through the scheduler. One
   // deadline for the whole header: an upstream trickling bytes does not extend it.
-  tcp().expires_after(timeout);
+  deadline_.expires_after(timeout);
   for (;;) {
     // Not eager: the parser stops at the end of the header.
     const error_code parsed = feed_parser(parser, buffer_, true);
@@ -157,14 +161,14 @@ awaitable<error_code> UpstreamConnection::read_header(ResponseParser& parser, Mi
       co_return read_ec ? read_ec : error_code{http::error::partial_message};
     }
     if (read_ec) {
-      co_return read_ec;
+      co_return deadline_.outcome(read_ec);
     }
   }
 }
 
 awaitable<std::tuple<error_code, std::size_t>> UpstreamConnection::read_more(Millis timeout) {
   const net::mutable_buffer room = prepare_read();
-  tcp().expires_after(timeout);
+  deadline_.expires_after(timeout);
   if (tls_) {
     return tls_->async_read_some(room, use_tuple);
   }
@@ -269,7 +273,7 @@ awaitable<bool> UpstreamResponse::read_some(std::string_view& piece) {
       parser_.put_eof(read_ec);  // a body delimited by the connection's end ends here, else cut
     }
     if (read_ec) {
-      read_error_ = read_ec;
+      read_error_ = conn_->outcome(read_ec);
       failed_ = true;
       co_return false;
     }
@@ -357,6 +361,7 @@ std::unique_ptr<UpstreamConnection> UpstreamClient::take_idle(const std::string&
 }
 
 void UpstreamClient::give_back(std::unique_ptr<UpstreamConnection> conn) {
+  conn->stop_timing();
   conn->idle_since = Clock::now();
   conn->reused = false;
   std::lock_guard lock(mutex_);
@@ -433,6 +438,8 @@ awaitable<Result<std::unique_ptr<UpstreamResponse>>> UpstreamClient::send(
       }
       conn = std::move(*fresh);
     }
+    const net::any_io_executor here = co_await net::this_coro::executor;
+    conn->adopt(here);
     if (live) {
       *live = conn.get();
     }

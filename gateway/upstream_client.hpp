@@ -18,6 +18,7 @@
 #include "gateway/asio_fwd.hpp"
 #include "gateway/buffered_parse.hpp"
 #include "gateway/config.hpp"
+#include "gateway/deadline.hpp"
 #include "gateway/upstream_parser.hpp"
 #include "gateway/wiping_allocator.hpp"
 #include "schema/error.hpp"
@@ -63,17 +64,24 @@ class UpstreamConnection {
   // Cancels pending operations and closes the socket (client went away, or shutdown).
   void close();
   bool is_open() const;
+  // Runs the connection's timeouts beside the handlers of `executor` (the strand of the client
+  // connection now using it), and stops timing: a pooled connection has no deadline.
+  void adopt(const net::any_io_executor& executor) { deadline_.rebind(executor); }
+  void stop_timing() { deadline_.expires_never(); }
+  // A read_more() error as the caller should see it: beast::error::timeout past the deadline.
+  error_code outcome(const error_code& ec) const { return deadline_.outcome(ec); }
 
   const std::string& pool_key() const { return pool_key_; }
   std::chrono::steady_clock::time_point idle_since;
   bool reused = false;  // came from the pool (a stale keep-alive is retried once)
 
  private:
-  beast::tcp_stream& tcp();
+  tcp::socket& socket();
   net::mutable_buffer prepare_read();
   std::string pool_key_;
-  std::unique_ptr<beast::tcp_stream> plain_;
-  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls_;
+  std::unique_ptr<tcp::socket> plain_;
+  std::unique_ptr<net::ssl::stream<tcp::socket>> tls_;
+  Deadline deadline_;  // of the step in progress (connect, time to first byte, each body read)
   beast::flat_buffer buffer_;
   AdaptiveReadSize read_size_;
   std::size_t asked_ = 0;  // by the read in flight

@@ -14,6 +14,7 @@
 #include "schema/json.hpp"
 #include "testing/gateway_fixture.hpp"
 #include "testing/http_client.hpp"
+#include "testing/mock_providers.hpp"
 #include "testing/mock_upstream.hpp"
 
 using namespace keygate;
@@ -113,16 +114,7 @@ TEST_CASE("the usage chunk reaches a client that asked for it", "[proxy][stream]
 
 TEST_CASE("stream chunks are relayed the moment they arrive", "[proxy][stream]") {
   // The upstream waits 1.5 s after its first chunk; the client must have it long before.
-  ProxyFixture f([](MockExchange& ex) -> net::awaitable<void> {
-    co_await ex.start_chunked();
-    const std::string first = "data: " + openai_chunk_json("first", true) + "\n\n";
-    co_await ex.send_chunk(first);
-    co_await ex.sleep(1500ms);
-    const std::string rest =
-        "data: " + openai_chunk_json("", false, "stop") + "\n\ndata: [DONE]\n\n";
-    co_await ex.send_chunk(rest);
-    co_await ex.end_chunked();
-  });
+  ProxyFixture f(openai_paced_stream_handler({"first"}, 1500ms));
   HttpConnection conn(f.gw->port());
   auto t0 = std::chrono::steady_clock::now();
   conn.send("POST", "/v1/chat/completions", chat_body("openai/gpt-4o-mini", true),
@@ -202,6 +194,54 @@ TEST_CASE("a stalled stream hits the idle timeout and the client gets an error e
   CHECK(events[1].find("\"error\"") != std::string::npos);
   CHECK(events[1].find("upstream_timeout") != std::string::npos);
   CHECK(r.body.find("[DONE]") == std::string::npos);
+}
+
+TEST_CASE("a stream that keeps sending outlasts its idle timeout many times over",
+          "[proxy][timeouts][stream]") {
+  // The idle timeout is per read: each event pushes it back. (keygate's deadline only records
+  // the new time; its timer wakes at the old one, finds it moved, and sleeps again.)
+  std::vector<std::string> pieces;
+  for (int i = 0; i < 10; ++i) {
+    pieces.push_back("e" + std::to_string(i));
+  }
+  ProxyFixture f(openai_paced_stream_handler(pieces, 100ms),
+                 [](gateway::Config& c) { c.upstream.idle_timeout = 250ms; });
+  auto r = f.chat(chat_body("openai/gpt-4o-mini", true));
+  REQUIRE(r.status == 200);
+  CHECK(r.body.find("\"content\":\"e9\"") != std::string::npos);
+  CHECK(r.body.find("upstream_timeout") == std::string::npos);
+  CHECK(r.body.find("data: [DONE]") != std::string::npos);
+}
+
+TEST_CASE("a pooled upstream connection outlives the timeouts of the request that used it",
+          "[proxy][timeouts]") {
+  ProxyFixture f(status_handler(200, openai_completion_json("pooled")), [](gateway::Config& c) {
+    c.upstream.first_byte_timeout = 200ms;
+    c.upstream.idle_timeout = 200ms;
+  });
+  REQUIRE(f.chat(chat_body()).status == 200);
+  std::this_thread::sleep_for(600ms);  // three times both timeouts, idle in the pool
+  REQUIRE(f.chat(chat_body()).status == 200);
+  CHECK(f.upstream.connections_accepted() == 1);
+}
+
+TEST_CASE("a keep-alive connection idle past the header timeout, within the idle one, still works",
+          "[server][timeouts]") {
+  // The header's short deadline is replaced by the idle timeout once the request is answered.
+  ProxyFixture f(status_handler(200, openai_completion_json("again")), [](gateway::Config& c) {
+    c.server.header_read_timeout = 150ms;
+    c.server.body_read_timeout = 150ms;
+    c.server.write_timeout = 150ms;
+    c.server.idle_timeout = 3000ms;
+  });
+  HttpConnection conn(f.gw->port());
+  for (int i = 0; i < 2; ++i) {
+    conn.send("POST", "/v1/chat/completions", chat_body(),
+              {{"authorization", bearer(f.gw->user_token)}});
+    REQUIRE(conn.read_header() == 200);
+    CHECK(conn.read_rest().find("again") != std::string::npos);
+    std::this_thread::sleep_for(500ms);
+  }
 }
 
 TEST_CASE("a connect timeout is a 504", "[proxy][timeouts]") {

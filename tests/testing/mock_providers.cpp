@@ -206,6 +206,22 @@ MockHandler gemini_function_call_stream_handler(std::string name, std::string ar
   };
 }
 
+MockHandler openai_paced_stream_handler(std::vector<std::string> pieces,
+                                        std::chrono::milliseconds gap) {
+  return [pieces, gap](MockExchange& ex) -> net::awaitable<void> {
+    co_await ex.start_chunked();
+    for (std::size_t i = 0; i < pieces.size(); ++i) {
+      const std::string event = "data: " + openai_chunk_json(pieces[i], i == 0) + "\n\n";
+      co_await ex.send_chunk(event);
+      co_await ex.sleep(gap);
+    }
+    const std::string rest =
+        "data: " + openai_chunk_json("", false, "stop") + "\n\ndata: [DONE]\n\n";
+    co_await ex.send_chunk(rest);
+    co_await ex.end_chunked();
+  };
+}
+
 MockHandler status_handler(int status, std::string body) {
   return [status, body](MockExchange& ex) -> net::awaitable<void> {
     co_await ex.respond(status, body);

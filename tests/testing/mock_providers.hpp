@@ -6,6 +6,7 @@
 // Each handler answers whatever arrives; tests assert on MockUpstream::requests() for the shape
 // keygate sent.
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,11 @@ MockHandler gemini_function_call_handler(std::string name, std::string args_json
 // One SSE event per piece (CRLF-delimited, as Google sends them); the last has finishReason.
 MockHandler gemini_stream_handler(std::vector<std::string> pieces);
 MockHandler gemini_function_call_stream_handler(std::string name, std::string args_json);
+
+// An OpenAI stream: one chunk per piece, each followed by a pause of `gap`, then the finishing
+// chunk and [DONE] (a model that takes its time between tokens).
+MockHandler openai_paced_stream_handler(std::vector<std::string> pieces,
+                                        std::chrono::milliseconds gap);
 
 // A handler that answers every request with `status` and `body` (e.g. 503 overloaded).
 MockHandler status_handler(int status, std::string body);

@@ -97,7 +97,8 @@ void Deadline::rebind(const net::any_io_executor& executor) {
   if (state_->timer.get_executor() == executor) {
     return;
   }
-  auto moved = std::make_shared<State>(executor, std::move(state_->on_expiry));
+  // Copied, not moved: the old timer's handler may be running on another thread right now.
+  auto moved = std::make_shared<State>(executor, state_->on_expiry);
   moved->deadline = state_->deadline;
   moved->expired = state_->expired;
   state_ = std::move(moved);  // the old timer goes with the old state, its wait cancelled

@@ -405,6 +405,9 @@ awaitable<Result<std::unique_ptr<UpstreamConnection>>> UpstreamClient::connect(
   auto conn = target.tls
                   ? std::make_unique<UpstreamConnection>(executor_, tls_context_, target.pool_key())
                   : std::make_unique<UpstreamConnection>(executor_, target.pool_key());
+  // The connect timeout, too, runs beside the handlers of the client connection that waits.
+  const net::any_io_executor here = co_await net::this_coro::executor;
+  conn->adopt(here);
   auto ec = co_await conn->connect(*endpoints, target.host, limits_.connect_timeout);
   if (ec) {
     if (ec == beast::error::timeout) {

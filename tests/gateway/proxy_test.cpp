@@ -16,6 +16,7 @@
 #include "testing/http_client.hpp"
 #include "testing/mock_providers.hpp"
 #include "testing/mock_upstream.hpp"
+#include "testing/refusing_port.hpp"
 
 using namespace keygate;
 using namespace keygate::testing;
@@ -150,15 +151,10 @@ TEST_CASE("upstream errors keep their status in OpenAI's shape", "[proxy][errors
 }
 
 TEST_CASE("an unreachable upstream is a 502", "[proxy][errors]") {
-  uint16_t dead_port;
-  {
-    net::io_context ioc;
-    net::ip::tcp::acceptor a(ioc, {net::ip::make_address("127.0.0.1"), 0});
-    dead_port = a.local_endpoint().port();
-  }  // closed: connections to it are refused
+  RefusingPort dead;
   setenv("OPENAI_API_KEY", kEnvKey, 1);
   GatewayOptions options;
-  options.base_urls = {{"openai", "http://127.0.0.1:" + std::to_string(dead_port) + "/v1"}};
+  options.base_urls = {{"openai", dead.base_url("/v1")}};
   TestGateway gw(options);
   auto r = http_request(gw.port(), "POST", "/v1/chat/completions", chat_body(),
                         {{"authorization", bearer(gw.user_token)}});

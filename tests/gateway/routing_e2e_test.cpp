@@ -11,6 +11,7 @@
 #include "testing/http_client.hpp"
 #include "testing/mock_providers.hpp"
 #include "testing/mock_upstream.hpp"
+#include "testing/refusing_port.hpp"
 
 using namespace keygate;
 using namespace keygate::testing;
@@ -20,12 +21,6 @@ namespace {
 
 constexpr const char* kAnthropicKey = "sk-ant-env-routing-test-0000000000ab";
 constexpr const char* kGeminiKey = "AIzaEnvRoutingTest000000000000000cd";
-
-std::string dead_base_url() {
-  net::io_context ioc;
-  net::ip::tcp::acceptor a(ioc, {net::ip::make_address("127.0.0.1"), 0});
-  return "http://127.0.0.1:" + std::to_string(a.local_endpoint().port());
-}  // closed on return: connections are refused
 
 struct RoutingFixture {
   MockUpstream anthropic;
@@ -371,8 +366,9 @@ TEST_CASE("a 503 from the first provider falls back to the second", "[routing][f
 }
 
 TEST_CASE("an unreachable first provider falls back to the second", "[routing][fallback]") {
+  RefusingPort dead;
   RoutingFixture f(anthropic_json_handler("unused"), gemini_stream_handler({"from ", "gemini"}),
-                   dead_base_url());
+                   dead.base_url());
   f.make_fallback_agent();
   auto r = f.chat(chat_body("agent:resilient", true));
   INFO(r.body);

@@ -219,6 +219,8 @@ awaitable<void> UpstreamCall::relay_whole(UpstreamResponse& response,
   const auto waited_from = Clock::now();
   auto body = co_await response.read_all();
   ex_.log.upstream_time += Clock::now() - waited_from;
+  live_connection_ = nullptr;  // read in full: nothing left to cancel upstream
+  response.release_connection();
   if (cancelled_ || ex_.client_gone()) {
     mark_cancelled(result);
     co_return;
@@ -280,6 +282,8 @@ awaitable<void> UpstreamCall::relay_stream(UpstreamResponse& response, StreamRel
     ended = response.done();
   }
   if (ended) {
+    live_connection_ = nullptr;  // read in full: nothing left to cancel upstream
+    response.release_connection();
     succeeded(relay.end(), result);
   }
   result.usage = relay.usage();

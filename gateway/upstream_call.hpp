@@ -70,7 +70,10 @@ class UpstreamCall {
   HttpExchange& ex_;
   UpstreamClient& upstream_;
   KeyResolver& keys_;
-  UpstreamConnection* live_connection_ = nullptr;  // closed when the client goes away
+  // Closed when the client goes away, until the upstream's response has been read in full: then
+  // the provider's work is done and the connection can go back to the pool, even if the client
+  // hangs up while the answer is still being written to it.
+  UpstreamConnection* live_connection_ = nullptr;
   bool cancelled_ = false;
   std::function<void()> on_stream_started_;
   std::chrono::steady_clock::time_point started_;

@@ -208,7 +208,7 @@ UpstreamResponse::UpstreamResponse(UpstreamClient& client, std::unique_ptr<Upstr
   parser_.header_limit(64 * 1024);
 }
 
-UpstreamResponse::~UpstreamResponse() {
+void UpstreamResponse::release_connection() {
   if (!conn_) {
     return;
   }
@@ -216,6 +216,7 @@ UpstreamResponse::~UpstreamResponse() {
     client_.give_back(std::move(conn_));
   } else {
     conn_->close();
+    conn_.reset();
   }
 }
 

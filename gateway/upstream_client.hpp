@@ -104,6 +104,10 @@ class UpstreamResponse {
   std::optional<bool> read_buffered(std::string_view& piece);
   // Aborts the exchange now (client disconnect): the connection is closed, not pooled.
   void abort();
+  // Done with the connection: a cleanly finished keep-alive one goes back to the pool now, before
+  // the answer is relayed, so the client's next request can reuse it; any other is closed.
+  // Pieces from read_some() are invalid after this.
+  void release_connection();
 
  private:
   friend class UpstreamClient;
@@ -115,7 +119,7 @@ class UpstreamResponse {
   error_code read_error_;  // why read_some() failed
 
  public:
-  ~UpstreamResponse();  // returns a cleanly finished keep-alive connection to the pool
+  ~UpstreamResponse() { release_connection(); }
 };
 
 struct UpstreamStats {

@@ -143,5 +143,6 @@ TEST_CASE("GET /metrics after traffic shows the request, token and gauge series"
     CHECK(text.find(std::string("\n") + gauge) != std::string::npos);
   }
   // The pooled upstream connection is visible.
+  INFO(text);
   CHECK(std::regex_search(text, std::regex(R"(\nkeygate_upstream_pool_idle_connections [1-9])")));
 }

@@ -221,6 +221,22 @@ TEST_CASE("a pooled upstream connection outlives the timeouts of the request tha
   CHECK(f.upstream.connections_accepted() == 1);
 }
 
+TEST_CASE("clients that hang up right after their answer leave the upstream connection pooled",
+          "[proxy][pool]") {
+  // Guards against: the client-disconnect watcher closing an upstream connection whose response
+  // was already read in full. A client that closes as soon as it has its answer (most one-shot
+  // clients) would otherwise cost a new upstream connection, and a TLS handshake, per request.
+  for (bool stream : {false, true}) {
+    INFO((stream ? "stream" : "json"));
+    ProxyFixture f(stream ? openai_stream_handler(3)
+                          : status_handler(200, openai_completion_json("pooled")));
+    for (int i = 0; i < 100; ++i) {
+      REQUIRE(f.chat(chat_body("openai/gpt-4o-mini", stream)).status == 200);
+    }
+    CHECK(f.upstream.connections_accepted() == 1);
+  }
+}
+
 TEST_CASE("a keep-alive connection idle past the header timeout, within the idle one, still works",
           "[server][timeouts]") {
   // The header's short deadline is replaced by the idle timeout once the request is answered.

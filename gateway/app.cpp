@@ -85,6 +85,15 @@ App::App(Config config, providers::Catalog catalog, std::unique_ptr<Keystore> ke
   metrics_.add_callback("keygate_upstream_pool_idle_connections", "gauge",
                         "Idle upstream connections kept for reuse.",
                         [this] { return static_cast<double>(upstream_->stats().idle_pooled); });
+  // Opened against reused shows whether the pool is large enough for the concurrency.
+  metrics_.add_callback(
+      "keygate_upstream_connections_opened_total", "counter",
+      "Upstream connections opened (each a TCP, and maybe TLS, handshake).",
+      [this] { return static_cast<double>(upstream_->stats().connections_opened); });
+  metrics_.add_callback("keygate_upstream_connections_reused_total", "counter",
+                        "Upstream calls sent on a pooled connection.", [this] {
+                          return static_cast<double>(upstream_->stats().connections_reused);
+                        });
 }
 
 App::~App() {

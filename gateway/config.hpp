@@ -23,8 +23,8 @@ struct ServerLimits {
   std::size_t max_body_bytes = 16 * 1024 * 1024;
   Millis header_read_timeout{10'000};  // whole request header must arrive within this (slowloris)
   Millis body_read_timeout{60'000};
-  Millis idle_timeout{75'000};         // keep-alive connection with no request
-  Millis write_timeout{60'000};        // a client that stops reading is dropped
+  Millis idle_timeout{75'000};   // keep-alive connection with no request
+  Millis write_timeout{60'000};  // a client that stops reading is dropped
   std::size_t max_connections = 10'000;
   Millis shutdown_grace{30'000};
 };
@@ -34,7 +34,7 @@ struct UpstreamLimits {
   Millis first_byte_timeout{120'000};  // request sent → response header (models can think long)
   Millis idle_timeout{120'000};        // between two body reads; no total timeout for streams
   std::size_t max_response_bytes = 64 * 1024 * 1024;  // non-stream bodies and error bodies
-  std::size_t max_idle_per_host = 64;
+  std::size_t max_idle_per_host = 512;
   Millis pool_idle_ttl{60'000};
   Millis dns_ttl{30'000};
 };

@@ -142,7 +142,9 @@ TEST_CASE("GET /metrics after traffic shows the request, token and gauge series"
     INFO(gauge);
     CHECK(text.find(std::string("\n") + gauge) != std::string::npos);
   }
-  // The pooled upstream connection is visible.
+  // The pooled upstream connection is visible, and the second call reused it.
   INFO(text);
+  CHECK(has_line(text, "keygate_upstream_connections_opened_total 1"));
+  CHECK(has_line(text, "keygate_upstream_connections_reused_total 1"));
   CHECK(std::regex_search(text, std::regex(R"(\nkeygate_upstream_pool_idle_connections [1-9])")));
 }

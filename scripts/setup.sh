@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 build_type="${1:-Release}"
 
 packages=(cmake g++ ninja-build pkg-config libboost1.81-dev libboost-url1.81-dev libsodium-dev
-          rapidjson-dev catch2 libcli11-dev libsqlite3-dev libssl-dev ca-certificates openssl)
+          rapidjson-dev catch2 libcli11-dev libsqlite3-dev libssl-dev libmimalloc-dev ca-certificates
+          openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

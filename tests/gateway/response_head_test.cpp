@@ -27,8 +27,12 @@ TEST_CASE("a field value with CR, LF or NUL is left out whole", "[response_head]
   head.add("x-a", std::string_view("a\0b", 3));
   head.add("x-b", "line\nbreak");
   head.add("bad name", "v");
+  head.add("x-c:", "v");
+  head.add("x-d\t", "v");
+  head.add("x-e\r\nSet-Cookie", "v");
   head.add("x-ok", "fine value");
-  CHECK(head.finish() == "HTTP/1.1 200 OK\r\nx-ok: fine value\r\n\r\n");
+  head.add("x-tab", "a\tb");  // a tab is allowed in a value (RFC 9110 field-content)
+  CHECK(head.finish() == "HTTP/1.1 200 OK\r\nx-ok: fine value\r\nx-tab: a\tb\r\n\r\n");
 }
 
 TEST_CASE("chunk framing is the size in hex and CRLF", "[response_head]") {

@@ -17,7 +17,7 @@ std::unique_ptr<Adapter> make_adapter(const Provider& provider) {
   return make_openai_compatible_adapter(provider);  // unreachable: the switch covers every Kind
 }
 
-Result<std::string_view> Adapter::translate_response_view(std::string_view upstream_body,
+Result<std::string_view> Adapter::translate_response_view(const std::string& upstream_body,
                                                           std::string_view model, Usage& usage,
                                                           std::string& storage) const {
   auto translated = translate_response(upstream_body, model, usage);

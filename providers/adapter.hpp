@@ -71,8 +71,9 @@ class Adapter {
                                                  std::string_view model, Usage& usage) const = 0;
   // The same for a caller that can send a view (valid while `upstream_body` and `storage` are):
   // an adapter that passes the answer through verbatim returns `upstream_body` itself and copies
-  // nothing; the others put their translation in `storage` and return a view of it.
-  virtual Result<std::string_view> translate_response_view(std::string_view upstream_body,
+  // nothing; the others put their translation in `storage` and return a view of it. A whole
+  // std::string, not a view: its terminating NUL lets the JSON parser scan 16 bytes at a time.
+  virtual Result<std::string_view> translate_response_view(const std::string& upstream_body,
                                                            std::string_view model, Usage& usage,
                                                            std::string& storage) const;
   virtual std::unique_ptr<StreamTranslator> start_stream(const ChatOptions& options,

@@ -409,16 +409,18 @@ class OpenAiCompatibleAdapter final : public Adapter {
 
   Result<std::string> translate_response(std::string_view upstream_body, std::string_view,
                                          Usage& usage) const override {
-    if (auto ok = check_response(upstream_body, usage); !ok) {
+    // Verbatim: re-serialising would cost time and could change numbers or key order.
+    std::string answer(upstream_body);
+    if (auto ok = check_response(answer, usage); !ok) {
       return fail(std::move(ok.error()));
     }
-    // Verbatim: re-serialising would cost time and could change numbers or key order.
-    return std::string(upstream_body);
+    return answer;
   }
 
   // The answer is passed on as it came, so the view is the upstream body itself: no copy.
-  Result<std::string_view> translate_response_view(std::string_view upstream_body, std::string_view,
-                                                   Usage& usage, std::string&) const override {
+  Result<std::string_view> translate_response_view(const std::string& upstream_body,
+                                                   std::string_view, Usage& usage,
+                                                   std::string&) const override {
     if (auto ok = check_response(upstream_body, usage); !ok) {
       return fail(std::move(ok.error()));
     }
@@ -460,7 +462,7 @@ class OpenAiCompatibleAdapter final : public Adapter {
  private:
   // Parses the answer only to read usage (and spot an error object). Its memory pool's first chunk
   // and the parser's stacks are on the stack, so a typical answer takes no heap memory at all.
-  Result<void> check_response(std::string_view upstream_body, Usage& usage) const {
+  Result<void> check_response(const std::string& upstream_body, Usage& usage) const {
     const StackJson<> parsed_json(upstream_body);
     const rapidjson::Value& doc = parsed_json.value();
     if (parsed_json.has_parse_error() || !doc.IsObject()) {

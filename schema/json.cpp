@@ -88,6 +88,16 @@ rapidjson::ParseResult parse_json_value(std::string_view text, rapidjson::Value&
   return parse_scratch<rapidjson::kParseDefaultFlags>(in, root, values);
 }
 
+rapidjson::ParseResult parse_json_value(const std::string& text, rapidjson::Value& root,
+                                        rapidjson::MemoryPoolAllocator<>& values) {
+  if (const void* nul = std::memchr(text.data(), '\0', text.size())) {
+    return {rapidjson::kParseErrorValueInvalid,
+            static_cast<std::size_t>(static_cast<const char*>(nul) - text.data())};
+  }
+  rapidjson::StringStream in(text.c_str());
+  return parse_scratch<rapidjson::kParseDefaultFlags>(in, root, values);
+}
+
 void append_json_string(std::string& out, std::string_view text) {
   out += '"';
   std::size_t clean = 0;  // start of the run of characters that need no escape

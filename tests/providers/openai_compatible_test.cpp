@@ -392,8 +392,11 @@ TEST_CASE("openai: translate_response_view is translate_response without the cop
       R"({"id":"chatcmpl-1","object":"chat.completion","choices":[{"index":0,)"
       R"("message":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}],)"
       R"("usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}})";
-  for (const std::string& body :
-       {answer, std::string(R"({"error":{"message":"nope"}})"), std::string("not json")}) {
+  // With a NUL after the object: a parse that stops at the NUL must not accept the answer.
+  const std::string nul_inside = answer + std::string("\0garbage", 8);
+  for (const std::string& body : {answer, std::string(R"({"error":{"message":"nope"}})"),
+                                  std::string("not json"), nul_inside}) {
+    INFO(body.substr(0, 20));
     Usage copied_usage, viewed_usage;
     std::string storage;
     auto copied = adapter("openai").translate_response(body, "gpt-4o", copied_usage);
@@ -401,6 +404,7 @@ TEST_CASE("openai: translate_response_view is translate_response without the cop
     REQUIRE(copied.has_value() == viewed.has_value());
     CHECK(copied_usage.prompt_tokens == viewed_usage.prompt_tokens);
     CHECK(copied_usage.completion_tokens == viewed_usage.completion_tokens);
+    CHECK(copied.has_value() == (body == answer));
     if (copied) {
       CHECK(*viewed == *copied);
       CHECK(viewed->data() == body.data());  // the upstream's own bytes, not a copy

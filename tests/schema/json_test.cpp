@@ -85,9 +85,12 @@ TEST_CASE("parse_json_value reads what Document::Parse reads, past its stack buf
 
     rapidjson::MemoryPoolAllocator<> pool(1024);
     rapidjson::Value root;
-    auto result = parse_json_value(text, root, pool);
+    auto result = parse_json_value(text, root, pool);  // the whole string, NUL-terminated
     REQUIRE_FALSE(result.IsError());
     CHECK(serialised(root) == serialised(expected));
+    rapidjson::Value from_view;
+    REQUIRE_FALSE(parse_json_value(std::string_view(text), from_view, pool).IsError());
+    CHECK(serialised(from_view) == serialised(expected));
 
     const StackJson<> on_stack(text);
     REQUIRE_FALSE(on_stack.has_parse_error());
@@ -112,11 +115,15 @@ TEST_CASE("parse errors keep Document::Parse's code and offset", "[json]") {
     expected.Parse(text.data(), text.size());
     REQUIRE(expected.HasParseError());
     rapidjson::MemoryPoolAllocator<> pool(1024);
-    rapidjson::Value root;
-    auto result = parse_json_value(text, root, pool);
-    CHECK(result.Code() == expected.GetParseError());
-    CHECK(result.Offset() == expected.GetErrorOffset());
-    CHECK(root.IsNull());
+    for (bool view : {false, true}) {
+      INFO((view ? "string_view" : "std::string"));
+      rapidjson::Value root;
+      auto result = view ? parse_json_value(std::string_view(text), root, pool)
+                         : parse_json_value(text, root, pool);
+      CHECK(result.Code() == expected.GetParseError());
+      CHECK(result.Offset() == expected.GetErrorOffset());
+      CHECK(root.IsNull());
+    }
 
     const StackJson<64> small(text);
     CHECK(small.has_parse_error());
@@ -130,6 +137,14 @@ TEST_CASE("parse errors keep Document::Parse's code and offset", "[json]") {
                                          rapidjson::GetParseError_En(expected.GetParseError()));
   }
   rapidjson::MemoryPoolAllocator<> pool(1024);
+  // A NUL would end a NUL-terminated parse early: it is an error where it stands, and what
+  // follows it is not silently ignored.
+  const std::string with_nul("{\"a\":1}\0{", 9);
+  rapidjson::Value root;
+  auto at_nul = parse_json_value(with_nul, root, pool);
+  CHECK(at_nul.IsError());
+  CHECK(at_nul.Offset() == 7);
+  CHECK(StackJson<>(with_nul).has_parse_error());
   rapidjson::Document not_object(&pool);
   auto array = parse_json_object_into("[1]", not_object);
   REQUIRE_FALSE(array.has_value());

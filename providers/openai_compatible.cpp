@@ -14,6 +14,7 @@
 
 #include "providers/adapters.hpp"
 #include "providers/catalog.hpp"
+#include "providers/openai_answer_scan.hpp"
 #include "schema/json.hpp"
 
 namespace keygate::providers {
@@ -460,9 +461,16 @@ class OpenAiCompatibleAdapter final : public Adapter {
   }
 
  private:
-  // Parses the answer only to read usage (and spot an error object). Its memory pool's first chunk
-  // and the parser's stacks are on the stack, so a typical answer takes no heap memory at all.
+  // Reads the answer only for its usage (and to spot an error object): scanned, not built. An
+  // answer without "choices" is rare and is parsed whole, to read the error object it may be.
   Result<void> check_response(const std::string& upstream_body, Usage& usage) const {
+    const AnswerScan scan = scan_openai_answer(upstream_body);
+    if (scan.parsed && scan.is_object && scan.has_choices) {
+      if (scan.has_usage) {
+        usage = scan.usage;
+      }
+      return {};
+    }
     const StackJson<> parsed_json(upstream_body);
     const rapidjson::Value& doc = parsed_json.value();
     if (parsed_json.has_parse_error() || !doc.IsObject()) {

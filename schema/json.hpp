@@ -7,6 +7,7 @@
 #include <rapidjson/writer.h>
 
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -132,6 +133,23 @@ class StackJson {
   rapidjson::Value value_;
   rapidjson::ParseResult result_;
 };
+
+// Parses `text` into a SAX handler (RapidJSON's reader events) and builds nothing: for reading a
+// few values out of a text that is passed on as it is. NUL-terminated as parse_json_value's
+// std::string overload, with the same NUL rule; the reader's string stack starts on this stack.
+template <class Handler>
+rapidjson::ParseResult scan_json(const std::string& text, Handler& handler) {
+  if (const void* nul = std::memchr(text.data(), '\0', text.size())) {
+    return {rapidjson::kParseErrorValueInvalid,
+            static_cast<std::size_t>(static_cast<const char*>(nul) - text.data())};
+  }
+  alignas(16) char stack[2048];
+  rapidjson::MemoryPoolAllocator<> pool(stack, sizeof stack, 16 * 1024);
+  rapidjson::GenericReader<rapidjson::UTF8<>, rapidjson::UTF8<>, rapidjson::MemoryPoolAllocator<>>
+      reader(&pool, 512);
+  rapidjson::StringStream in(text.c_str());
+  return reader.Parse<rapidjson::kParseDefaultFlags>(in, handler);
+}
 
 // Typed member access: absent -> nullopt; present with the wrong type -> 400 naming the field.
 Result<std::optional<std::string>> get_string(const rapidjson::Value& obj, const char* name);

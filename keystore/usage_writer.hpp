@@ -10,10 +10,11 @@
 //
 // What a crash loses: with WAL and synchronous=NORMAL a committed transaction survives the death
 // of the process (only a power loss or OS crash can roll back the last commits), so SIGKILL loses
-// exactly the rows still queued or in the batch being committed: at most the rows recorded in the
-// last ~50 ms (one batch interval) under normal load — more only if the database is locked by
-// another writer for longer (the busy timeout is 5 s). SIGTERM loses nothing: the owner calls
-// flush()/stop() after the server drained, and the destructor flushes too.
+// exactly the rows still queued or in the batch being written: at most the rows recorded in the
+// last ~50 ms (the coalescing delay, then the batch's paced write) under normal load — more only
+// if the database is locked by another writer for longer (the busy timeout is 5 s). SIGTERM
+// loses nothing: the owner calls flush()/stop() after the server drained, and the destructor
+// flushes too.
 //
 // When the queue is full (the disk cannot keep up), enqueue() does not block: the row is dropped
 // and counted (dropped()); the caller logs. Batches that cannot be written after retries are
@@ -69,10 +70,10 @@ struct UsageWriterOptions {
   // commit at once). Bounds what SIGKILL can lose; 20 ms turns a commit per request under load
   // into one per 20 ms.
   std::chrono::milliseconds max_delay{20};
-  // A transaction ends after this much work, and while the writer keeps up (queue below a quarter
-  // of capacity) it then sleeps twice as long. On a saturated core a writer that ran for a whole
-  // scheduler tick (~4 ms) would stall the I/O thread for that long: the p99 of every request.
-  // Behind, it writes flat out (losing rows is worse than latency). 0: no pacing.
+  // After this much work the writer, while it keeps up (queue below a quarter of capacity),
+  // sleeps twice as long, its batch's transaction still open. On a saturated core a writer that
+  // ran for a whole scheduler tick (~4 ms) would stall the I/O thread for that long: the p99 of
+  // every request. Behind, it writes flat out (losing rows is worse than latency). 0: no pacing.
   std::chrono::microseconds slice{250};
   // Called on the writer thread when a batch could not be stored (rows lost).
   std::function<void(const Error& error, std::size_t rows)> on_write_error;
@@ -107,8 +108,8 @@ class UsageWriter {
   struct Impl;
   explicit UsageWriter(std::unique_ptr<Impl> impl, UsageWriterOptions options);
   void run();
-  // Writes `rows` in time slices (see UsageWriterOptions::slice); `written` counts the rows
-  // committed, also when a slice fails.
+  // Writes `rows` in one transaction, in time slices (see UsageWriterOptions::slice); `written`
+  // counts the rows committed: all of them, or none when it fails.
   Result<void> write_paced(const std::vector<UsageRow>& rows, std::size_t& written);
   bool keeping_up() const;
 

@@ -90,9 +90,8 @@ rapidjson::ParseResult parse_json_value(std::string_view text, rapidjson::Value&
 
 rapidjson::ParseResult parse_json_value(const std::string& text, rapidjson::Value& root,
                                         rapidjson::MemoryPoolAllocator<>& values) {
-  if (const void* nul = std::memchr(text.data(), '\0', text.size())) {
-    return {rapidjson::kParseErrorValueInvalid,
-            static_cast<std::size_t>(static_cast<const char*>(nul) - text.data())};
+  if (auto nul = nul_inside(text); nul.IsError()) {
+    return nul;
   }
   rapidjson::StringStream in(text.c_str());
   return parse_scratch<rapidjson::kParseDefaultFlags>(in, root, values);

@@ -134,14 +134,24 @@ class StackJson {
   rapidjson::ParseResult result_;
 };
 
+// A NUL inside `text` as a parse error at its offset: a NUL-terminated parse would take it for the
+// end of the text.
+inline rapidjson::ParseResult nul_inside(const std::string& text) {
+  const void* nul = std::memchr(text.data(), '\0', text.size());
+  if (nul == nullptr) {
+    return {};
+  }
+  return {rapidjson::kParseErrorValueInvalid,
+          static_cast<std::size_t>(static_cast<const char*>(nul) - text.data())};
+}
+
 // Parses `text` into a SAX handler (RapidJSON's reader events) and builds nothing: for reading a
 // few values out of a text that is passed on as it is. NUL-terminated as parse_json_value's
 // std::string overload, with the same NUL rule; the reader's string stack starts on this stack.
 template <class Handler>
 rapidjson::ParseResult scan_json(const std::string& text, Handler& handler) {
-  if (const void* nul = std::memchr(text.data(), '\0', text.size())) {
-    return {rapidjson::kParseErrorValueInvalid,
-            static_cast<std::size_t>(static_cast<const char*>(nul) - text.data())};
+  if (auto nul = nul_inside(text); nul.IsError()) {
+    return nul;
   }
   alignas(16) char stack[2048];
   rapidjson::MemoryPoolAllocator<> pool(stack, sizeof stack, 16 * 1024);

@@ -5,7 +5,6 @@
 // Reference: https://platform.openai.com/docs/api-reference/chat
 
 #include <algorithm>
-#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -14,6 +13,7 @@
 
 #include "providers/adapters.hpp"
 #include "providers/catalog.hpp"
+#include "providers/chunk_keys.hpp"
 #include "providers/openai_answer_scan.hpp"
 #include "schema/json.hpp"
 
@@ -149,56 +149,6 @@ std::string provider_text(std::string_view provider, int status) {
   return "The " + std::string(provider) + " API answered HTTP " + std::to_string(status);
 }
 
-// True when `key` (with its quotes) appears as an object key whose value is not null. A cheap
-// scan that lets the stream skip parsing chunks: OpenAI sends "usage":null in every chunk once
-// include_usage is on, and a quoted word inside a string value is escaped (\"usage\") or is not
-// followed by a colon.
-// Finds a quoted key in a chunk with Boyer-Moore-Horspool, its skip table built once: this runs
-// twice per stream event. string_view::find runs memchr for the first character, a quote that
-// matches at every key and string; glibc's memmem builds a shift table on every call.
-class KeyFinder {
- public:
-  explicit KeyFinder(std::string_view key) : key_(key), searcher_(key_.begin(), key_.end()) {}
-  std::string_view key() const { return key_; }
-  std::size_t find(std::string_view data, std::size_t from) const {
-    if (from > data.size()) {
-      return std::string_view::npos;
-    }
-    auto it = std::search(data.begin() + static_cast<std::ptrdiff_t>(from), data.end(), searcher_);
-    return it == data.end() ? std::string_view::npos : static_cast<std::size_t>(it - data.begin());
-  }
-
- private:
-  std::string_view key_;
-  std::boyer_moore_horspool_searcher<std::string_view::const_iterator> searcher_;
-};
-
-const KeyFinder kErrorKey("\"error\"");
-const KeyFinder kUsageKey("\"usage\"");
-
-bool has_non_null_key(std::string_view data, const KeyFinder& finder) {
-  for (auto pos = finder.find(data, 0); pos != std::string_view::npos;
-       pos = finder.find(data, pos + 1)) {
-    std::size_t i = pos + finder.key().size();
-    auto skip_space = [&] {
-      while (i < data.size() &&
-             (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r')) {
-        ++i;
-      }
-    };
-    skip_space();
-    if (i >= data.size() || data[i] != ':') {
-      continue;
-    }
-    ++i;
-    skip_space();
-    if (i < data.size() && data[i] != 'n') {
-      return true;
-    }
-  }
-  return false;
-}
-
 // The writer build_chat_request serialises with, kept per I/O thread and reused: a request then
 // costs neither buffer growth nor a writer level stack, only the body's own string. The pair stays
 // Writer<StringBuffer>, the combination RapidJSON escapes strings for with SIMD (message text is
@@ -255,9 +205,10 @@ class OpenAiStream final : public StreamTranslator {
     if (data.empty()) {
       return {};
     }
-    // Most chunks are content deltas with neither word in them; only the rest are parsed.
-    bool maybe_error = event.event == "error" || has_non_null_key(data, kErrorKey);
-    bool maybe_usage = has_non_null_key(data, kUsageKey);
+    // Most chunks are content deltas with neither key in them; only the rest are parsed.
+    const ChunkKeys keys = scan_chunk_keys(data);
+    const bool maybe_error = event.event == "error" || keys.error;
+    const bool maybe_usage = keys.usage;
     if (maybe_error || maybe_usage) {
       const StackJson<4096> parsed_json(data);
       const rapidjson::Value& doc = parsed_json.value();

@@ -168,7 +168,7 @@ Result<void> parse_json_object_into(const std::string& text, rapidjson::Document
   // Parsing NUL-terminated text lets RapidJSON scan whitespace and strings 16 bytes at a time
   // (the sized overload reads one character at a time), so a NUL inside the text must be
   // refused here rather than end the document early.
-  if (std::memchr(text.data(), '\0', text.size()) != nullptr) {
+  if (nul_inside(text).IsError()) {
     return fail(
         Error::invalid_request("Invalid JSON: the body contains a NUL byte.", {}, "invalid_json"));
   }

@@ -174,10 +174,10 @@ std::optional<std::string> Statement::column_opt_text(int column) const {
   return column_text(column);
 }
 
-Result<Database> Database::open(const std::string& path) {
+Result<Database> Database::open(const std::string& path, const char* vfs) {
   sqlite3* raw = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, vfs);
   Database db(raw);  // owns the handle even when open failed
   if (rc != SQLITE_OK) {
     return fail(Error::internal("cannot open database " + path + ": " +

@@ -77,8 +77,9 @@ class Database {
  public:
   // Opens (creating if needed) the file and sets the PRAGMAs keygate relies on: WAL, foreign
   // keys, a 5 s busy timeout, secure_delete (freed pages are zeroed, so deleted ciphertexts and
-  // token hashes do not linger in the file) and synchronous=NORMAL.
-  static Result<Database> open(const std::string& path);
+  // token hashes do not linger in the file) and synchronous=NORMAL. `vfs`: a registered VFS's
+  // name, or nullptr for the default one.
+  static Result<Database> open(const std::string& path, const char* vfs = nullptr);
 
   Database(Database&& other) noexcept;
   Database& operator=(Database&& other) noexcept;

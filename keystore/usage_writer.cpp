@@ -5,8 +5,10 @@
 #include <string_view>
 #include <vector>
 
+#include "keystore/paced_vfs.hpp"
 #include "keystore/sqlite.hpp"
 #include "keystore/try.hpp"
+#include "keystore/work_pacer.hpp"
 #include "schema/time.hpp"
 
 namespace keygate {
@@ -117,27 +119,21 @@ struct UsageWriter::Impl {
   }
 
   // Writes rows from `next` on in one transaction, and moves `next` past them once committed.
-  // Every `slice` of work it calls `pause(worked)`, which may sleep: the transaction stays open
-  // through the pause. A commit writes every page its rows touched to the WAL again, so one
-  // commit per batch rather than per slice writes a fraction of the pages (the writer's CPU per
-  // row fell by about a fifth); holding the write lock a few milliseconds longer only delays other
-  // writers, which are rare (keys and users being managed) and wait through the busy timeout.
-  template <class Pause>
-  Result<void> write(const std::vector<UsageRow>& rows, std::size_t& next,
-                     std::chrono::microseconds slice, Pause&& pause) {
-    using Clock = std::chrono::steady_clock;
-    auto slice_started = Clock::now();
+  // The thread's WorkPacer may sleep between statements and inside the commit (its file writes
+  // go through the paced VFS): the transaction stays open through the pauses. A commit writes
+  // every page its rows touched to the WAL again, so one commit per batch rather than per slice
+  // writes a fraction of the pages (the writer's CPU per row fell by about a fifth); holding the
+  // write lock a few milliseconds longer only delays other writers, which are rare (keys and
+  // users being managed) and wait through the busy timeout.
+  Result<void> write(const std::vector<UsageRow>& rows, std::size_t& next) {
+    WorkPacer& pacer = WorkPacer::this_thread();
     std::size_t i = next;
     KG_TRY(tx, sqlite::transaction(db));
     while (i < rows.size()) {
-      // Checked every 16 rows (a multi-row statement): reading the clock per row would cost more
-      // than it saves.
-      if (slice.count() > 0 && i > next && (i - next) % 16 == 0) {
-        const auto now = Clock::now();
-        if (now - slice_started >= slice) {
-          pause(now - slice_started);
-          slice_started = Clock::now();
-        }
+      // A pause point every 16 rows (a multi-row statement): reading the clock per row would cost
+      // more than it saves.
+      if (i > next && (i - next) % 16 == 0) {
+        pacer.tick();
       }
       const std::size_t n = rows.size() - i >= kRowsPerInsert ? kRowsPerInsert : 1;
       sqlite::Statement& s = n == 1 ? insert_one : insert_many;
@@ -157,7 +153,7 @@ struct UsageWriter::Impl {
 
 Result<std::unique_ptr<UsageWriter>> UsageWriter::open(const std::string& db_path,
                                                        UsageWriterOptions options) {
-  KG_TRY(db, sqlite::Database::open(db_path));
+  KG_TRY(db, sqlite::Database::open(db_path, sqlite::paced_vfs_name()));
   KG_CHECK(sqlite::apply_migrations(*db));
   // The usage table's one CHECK (usage_known IN (...)) makes SQLite build, then clear, an
   // ephemeral table for every row inserted: about 40% of the writer's instructions per row. This
@@ -245,16 +241,10 @@ bool UsageWriter::keeping_up() const {
 
 Result<void> UsageWriter::write_paced(const std::vector<UsageRow>& rows, std::size_t& written) {
   written = 0;
-  // Twice the work just done, while the writer keeps up: the I/O threads get the core back.
-  auto pause = [this](std::chrono::steady_clock::duration worked) {
-    if (keeping_up()) {
-      paced_sleeps_.fetch_add(1, std::memory_order_relaxed);
-      std::this_thread::sleep_for(2 * worked);
-    }
-  };
+  WorkPacer::this_thread().restart();  // the wait for rows was not work
   Result<void> ok;
   for (int attempt = 0; attempt < kWriteAttempts; ++attempt) {
-    ok = impl_->write(rows, written, options_.slice, pause);
+    ok = impl_->write(rows, written);
     if (ok || ok.error().code != "database_busy") {
       break;
     }
@@ -263,6 +253,10 @@ Result<void> UsageWriter::write_paced(const std::vector<UsageRow>& rows, std::si
 }
 
 void UsageWriter::run() {
+  // Twice the work just done after each slice, while the writer keeps up: the I/O threads get
+  // the core back. Behind, it writes flat out (losing rows is worse than latency).
+  WorkPacer& pacer = WorkPacer::this_thread();
+  pacer.start(options_.slice, [this] { return keeping_up(); });
   std::vector<UsageRow> batch;
   batch.reserve(options_.max_batch);
   std::unique_lock lock(mutex_);
@@ -295,6 +289,7 @@ void UsageWriter::run() {
     }
     std::size_t stored = 0;
     Result<void> ok = write_paced(batch, stored);
+    paced_sleeps_.store(pacer.sleeps(), std::memory_order_relaxed);
     written_.fetch_add(stored, std::memory_order_relaxed);
     batches_.fetch_add(1, std::memory_order_relaxed);
     if (n > largest_batch_.load(std::memory_order_relaxed)) {
@@ -313,6 +308,7 @@ void UsageWriter::run() {
     done_seq_ += n;
     done_.notify_all();
   }
+  pacer.stop();
 }
 
 }  // namespace keygate

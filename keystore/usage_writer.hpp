@@ -71,7 +71,8 @@ struct UsageWriterOptions {
   // into one per 20 ms.
   std::chrono::milliseconds max_delay{20};
   // After this much work the writer, while it keeps up (queue below a quarter of capacity),
-  // sleeps twice as long, its batch's transaction still open. On a saturated core a writer that
+  // sleeps twice as long, its batch's transaction still open; inside commits and checkpoints too
+  // (work_pacer.hpp, paced_vfs.hpp). On a saturated core a writer that
   // ran for a whole scheduler tick (~4 ms) would stall the I/O thread for that long: the p99 of
   // every request. Behind, it writes flat out (losing rows is worse than latency). 0: no pacing.
   std::chrono::microseconds slice{250};

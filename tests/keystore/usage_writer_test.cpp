@@ -125,25 +125,33 @@ TEST_CASE("a writer that keeps up writes in short slices and pauses between them
 TEST_CASE("a writer that falls behind does not pause", "[usage_writer]") {
   // Guards against: pacing that outlives the backlog. With the queue at a quarter of its capacity
   // or more, losing rows to a full queue is worse than latency, so the writer runs flat out.
-  testing::TempDir dir;
-  auto path = dir.file("k.db");
-  testing::open_keystore(path);
-  UsageWriterOptions options;
-  options.capacity = 4000;
-  options.max_batch = 100;
-  options.max_delay = 200ms;
-  options.slice = 1us;
-  auto writer = UsageWriter::open(path, options);
-  REQUIRE(writer.has_value());
-  for (int i = 0; i < 4000; ++i) {
-    REQUIRE((*writer)->enqueue(row(i)));
-  }
-  // The first batch of 100 leaves 3900 queued (far above 1000): no pause until the backlog is
-  // under a quarter; then pauses resume.
-  (*writer)->flush();
-  CHECK((*writer)->written() == 4000);
-  CHECK(count_rows(path) == 4000);
-  CHECK((*writer)->paced_sleeps() < 4000 / 16 * 3 / 4);
+  // The same 4,000 rows are written twice, in batches of 100 with a 1 us slice (every pause
+  // point pauses): by a writer with room for 100,000 rows, which always keeps up, and by one
+  // with room for 4,000, which is behind until fewer than 1,000 wait.
+  auto sleeps_writing_4000 = [](std::size_t capacity) {
+    testing::TempDir dir;
+    auto path = dir.file("k.db");
+    testing::open_keystore(path);
+    UsageWriterOptions options;
+    options.capacity = capacity;
+    options.max_batch = 100;
+    options.max_delay = 200ms;
+    options.slice = 1us;
+    auto writer = UsageWriter::open(path, options);
+    REQUIRE(writer.has_value());
+    for (int i = 0; i < 4000; ++i) {
+      REQUIRE((*writer)->enqueue(row(i)));
+    }
+    (*writer)->flush();
+    CHECK((*writer)->written() == 4000);
+    CHECK(count_rows(path) == 4000);
+    return (*writer)->paced_sleeps();
+  };
+  const uint64_t keeping_up = sleeps_writing_4000(100'000);
+  const uint64_t behind = sleeps_writing_4000(4000);
+  INFO("sleeps keeping up " << keeping_up << ", behind at first " << behind);
+  CHECK(keeping_up >= 4000 / 16);
+  CHECK(behind < keeping_up / 2);  // about a quarter of the rows were written while keeping up
 }
 
 TEST_CASE("pacing off: slice 0 writes each batch in one transaction", "[usage_writer]") {

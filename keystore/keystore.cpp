@@ -2,7 +2,7 @@
 
 #include "keystore/meta.hpp"
 #include "keystore/pepper.hpp"
-#include "keystore/try.hpp"
+#include "schema/try.hpp"
 #include "schema/time.hpp"
 
 namespace keygate {

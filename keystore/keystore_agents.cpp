@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "keystore/keystore.hpp"
-#include "keystore/try.hpp"
+#include "schema/try.hpp"
 #include "keystore/validate.hpp"
 
 namespace keygate {

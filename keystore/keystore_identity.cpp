@@ -3,7 +3,7 @@
 #include "keystore/base62.hpp"
 #include "keystore/keystore.hpp"
 #include "keystore/tokens.hpp"
-#include "keystore/try.hpp"
+#include "schema/try.hpp"
 #include "keystore/validate.hpp"
 
 namespace keygate {

@@ -5,7 +5,7 @@
 #include "keystore/keystore.hpp"
 #include "keystore/meta.hpp"
 #include "keystore/pepper.hpp"
-#include "keystore/try.hpp"
+#include "schema/try.hpp"
 
 namespace keygate {
 

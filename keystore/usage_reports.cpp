@@ -7,7 +7,7 @@
 
 #include <sqlite3.h>
 
-#include "keystore/try.hpp"
+#include "schema/try.hpp"
 #include "schema/json.hpp"
 #include "schema/time.hpp"
 

@@ -7,7 +7,7 @@
 
 #include "keystore/paced_vfs.hpp"
 #include "keystore/sqlite.hpp"
-#include "keystore/try.hpp"
+#include "schema/try.hpp"
 #include "keystore/work_pacer.hpp"
 #include "schema/time.hpp"
 

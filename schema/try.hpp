@@ -1,7 +1,7 @@
 #pragma once
 // KG_TRY(var, expr): evaluates a Result-returning expression and returns its error from the
-// enclosing function, so storage code reads as a straight sequence of statements.
-// Internal to keystore/*.cpp; not for headers other folders include.
+// enclosing function, so code that chains many checked steps (storage, wire transforms) reads as
+// a straight sequence of statements. For .cpp files; headers do not include it.
 
 #define KG_TRY(var, expr)                           \
   auto var = (expr);                                \

@@ -4,6 +4,7 @@
 #include <memory>
 #include <random>
 
+#include "gateway/messages_api.hpp"
 #include "gateway/upstream_call.hpp"
 #include "router/agent.hpp"
 #include "router/circuit_breaker.hpp"
@@ -254,9 +255,9 @@ struct ChatPlan {
 // client itself and returns nothing when the request cannot go on. A coroutine of its own so that
 // its locals (the stored agent, the candidate chain, errors) are freed before the request is sent:
 // the caller's frame lives as long as the stream it relays.
-awaitable<std::optional<ChatPlan>> plan_chat(HttpExchange& ex, ApiContext& s,
-                                             rapidjson::Document& doc) {
-  if (auto ok = parse_json_object_into(ex.request().body(), doc); !ok) {
+awaitable<std::optional<ChatPlan>> plan_chat(HttpExchange& ex, const std::string& body,
+                                             ApiContext& s, rapidjson::Document& doc) {
+  if (auto ok = parse_json_object_into(body, doc); !ok) {
     co_await ex.reply_error(ok.error());
     co_return std::nullopt;
   }
@@ -316,13 +317,15 @@ awaitable<std::optional<ChatPlan>> plan_chat(HttpExchange& ex, ApiContext& s,
   co_return plan;
 }
 
-awaitable<void> chat_completions(HttpExchange& ex, ApiContext& s, ProxyState& state) {
-  const std::string& body = ex.request().body();
+// `body`: the OpenAI chat request, the client's own (POST /v1/chat/completions) or translated
+// from another API's (POST /v1/messages: messages_api.cpp).
+awaitable<void> chat_completions(HttpExchange& ex, const std::string& body, ApiContext& s,
+                                 ProxyState& state) {
   // A pool sized to the body (RapidJSON's default takes 64 KiB per document), kept until a stream
   // starts (until then a fallback target may need the same request).
   rapidjson::MemoryPoolAllocator<> pool(json_pool_size(body.size()));
   rapidjson::Document parsed(&pool);
-  std::optional<ChatPlan> plan = co_await plan_chat(ex, s, parsed);
+  std::optional<ChatPlan> plan = co_await plan_chat(ex, body, s, parsed);
   if (!plan) {
     co_return;  // answered
   }
@@ -367,9 +370,20 @@ awaitable<void> list_models(HttpExchange& ex, ApiContext& s) {
 
 void register_proxy_routes(RouteTable& routes, ApiContext& services) {
   auto state = std::make_shared<ProxyState>();
+  routes.add(http::verb::post, "/v1/chat/completions", Access::user,
+             [&services, state](HttpExchange& ex) {
+               return chat_completions(ex, ex.request().body(), services, *state);
+             });
+  // Anthropic's Messages API in front of the same chat pipeline (and the same breaker).
   routes.add(
-      http::verb::post, "/v1/chat/completions", Access::user,
-      [&services, state](HttpExchange& ex) { return chat_completions(ex, services, *state); });
+      http::verb::post, "/v1/messages", Access::user,
+      [&services, state](HttpExchange& ex) {
+        return anthropic_messages(ex,
+                                  [&services, state](HttpExchange& inner, const std::string& body) {
+                                    return chat_completions(inner, body, services, *state);
+                                  });
+      },
+      ErrorFormat::anthropic);
   routes.add(http::verb::get, "/v1/models", Access::user,
              [&services](HttpExchange& ex) { return list_models(ex, services); });
   register_provider_routes(routes, services);

@@ -8,6 +8,7 @@
 
 #include "gateway/buffered_parse.hpp"
 #include "gateway/log.hpp"
+#include "providers/anthropic_inbound.hpp"
 #include "schema/json.hpp"
 
 namespace keygate::gateway {
@@ -274,6 +275,7 @@ awaitable<error_code> HttpSession::read_into(http::request_parser<http::string_b
 }
 
 void HttpSession::reset_exchange() {
+  route_ = nullptr;
   caller = {};
   log = {};
   response_headers.clear();
@@ -452,7 +454,10 @@ awaitable<bool> HttpSession::write_wire(const WireBuffers& buffers) {
 }
 
 awaitable<bool> HttpSession::reply_error(const Error& error) {
-  const std::string body = error.to_json();
+  // route_ is the request's once routing found it, null before (reset per request).
+  const std::string body = route_ != nullptr && route_->errors == ErrorFormat::anthropic
+                               ? providers::anthropic_error_body(error)
+                               : error.to_json();
   co_return co_await reply(static_cast<http::status>(error.status), body, "application/json");
 }
 

@@ -46,8 +46,9 @@ bool matches(std::string_view pattern, std::string_view path,
 
 }  // namespace
 
-void RouteTable::add(http::verb method, std::string pattern, Access access, Handler handler) {
-  routes_.push_back(Route{method, std::move(pattern), access, std::move(handler)});
+void RouteTable::add(http::verb method, std::string pattern, Access access, Handler handler,
+                     ErrorFormat errors) {
+  routes_.push_back(Route{method, std::move(pattern), access, std::move(handler), errors});
 }
 
 RouteTable::Match RouteTable::match(http::verb method, std::string_view path) const {

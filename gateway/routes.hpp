@@ -19,16 +19,22 @@ enum class Access {
 
 using Handler = std::function<awaitable<void>(HttpExchange&)>;
 
+// The shape of the errors the connection itself answers for a route (a missing or bad token),
+// before its handler runs: the API the route speaks.
+enum class ErrorFormat { openai, anthropic };
+
 struct Route {
   http::verb method;
   std::string pattern;  // "/v1/keys/{id}": literal segments and {name} parameters
   Access access;
   Handler handler;
+  ErrorFormat errors = ErrorFormat::openai;
 };
 
 class RouteTable {
  public:
-  void add(http::verb method, std::string pattern, Access access, Handler handler);
+  void add(http::verb method, std::string pattern, Access access, Handler handler,
+           ErrorFormat errors = ErrorFormat::openai);
   const std::vector<Route>& routes() const { return routes_; }
 
   struct Match {

@@ -25,6 +25,18 @@ export async function loadOpenAI() {
   return module.default;
 }
 
+export async function loadAnthropic() {
+  const installed = new URL('./node_modules/@anthropic-ai/sdk/package.json', import.meta.url);
+  if (!existsSync(installed)) {
+    throw new Error(
+      'The official @anthropic-ai/sdk is not installed in tests/clients/node_modules: ' +
+        'run scripts/test.sh, or `npm install` in tests/clients.',
+    );
+  }
+  const module = await import('@anthropic-ai/sdk');
+  return module.default;
+}
+
 export function keygateBinary() {
   const bin = process.env.KEYGATE_BIN;
   if (!bin) {

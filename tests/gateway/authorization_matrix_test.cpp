@@ -206,6 +206,24 @@ std::vector<Row> rows() {
                200,
                {},
                {}});
+  // Anthropic's Messages API over the same pipeline, with alice's agent: only alice has it.
+  r.push_back({"POST",
+               "/v1/messages",
+               Access::user,
+               [](World& w) {
+                 Call c;
+                 c.id = w.alice_agent();
+                 c.path = "/v1/messages";
+                 c.body =
+                     R"({"model": "agent:)" + c.id +
+                     R"(", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]})";
+                 return c;
+               },
+               200,
+               400,
+               400,
+               alice_agent_intact,
+               {}});
   r.push_back({"GET",
                "/v1/models",
                Access::user,

@@ -1,0 +1,114 @@
+#include "gateway/messages_api.hpp"
+
+#include "providers/anthropic_inbound.hpp"
+
+namespace keygate::gateway {
+
+namespace {
+
+// The chat pipeline's view of a Messages API request: the same connection, caller and request,
+// with every answer translated to Anthropic's format on its way out. The pipeline writes the
+// access-log fields and response headers into this object; they are handed to the connection
+// before anything goes out, and when the request ends.
+class AnthropicExchange final : public HttpExchange {
+ public:
+  explicit AnthropicExchange(HttpExchange& inner) : inner_(inner) {
+    caller = inner.caller;
+    log = inner.log;
+    response_headers = inner.response_headers;
+  }
+  ~AnthropicExchange() override { hand_over(); }
+
+  const Request& request() const override { return inner_.request(); }
+  const std::string& remote_address() const override { return inner_.remote_address(); }
+  std::string_view param(std::string_view name) const override { return inner_.param(name); }
+  std::string_view query(std::string_view name) const override { return inner_.query(name); }
+  bool has_query(std::string_view name) const override { return inner_.has_query(name); }
+
+  awaitable<bool> reply(http::status status, std::string_view body,
+                        std::string_view content_type) override {
+    hand_over();
+    if (static_cast<unsigned>(status) / 100 != 2) {
+      // The pipeline answers errors through reply_error(); anything else is passed on as is.
+      co_return co_await inner_.reply(status, body, content_type);
+    }
+    auto message = providers::to_anthropic_message(body);
+    if (!message) {
+      co_return co_await reply_error(message.error());
+    }
+    co_return co_await inner_.reply(status, *message, "application/json");
+  }
+
+  awaitable<bool> reply_error(const Error& error) override {
+    hand_over();
+    const std::string body = providers::anthropic_error_body(error);
+    co_return co_await inner_.reply(static_cast<http::status>(error.status), body,
+                                    "application/json");
+  }
+
+  awaitable<bool> reply_empty(http::status status) override {
+    hand_over();
+    co_return co_await inner_.reply_empty(status);
+  }
+
+  awaitable<bool> start_stream(http::status status) override {
+    hand_over();
+    co_return co_await inner_.start_stream(status);
+  }
+
+  awaitable<bool> write_stream(std::string_view bytes) override {
+    events_.clear();
+    if (auto ok = writer_.feed(bytes, events_); !ok) {
+      co_return false;  // not an OpenAI stream: our bug; the client gets no corrupt event
+    }
+    if (events_.empty()) {
+      co_return true;
+    }
+    co_return co_await inner_.write_stream(events_);
+  }
+
+  awaitable<void> end_stream(std::string_view last_bytes) override {
+    hand_over();
+    events_.clear();
+    if (auto ok = writer_.feed(last_bytes, events_); ok && !writer_.finished()) {
+      // The pipeline always ends a stream with [DONE] or an error frame; if it did not, the
+      // client must not take the stream for complete.
+      const Error cut = Error::internal("The stream ended before it was complete.");
+      const std::string body = providers::anthropic_error_body(cut);
+      events_.append("event: error\ndata: ").append(body).append("\n\n");
+    }
+    co_await inner_.end_stream(events_);
+  }
+
+  bool stream_started() const override { return inner_.stream_started(); }
+  void on_client_gone(std::function<void()> callback) override {
+    inner_.on_client_gone(std::move(callback));
+  }
+  bool client_gone() const override { return inner_.client_gone(); }
+
+ private:
+  // What the pipeline set for the access log and the response's headers goes to the connection.
+  void hand_over() {
+    inner_.log = log;
+    inner_.response_headers = response_headers;
+  }
+
+  HttpExchange& inner_;
+  providers::AnthropicStreamWriter writer_;
+  std::string events_;  // the translated events of one write
+};
+
+}  // namespace
+
+awaitable<void> anthropic_messages(HttpExchange& ex, ChatPipeline chat) {
+  auto openai_body = providers::to_openai_request(ex.request().body());
+  if (!openai_body) {
+    const std::string body = providers::anthropic_error_body(openai_body.error());
+    co_await ex.reply(static_cast<http::status>(openai_body.error().status), body);
+    co_return;
+  }
+  AnthropicExchange anthropic(ex);
+  co_await chat(anthropic, *openai_body);
+}
+
+}  // namespace keygate::gateway

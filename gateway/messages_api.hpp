@@ -1,0 +1,21 @@
+#pragma once
+// POST /v1/messages: Anthropic's Messages API, for clients built for Anthropic (the official
+// @anthropic-ai/sdk, agents that only speak it). The request is translated to an OpenAI chat
+// request and goes through the same chat pipeline as /v1/chat/completions — routing to any
+// provider, keys, fallback, usage — and every answer it writes (the message, stream events,
+// errors) is translated back on its way to the client (providers/anthropic_inbound.hpp).
+
+#include <functional>
+#include <string>
+
+#include "gateway/http_exchange.hpp"
+
+namespace keygate::gateway {
+
+// Runs the chat pipeline for `exchange` with `openai_body` as the request.
+using ChatPipeline =
+    std::function<awaitable<void>(HttpExchange& exchange, const std::string& openai_body)>;
+
+awaitable<void> anthropic_messages(HttpExchange& ex, ChatPipeline chat);
+
+}  // namespace keygate::gateway

@@ -1,0 +1,751 @@
+#include "providers/anthropic_inbound.hpp"
+
+#include <rapidjson/document.h>
+
+#include <vector>
+
+#include "providers/sse.hpp"
+#include "providers/wire.hpp"
+#include "schema/json.hpp"
+#include "schema/try.hpp"
+
+namespace keygate::providers {
+
+namespace {
+
+using wire::Allocator;
+using wire::bad_request;
+using wire::find;
+using wire::str_value;
+using wire::Value;
+
+// --- Request: Messages API -> OpenAI chat ----------------------------------------------------
+
+std::string at(std::string_view path, std::size_t i) {
+  return std::string(path) + "[" + std::to_string(i) + "]";
+}
+
+Result<std::string_view> required_string(const Value& obj, const char* name,
+                                         const std::string& param) {
+  const Value* v = find(obj, name);
+  if (v == nullptr || !v->IsString()) {
+    return fail(bad_request("'" + param + "' must be a string.", param));
+  }
+  return as_view(*v);
+}
+
+// "text" blocks joined, for the places OpenAI takes one string (system, tool results).
+Result<std::string> joined_text(const Value& content, const std::string& param) {
+  if (content.IsString()) {
+    return std::string(as_view(content));
+  }
+  if (!content.IsArray()) {
+    return fail(bad_request("'" + param + "' must be a string or an array of text blocks.", param));
+  }
+  std::string text;
+  std::size_t i = 0;
+  for (const auto& block : content.GetArray()) {
+    const std::string block_param = at(param, i++);
+    KG_TRY(type_or, required_string(block, "type", block_param + ".type"));
+    const auto& type = *type_or;
+    if (type != "text") {
+      return fail(bad_request("'" + block_param + "' is a " + std::string(type) +
+                                  " block; only text blocks are accepted here.",
+                              block_param));
+    }
+    KG_TRY(piece_or, required_string(block, "text", block_param + ".text"));
+    const auto& piece = *piece_or;
+    if (!text.empty()) {
+      text += "\n\n";
+    }
+    text += piece;
+  }
+  return text;
+}
+
+Error unsupported_block(const std::string& param, std::string_view type) {
+  return bad_request("'" + param + "' is a " + std::string(type) +
+                         " block, which keygate cannot carry to other providers.",
+                     param + ".type");
+}
+
+// An image block's source -> an OpenAI image_url content part.
+Result<Value> image_part(const Value& block, const std::string& param, Allocator& a) {
+  const Value* source = find(block, "source");
+  if (source == nullptr || !source->IsObject()) {
+    return fail(bad_request("'" + param + ".source' must be an object.", param + ".source"));
+  }
+  KG_TRY(kind_or, required_string(*source, "type", param + ".source.type"));
+  const auto& kind = *kind_or;
+  std::string url;
+  if (kind == "base64") {
+    KG_TRY(media_type_or, required_string(*source, "media_type", param + ".source.media_type"));
+    const auto& media_type = *media_type_or;
+    KG_TRY(data_or, required_string(*source, "data", param + ".source.data"));
+    const auto& data = *data_or;
+    url.append("data:").append(media_type).append(";base64,").append(data);
+  } else if (kind == "url") {
+    KG_TRY(u_or, required_string(*source, "url", param + ".source.url"));
+    const auto& u = *u_or;
+    url = u;
+  } else {
+    return fail(
+        bad_request("'" + param + ".source.type' must be base64 or url.", param + ".source.type"));
+  }
+  Value image(rapidjson::kObjectType);
+  image.AddMember("url", str_value(url, a), a);
+  Value part(rapidjson::kObjectType);
+  part.AddMember("type", "image_url", a);
+  part.AddMember("image_url", image, a);
+  return part;
+}
+
+Value text_part(std::string_view text, Allocator& a) {
+  Value part(rapidjson::kObjectType);
+  part.AddMember("type", "text", a);
+  part.AddMember("text", str_value(text, a), a);
+  return part;
+}
+
+Value message(std::string_view role, Value content, Allocator& a) {
+  Value m(rapidjson::kObjectType);
+  m.AddMember("role", str_value(role, a), a);
+  m.AddMember("content", content, a);
+  return m;
+}
+
+// One user turn: tool_result blocks become "tool" messages, first (OpenAI wants them right after
+// the assistant's tool calls); the rest stays one user message after them.
+Result<void> add_user_turn(const Value& content, const std::string& param, Value& out,
+                           Allocator& a) {
+  if (content.IsString()) {
+    out.PushBack(message("user", str_value(as_view(content), a), a), a);
+    return {};
+  }
+  Value parts(rapidjson::kArrayType);
+  std::size_t i = 0;
+  for (const auto& block : content.GetArray()) {
+    const std::string block_param = at(param, i++);
+    KG_TRY(type_or, required_string(block, "type", block_param + ".type"));
+    const auto& type = *type_or;
+    if (type == "text") {
+      KG_TRY(text_or, required_string(block, "text", block_param + ".text"));
+      const auto& text = *text_or;
+      parts.PushBack(text_part(text, a), a);
+    } else if (type == "image") {
+      KG_TRY(part_or, image_part(block, block_param, a));
+      auto& part = *part_or;
+      parts.PushBack(part, a);
+    } else if (type == "tool_result") {
+      KG_TRY(id_or, required_string(block, "tool_use_id", block_param + ".tool_use_id"));
+      const auto& id = *id_or;
+      std::string text;
+      if (const Value* c = find(block, "content")) {
+        KG_TRY(t_or, joined_text(*c, block_param + ".content"));
+        const auto& t = *t_or;
+        text = std::move(t);
+      }
+      Value tool = message("tool", str_value(text, a), a);
+      tool.AddMember("tool_call_id", str_value(id, a), a);
+      out.PushBack(tool, a);
+    } else {
+      return fail(unsupported_block(block_param, type));
+    }
+  }
+  if (!parts.Empty()) {
+    out.PushBack(message("user", std::move(parts), a), a);
+  }
+  return {};
+}
+
+// One assistant turn: text blocks joined into its content, tool_use blocks as tool_calls. Thinking
+// blocks have no OpenAI form and are dropped.
+Result<void> add_assistant_turn(const Value& content, const std::string& param, Value& out,
+                                Allocator& a) {
+  if (content.IsString()) {
+    out.PushBack(message("assistant", str_value(as_view(content), a), a), a);
+    return {};
+  }
+  std::string text;
+  Value calls(rapidjson::kArrayType);
+  std::size_t i = 0;
+  for (const auto& block : content.GetArray()) {
+    const std::string block_param = at(param, i++);
+    KG_TRY(type_or, required_string(block, "type", block_param + ".type"));
+    const auto& type = *type_or;
+    if (type == "text") {
+      KG_TRY(piece_or, required_string(block, "text", block_param + ".text"));
+      const auto& piece = *piece_or;
+      text += piece;
+    } else if (type == "tool_use") {
+      KG_TRY(id_or, required_string(block, "id", block_param + ".id"));
+      const auto& id = *id_or;
+      KG_TRY(name_or, required_string(block, "name", block_param + ".name"));
+      const auto& name = *name_or;
+      const Value* input = find(block, "input");
+      Value function(rapidjson::kObjectType);
+      function.AddMember("name", str_value(name, a), a);
+      function.AddMember("arguments", str_value(input ? to_json(*input) : "{}", a), a);
+      Value call(rapidjson::kObjectType);
+      call.AddMember("id", str_value(id, a), a);
+      call.AddMember("type", "function", a);
+      call.AddMember("function", function, a);
+      calls.PushBack(call, a);
+    } else if (type == "thinking" || type == "redacted_thinking") {
+      continue;
+    } else {
+      return fail(unsupported_block(block_param, type));
+    }
+  }
+  Value m = message("assistant", text.empty() && !calls.Empty() ? Value() : str_value(text, a), a);
+  if (!calls.Empty()) {
+    m.AddMember("tool_calls", calls, a);
+  }
+  out.PushBack(m, a);
+  return {};
+}
+
+Result<Value> openai_tools(const Value& tools, Allocator& a) {
+  if (!tools.IsArray()) {
+    return fail(bad_request("'tools' must be an array.", "tools"));
+  }
+  Value out(rapidjson::kArrayType);
+  std::size_t i = 0;
+  for (const auto& tool : tools.GetArray()) {
+    const std::string param = at("tools", i++);
+    if (const Value* type = find(tool, "type");
+        type != nullptr && !(type->IsString() && as_view(*type) == "custom")) {
+      return fail(bad_request("'" + param +
+                                  "' is a server tool; keygate carries only client tools (name, "
+                                  "description, input_schema).",
+                              param + ".type"));
+    }
+    KG_TRY(name_or, required_string(tool, "name", param + ".name"));
+    const auto& name = *name_or;
+    Value function(rapidjson::kObjectType);
+    function.AddMember("name", str_value(name, a), a);
+    if (const Value* d = find(tool, "description"); d != nullptr && d->IsString()) {
+      function.AddMember("description", Value(*d, a), a);
+    }
+    const Value* schema = find(tool, "input_schema");
+    if (schema == nullptr || !schema->IsObject()) {
+      return fail(
+          bad_request("'" + param + ".input_schema' must be an object.", param + ".input_schema"));
+    }
+    function.AddMember("parameters", Value(*schema, a), a);
+    Value t(rapidjson::kObjectType);
+    t.AddMember("type", "function", a);
+    t.AddMember("function", function, a);
+    out.PushBack(t, a);
+  }
+  return out;
+}
+
+Result<void> add_tool_choice(const Value& choice, rapidjson::Document& out) {
+  Allocator& a = out.GetAllocator();
+  KG_TRY(type_or, required_string(choice, "type", "tool_choice.type"));
+  const auto& type = *type_or;
+  if (type == "auto" || type == "none") {
+    out.AddMember("tool_choice", str_value(type, a), a);
+  } else if (type == "any") {
+    out.AddMember("tool_choice", "required", a);
+  } else if (type == "tool") {
+    KG_TRY(name_or, required_string(choice, "name", "tool_choice.name"));
+    const auto& name = *name_or;
+    Value function(rapidjson::kObjectType);
+    function.AddMember("name", str_value(name, a), a);
+    Value c(rapidjson::kObjectType);
+    c.AddMember("type", "function", a);
+    c.AddMember("function", function, a);
+    out.AddMember("tool_choice", c, a);
+  } else {
+    return fail(
+        bad_request("'tool_choice.type' must be auto, any, tool or none.", "tool_choice.type"));
+  }
+  if (const Value* d = find(choice, "disable_parallel_tool_use"); d != nullptr && d->IsTrue()) {
+    out.AddMember("parallel_tool_calls", false, a);
+  }
+  return {};
+}
+
+// --- Response: chat.completion -> message ----------------------------------------------------
+
+std::string_view anthropic_stop_reason(std::string_view finish_reason) {
+  if (finish_reason == "length") {
+    return "max_tokens";
+  }
+  if (finish_reason == "tool_calls" || finish_reason == "function_call") {
+    return "tool_use";
+  }
+  return "end_turn";  // "stop", "content_filter", or none given
+}
+
+Error bad_answer(std::string message) {
+  return Error::internal("The answer could not be turned into a Messages API response: " +
+                         std::move(message));
+}
+
+int64_t usage_count(const Value* usage, const char* name) {
+  const Value* v = usage != nullptr ? find(*usage, name) : nullptr;
+  return v != nullptr && v->IsInt64() ? v->GetInt64() : 0;
+}
+
+// A tool call's "arguments" (a JSON text) as the tool_use block's "input" object. Models do
+// sometimes emit broken JSON; the client then gets the text under "_raw" rather than a failure.
+void write_input(JsonWriter& w, std::string_view arguments) {
+  w.key("input");
+  auto parsed = parse_json_object(arguments.empty() ? "{}" : arguments);
+  if (parsed) {
+    w.value(*parsed);
+  } else {
+    w.start_object();
+    w.field("_raw", arguments);
+    w.end_object();
+  }
+}
+
+// --- Errors ----------------------------------------------------------------------------------
+
+std::string_view error_type_for(int status) {
+  switch (status) {
+    case 400:
+      return "invalid_request_error";
+    case 401:
+      return "authentication_error";
+    case 403:
+      return "permission_error";
+    case 404:
+      return "not_found_error";
+    case 413:
+      return "request_too_large";
+    case 429:
+      return "rate_limit_error";
+    case 529:
+      return "overloaded_error";
+    default:
+      return status >= 500 ? "api_error" : "invalid_request_error";
+  }
+}
+
+std::string error_json(std::string_view type, std::string_view message) {
+  JsonWriter w;
+  w.start_object();
+  w.field("type", "error");
+  w.key("error");
+  w.start_object();
+  w.field("type", type);
+  w.field("message", message);
+  w.end_object();
+  w.end_object();
+  return w.take();
+}
+
+// An OpenAI error type, as keygate's stream error frames carry it, -> Anthropic's.
+std::string_view error_type_from_openai(std::string_view type) {
+  if (type == "invalid_request_error" || type == "authentication_error" ||
+      type == "permission_error" || type == "rate_limit_error" || type == "overloaded_error") {
+    return type;
+  }
+  return "api_error";
+}
+
+void append_event(std::string& out, std::string_view name, std::string_view data) {
+  out.append("event: ").append(name).append("\ndata: ").append(data).append("\n\n");
+}
+
+}  // namespace
+
+Result<std::string> to_openai_request(std::string_view messages_request) {
+  auto parsed = parse_json_object(messages_request);
+  if (!parsed) {
+    return fail(parsed.error());
+  }
+  const rapidjson::Document& in = *parsed;
+  rapidjson::Document out(rapidjson::kObjectType);
+  Allocator& a = out.GetAllocator();
+
+  const Value* model = find(in, "model");
+  if (model == nullptr || !model->IsString() || model->GetStringLength() == 0) {
+    return fail(bad_request("'model' must be a non-empty string.", "model"));
+  }
+  out.AddMember("model", Value(*model, a), a);
+
+  const Value* max_tokens = find(in, "max_tokens");
+  if (max_tokens == nullptr || !max_tokens->IsInt64() || max_tokens->GetInt64() < 1) {
+    return fail(bad_request("'max_tokens' must be a positive integer.", "max_tokens"));
+  }
+  out.AddMember("max_tokens", max_tokens->GetInt64(), a);
+
+  Value messages(rapidjson::kArrayType);
+  if (const Value* system = find(in, "system")) {
+    KG_TRY(text_or, joined_text(*system, "system"));
+    const auto& text = *text_or;
+    messages.PushBack(message("system", str_value(text, a), a), a);
+  }
+  const Value* turns = find(in, "messages");
+  if (turns == nullptr || !turns->IsArray() || turns->Empty()) {
+    return fail(bad_request("'messages' must be a non-empty array.", "messages"));
+  }
+  std::size_t i = 0;
+  for (const auto& turn : turns->GetArray()) {
+    const std::string param = at("messages", i++);
+    KG_TRY(role_or, required_string(turn, "role", param + ".role"));
+    const auto& role = *role_or;
+    const Value* content = find(turn, "content");
+    if (content == nullptr || !(content->IsString() || content->IsArray())) {
+      return fail(bad_request("'" + param + ".content' must be a string or an array of blocks.",
+                              param + ".content"));
+    }
+    if (role == "user") {
+      KG_CHECK(add_user_turn(*content, param + ".content", messages, a));
+    } else if (role == "assistant") {
+      KG_CHECK(add_assistant_turn(*content, param + ".content", messages, a));
+    } else {
+      return fail(bad_request("'" + param + ".role' must be user or assistant.", param + ".role"));
+    }
+  }
+  out.AddMember("messages", messages, a);
+
+  for (const char* name : {"temperature", "top_p"}) {
+    if (const Value* v = find(in, name)) {
+      if (!v->IsNumber()) {
+        return fail(bad_request(std::string("'") + name + "' must be a number.", name));
+      }
+      out.AddMember(rapidjson::StringRef(name), Value(*v, a), a);
+    }
+  }
+  if (const Value* stop = find(in, "stop_sequences")) {
+    if (!stop->IsArray()) {
+      return fail(bad_request("'stop_sequences' must be an array of strings.", "stop_sequences"));
+    }
+    out.AddMember("stop", Value(*stop, a), a);
+  }
+  if (const Value* stream = find(in, "stream")) {
+    if (!stream->IsBool()) {
+      return fail(bad_request("'stream' must be a boolean.", "stream"));
+    }
+    out.AddMember("stream", stream->GetBool(), a);
+    if (stream->GetBool()) {
+      Value options(rapidjson::kObjectType);
+      options.AddMember("include_usage", true, a);  // message_delta reports output tokens
+      out.AddMember("stream_options", options, a);
+    }
+  }
+  if (const Value* tools = find(in, "tools")) {
+    KG_TRY(converted_or, openai_tools(*tools, a));
+    auto& converted = *converted_or;
+    out.AddMember("tools", converted, a);
+  }
+  if (const Value* choice = find(in, "tool_choice")) {
+    KG_CHECK(add_tool_choice(*choice, out));
+  }
+  if (const Value* metadata = find(in, "metadata")) {
+    if (const Value* user = find(*metadata, "user_id"); user != nullptr && user->IsString()) {
+      out.AddMember("user", Value(*user, a), a);
+    }
+  }
+  return to_json(out);
+}
+
+Result<std::string> to_anthropic_message(std::string_view chat_completion) {
+  auto parsed = parse_json_object(chat_completion);
+  if (!parsed) {
+    return fail(bad_answer("it is not a JSON object"));
+  }
+  const rapidjson::Document& in = *parsed;
+  const Value* choices = find(in, "choices");
+  if (choices == nullptr || !choices->IsArray() || choices->Empty()) {
+    return fail(bad_answer("it has no choices"));
+  }
+  const Value& choice = (*choices)[0];
+  const Value* msg = find(choice, "message");
+  if (msg == nullptr || !msg->IsObject()) {
+    return fail(bad_answer("its first choice has no message"));
+  }
+  const Value* id = find(in, "id");
+  const Value* model = find(in, "model");
+  const Value* finish = find(choice, "finish_reason");
+  const Value* usage = find(in, "usage");
+
+  JsonWriter w;
+  w.start_object();
+  w.field("id", id != nullptr && id->IsString() ? as_view(*id) : std::string_view("msg_keygate"));
+  w.field("type", "message");
+  w.field("role", "assistant");
+  w.field("model", model != nullptr && model->IsString() ? as_view(*model) : std::string_view());
+  w.key("content");
+  w.start_array();
+  if (const Value* text = find(*msg, "content");
+      text != nullptr && text->IsString() && text->GetStringLength() > 0) {
+    w.start_object();
+    w.field("type", "text");
+    w.field("text", as_view(*text));
+    w.end_object();
+  }
+  if (const Value* calls = find(*msg, "tool_calls"); calls != nullptr && calls->IsArray()) {
+    for (const auto& call : calls->GetArray()) {
+      const Value* function = find(call, "function");
+      const Value* call_id = find(call, "id");
+      const Value* name = function != nullptr ? find(*function, "name") : nullptr;
+      const Value* arguments = function != nullptr ? find(*function, "arguments") : nullptr;
+      if (name == nullptr || !name->IsString()) {
+        return fail(bad_answer("a tool call has no function name"));
+      }
+      w.start_object();
+      w.field("type", "tool_use");
+      w.field("id", call_id != nullptr && call_id->IsString() ? as_view(*call_id)
+                                                              : std::string_view("toolu_keygate"));
+      w.field("name", as_view(*name));
+      write_input(w, arguments != nullptr && arguments->IsString() ? as_view(*arguments)
+                                                                   : std::string_view());
+      w.end_object();
+    }
+  }
+  w.end_array();
+  w.field("stop_reason",
+          anthropic_stop_reason(finish != nullptr && finish->IsString() ? as_view(*finish)
+                                                                        : std::string_view()));
+  w.key("stop_sequence");
+  w.null();
+  w.key("usage");
+  w.start_object();
+  w.field("input_tokens", usage_count(usage, "prompt_tokens"));
+  w.field("output_tokens", usage_count(usage, "completion_tokens"));
+  w.end_object();
+  w.end_object();
+  return w.take();
+}
+
+std::string anthropic_error_body(const Error& error) {
+  return error_json(error_type_for(error.status), error.message);
+}
+
+// --- Stream ------------------------------------------------------------------------------------
+
+struct AnthropicStreamWriter::State {
+  SseParser parser;
+  std::vector<SseEvent> events;
+  bool started = false;   // message_start went out
+  bool finished = false;  // message_stop or an error event went out
+  enum class Block { none, text, tool } block = Block::none;
+  int block_index = -1;    // the open (or last) content block's index
+  int64_t tool_call = -1;  // the OpenAI tool call index the open tool_use block is for
+  std::string stop_reason = "end_turn";
+  int64_t input_tokens = 0;
+  int64_t output_tokens = 0;
+
+  void start(const Value& chunk, std::string& out) {
+    started = true;
+    const Value* id = find(chunk, "id");
+    const Value* model = find(chunk, "model");
+    JsonWriter w;
+    w.start_object();
+    w.field("type", "message_start");
+    w.key("message");
+    w.start_object();
+    w.field("id", id != nullptr && id->IsString() ? as_view(*id) : std::string_view("msg_keygate"));
+    w.field("type", "message");
+    w.field("role", "assistant");
+    w.field("model", model != nullptr && model->IsString() ? as_view(*model) : std::string_view());
+    w.key("content");
+    w.start_array();
+    w.end_array();
+    w.key("stop_reason");
+    w.null();
+    w.key("stop_sequence");
+    w.null();
+    w.key("usage");
+    w.start_object();
+    w.field("input_tokens", int64_t{0});  // known only at the end: message_delta has it
+    w.field("output_tokens", int64_t{0});
+    w.end_object();
+    w.end_object();
+    w.end_object();
+    append_event(out, "message_start", w.take());
+  }
+
+  void stop_block(std::string& out) {
+    if (block == Block::none) {
+      return;
+    }
+    JsonWriter w;
+    w.start_object();
+    w.field("type", "content_block_stop");
+    w.field("index", int64_t{block_index});
+    w.end_object();
+    append_event(out, "content_block_stop", w.take());
+    block = Block::none;
+  }
+
+  void open_text(std::string& out) {
+    stop_block(out);
+    block = Block::text;
+    ++block_index;
+    JsonWriter w;
+    w.start_object();
+    w.field("type", "content_block_start");
+    w.field("index", int64_t{block_index});
+    w.key("content_block");
+    w.start_object();
+    w.field("type", "text");
+    w.field("text", "");
+    w.end_object();
+    w.end_object();
+    append_event(out, "content_block_start", w.take());
+  }
+
+  void open_tool(int64_t index, std::string_view id, std::string_view name, std::string& out) {
+    stop_block(out);
+    block = Block::tool;
+    tool_call = index;
+    ++block_index;
+    JsonWriter w;
+    w.start_object();
+    w.field("type", "content_block_start");
+    w.field("index", int64_t{block_index});
+    w.key("content_block");
+    w.start_object();
+    w.field("type", "tool_use");
+    w.field("id", id);
+    w.field("name", name);
+    w.key("input");
+    w.start_object();
+    w.end_object();
+    w.end_object();
+    w.end_object();
+    append_event(out, "content_block_start", w.take());
+  }
+
+  void delta(std::string_view kind, std::string_view field, std::string_view text,
+             std::string& out) {
+    JsonWriter w;
+    w.start_object();
+    w.field("type", "content_block_delta");
+    w.field("index", int64_t{block_index});
+    w.key("delta");
+    w.start_object();
+    w.field("type", kind);
+    w.field(field, text);
+    w.end_object();
+    w.end_object();
+    append_event(out, "content_block_delta", w.take());
+  }
+
+  void tool_calls(const Value& calls, std::string& out) {
+    for (const auto& call : calls.GetArray()) {
+      const Value* index = find(call, "index");
+      const int64_t i = index != nullptr && index->IsInt64() ? index->GetInt64() : 0;
+      const Value* function = find(call, "function");
+      const Value* name = function != nullptr ? find(*function, "name") : nullptr;
+      const Value* id = find(call, "id");
+      if (block != Block::tool || i != tool_call) {
+        open_tool(i, id != nullptr && id->IsString() ? as_view(*id) : std::string_view(),
+                  name != nullptr && name->IsString() ? as_view(*name) : std::string_view(), out);
+      }
+      const Value* args = function != nullptr ? find(*function, "arguments") : nullptr;
+      if (args != nullptr && args->IsString() && args->GetStringLength() > 0) {
+        delta("input_json_delta", "partial_json", as_view(*args), out);
+      }
+    }
+  }
+
+  void finish(std::string& out) {
+    stop_block(out);
+    JsonWriter w;
+    w.start_object();
+    w.field("type", "message_delta");
+    w.key("delta");
+    w.start_object();
+    w.field("stop_reason", stop_reason);
+    w.key("stop_sequence");
+    w.null();
+    w.end_object();
+    w.key("usage");
+    w.start_object();
+    w.field("input_tokens", input_tokens);
+    w.field("output_tokens", output_tokens);
+    w.end_object();
+    w.end_object();
+    append_event(out, "message_delta", w.take());
+    append_event(out, "message_stop", R"({"type":"message_stop"})");
+    finished = true;
+  }
+
+  Result<void> on_frame(const std::string& data, std::string& out) {
+    if (data == "[DONE]") {
+      if (!started) {
+        start(Value(rapidjson::kObjectType), out);
+      }
+      finish(out);
+      return {};
+    }
+    const StackJson<4096> parsed(data);
+    if (parsed.has_parse_error() || !parsed.value().IsObject()) {
+      return fail(Error::internal("A stream chunk for a Messages API client was not JSON."));
+    }
+    const Value& chunk = parsed.value();
+    if (const Value* error = find(chunk, "error")) {
+      const Value* type = find(*error, "type");
+      const Value* message = find(*error, "message");
+      append_event(
+          out, "error",
+          error_json(
+              error_type_from_openai(type != nullptr && type->IsString() ? as_view(*type)
+                                                                         : std::string_view()),
+              message != nullptr && message->IsString() ? as_view(*message) : std::string_view()));
+      finished = true;
+      return {};
+    }
+    if (!started) {
+      start(chunk, out);
+    }
+    if (const Value* usage = find(chunk, "usage")) {
+      input_tokens = usage_count(usage, "prompt_tokens");
+      output_tokens = usage_count(usage, "completion_tokens");
+    }
+    const Value* choices = find(chunk, "choices");
+    if (choices == nullptr || !choices->IsArray() || choices->Empty()) {
+      return {};
+    }
+    const Value& choice = (*choices)[0];
+    if (const Value* d = find(choice, "delta")) {
+      if (const Value* text = find(*d, "content");
+          text != nullptr && text->IsString() && text->GetStringLength() > 0) {
+        if (block != Block::text) {
+          open_text(out);
+        }
+        delta("text_delta", "text", as_view(*text), out);
+      }
+      if (const Value* calls = find(*d, "tool_calls"); calls != nullptr && calls->IsArray()) {
+        tool_calls(*calls, out);
+      }
+    }
+    if (const Value* reason = find(choice, "finish_reason");
+        reason != nullptr && reason->IsString()) {
+      stop_reason = std::string(anthropic_stop_reason(as_view(*reason)));
+    }
+    return {};
+  }
+};
+
+AnthropicStreamWriter::AnthropicStreamWriter() : state_(std::make_unique<State>()) {}
+AnthropicStreamWriter::~AnthropicStreamWriter() = default;
+
+Result<void> AnthropicStreamWriter::feed(std::string_view openai_bytes, std::string& out) {
+  State& s = *state_;
+  s.events.clear();
+  KG_CHECK(s.parser.feed(openai_bytes, s.events));
+  for (const auto& event : s.events) {
+    if (s.finished) {
+      break;  // nothing may follow message_stop or an error
+    }
+    KG_CHECK(s.on_frame(event.data, out));
+  }
+  return {};
+}
+
+bool AnthropicStreamWriter::finished() const {
+  return state_->finished;
+}
+
+}  // namespace keygate::providers

@@ -1,0 +1,73 @@
+#pragma once
+// Anthropic's Messages API as a client-facing dialect: clients built for Anthropic (the official
+// @anthropic-ai/sdk, Claude Code, ...) send POST /v1/messages to keygate, which routes the request
+// like any chat request, to any provider. These are the pure transforms at its edges, all in terms
+// of the OpenAI chat format keygate routes internally:
+//
+//   Messages request --to_openai_request--> OpenAI chat request  --(router, any provider)-->
+//   OpenAI chat.completion --to_anthropic_message--> Messages response
+//   OpenAI stream frames --AnthropicStreamWriter--> Messages stream events
+//   keygate Error --anthropic_error_body--> Anthropic error body
+//
+// Wire formats: https://docs.anthropic.com/en/api/messages (request, response, errors) and
+// https://docs.anthropic.com/en/docs/build-with-claude/streaming (events: message_start,
+// content_block_start, content_block_delta with text_delta or input_json_delta,
+// content_block_stop, message_delta, message_stop, error).
+//
+// Not carried (a 400 that names the field, never silently dropped): document, search-result and
+// server-tool blocks, server tools (web search, code execution, ...). Thinking blocks sent back in
+// a conversation, the `thinking` and `top_k` parameters and a tool_result's `is_error` flag are
+// ignored: the OpenAI format has no place for them.
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "schema/error.hpp"
+
+namespace keygate::providers {
+
+// A Messages API request body → the equivalent OpenAI chat request body. "model" is kept as the
+// client named it (keygate resolves it like any model name); a streamed request also asks for
+// usage (stream_options.include_usage), which the stream's message_delta reports.
+// Errors: 400 invalid_request_error naming the offending field.
+Result<std::string> to_openai_request(std::string_view messages_request);
+
+// A chat.completion (OpenAI's non-streamed answer) → an Anthropic message: its first choice's text
+// as a text block and its tool calls as tool_use blocks (arguments parsed into "input"),
+// finish_reason mapped to stop_reason, usage to input_tokens/output_tokens.
+Result<std::string> to_anthropic_message(std::string_view chat_completion);
+
+// {"type":"error","error":{"type":"...","message":"..."}} with Anthropic's error type for the
+// status: 400 invalid_request_error, 401 authentication_error, 403 permission_error,
+// 404 not_found_error, 413 request_too_large, 429 rate_limit_error, 529 overloaded_error,
+// any other 5xx api_error.
+std::string anthropic_error_body(const Error& error);
+
+// Turns the bytes keygate would stream to an OpenAI client ("data: {chunk}\n\n" frames, then
+// "data: [DONE]\n\n", or a "data: {"error":{...}}" frame when the stream fails) into Anthropic
+// stream events, as they arrive, in any pieces. Events out:
+//   message_start (at the first chunk), then per content block content_block_start,
+//   content_block_delta..., content_block_stop (text blocks from delta.content, tool_use blocks
+//   from delta.tool_calls, a new block whenever the kind or the tool call changes), then at
+//   [DONE] message_delta (stop_reason, usage) and message_stop; an error frame becomes an
+//   "error" event and ends the stream.
+class AnthropicStreamWriter {
+ public:
+  AnthropicStreamWriter();
+  ~AnthropicStreamWriter();
+  AnthropicStreamWriter(const AnthropicStreamWriter&) = delete;
+  AnthropicStreamWriter& operator=(const AnthropicStreamWriter&) = delete;
+
+  // Appends to `out` the events for the complete frames in `openai_bytes` (a frame split across
+  // calls is kept until its end arrives). An error: the bytes are not an OpenAI stream.
+  Result<void> feed(std::string_view openai_bytes, std::string& out);
+  // True once message_stop or an error event went out.
+  bool finished() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace keygate::providers

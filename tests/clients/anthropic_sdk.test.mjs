@@ -1,0 +1,251 @@
+// The official @anthropic-ai/sdk pointed at keygate's POST /v1/messages. keygate translates the
+// Messages request to its OpenAI-shaped pipeline, routes it to any provider (a loopback mock of
+// OpenAI, and one of Anthropic for tool use: two translations there and back), and translates
+// every answer back: messages, stream events, tool_use blocks, typed errors. Guards the promise
+// that a client built for Anthropic needs only a new baseURL and apiKey.
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+
+import { loadAnthropic, startKeygate } from './harness.mjs';
+import {
+  ANTHROPIC_REPLY,
+  ANTHROPIC_TOOL_PREAMBLE,
+  ANTHROPIC_TOOL_USE,
+  startMockAnthropic,
+} from './mock_anthropic.mjs';
+import {
+  OPENAI_DELTAS,
+  OPENAI_ERROR_MESSAGE,
+  OPENAI_REPLY,
+  OPENAI_STREAM_USAGE,
+  OPENAI_USAGE,
+  startMockOpenAI,
+} from './mock_openai.mjs';
+
+const Anthropic = await loadAnthropic();
+
+const OPENAI_KEY = 'sk-mock-system-key-for-sdk-tests-0123456789';
+const ANTHROPIC_KEY = 'sk-ant-mock-system-key-for-sdk-tests-0123456789';
+const WEATHER_TOOL = {
+  name: 'get_weather',
+  description: 'The weather in a city.',
+  input_schema: {
+    type: 'object',
+    properties: { city: { type: 'string' }, unit: { type: 'string' } },
+    required: ['city'],
+  },
+};
+
+let openaiMock;
+let anthropicMock;
+let keygate;
+let client;
+
+before(async () => {
+  openaiMock = await startMockOpenAI();
+  anthropicMock = await startMockAnthropic();
+  keygate = await startKeygate({
+    providers: {
+      openai: { base_url: `${openaiMock.url}/v1` },
+      anthropic: { base_url: anthropicMock.url },
+    },
+    env: { OPENAI_API_KEY: OPENAI_KEY, ANTHROPIC_API_KEY: ANTHROPIC_KEY },
+  });
+  // The SDK appends /v1/messages itself; it sends the key as x-api-key, which keygate accepts.
+  client = new Anthropic({
+    baseURL: keygate.baseURL.replace(/\/v1$/, ''),
+    apiKey: keygate.token,
+    maxRetries: 0,
+  });
+});
+
+after(async () => {
+  await keygate?.stop();
+  await openaiMock?.close();
+  await anthropicMock?.close();
+});
+
+function lastChatRequest() {
+  return openaiMock.requests.filter((r) => r.path.startsWith('/v1/chat/completions')).at(-1);
+}
+
+function lastMessagesRequest() {
+  return anthropicMock.requests.filter((r) => r.path.startsWith('/v1/messages')).at(-1);
+}
+
+test('messages.create reaches an OpenAI upstream and returns an Anthropic message', async () => {
+  const message = await client.messages.create({
+    model: 'openai/gpt-4o-mini',
+    max_tokens: 64,
+    system: 'You are terse.',
+    messages: [{ role: 'user', content: 'Say hello.' }],
+    temperature: 0.2,
+    stop_sequences: ['END'],
+  });
+  assert.equal(message.type, 'message');
+  assert.equal(message.role, 'assistant');
+  assert.deepEqual(message.content, [{ type: 'text', text: OPENAI_REPLY }]);
+  assert.equal(message.stop_reason, 'end_turn');
+  assert.equal(message.usage.input_tokens, OPENAI_USAGE.prompt_tokens);
+  assert.equal(message.usage.output_tokens, OPENAI_USAGE.completion_tokens);
+
+  // What the upstream got: an OpenAI chat request carrying every parameter, with the system
+  // prompt as the first message, and the operator's key, not the keygate token.
+  const sent = lastChatRequest();
+  assert.equal(sent.body.model, 'gpt-4o-mini');
+  assert.equal(sent.body.max_tokens, 64);
+  assert.equal(sent.body.temperature, 0.2);
+  assert.deepEqual(sent.body.stop, ['END']);
+  assert.deepEqual(sent.body.messages, [
+    { role: 'system', content: 'You are terse.' },
+    { role: 'user', content: 'Say hello.' },
+  ]);
+  assert.equal(sent.headers.authorization, `Bearer ${OPENAI_KEY}`);
+});
+
+test('messages.stream relays text deltas in order and ends with usage', async () => {
+  const stream = client.messages.stream({
+    model: 'openai/gpt-4o-mini',
+    max_tokens: 64,
+    messages: [{ role: 'user', content: 'Stream, please.' }],
+  });
+  const deltas = [];
+  const eventTypes = [];
+  stream.on('streamEvent', (event) => eventTypes.push(event.type));
+  stream.on('text', (text) => deltas.push(text));
+  const message = await stream.finalMessage();
+  assert.deepEqual(deltas, OPENAI_DELTAS);
+  assert.deepEqual(message.content, [{ type: 'text', text: OPENAI_DELTAS.join('') }]);
+  assert.equal(message.stop_reason, 'end_turn');
+  assert.equal(message.usage.output_tokens, OPENAI_STREAM_USAGE.completion_tokens);
+  assert.equal(eventTypes[0], 'message_start');
+  assert.equal(eventTypes.at(-1), 'message_stop');
+  // keygate asked the upstream for usage, for the message_delta and its own accounting.
+  assert.deepEqual(lastChatRequest().body.stream_options, { include_usage: true });
+});
+
+test('a tool call comes back as a tool_use block, and its result goes upstream', async () => {
+  const first = await client.messages.create({
+    model: 'anthropic/claude-sonnet-4-5',
+    max_tokens: 256,
+    tools: [WEATHER_TOOL],
+    messages: [{ role: 'user', content: 'Weather in Paris?' }],
+  });
+  assert.equal(first.stop_reason, 'tool_use');
+  assert.deepEqual(first.content[0], { type: 'text', text: ANTHROPIC_TOOL_PREAMBLE });
+  const toolUse = first.content.find((b) => b.type === 'tool_use');
+  assert.equal(toolUse.id, ANTHROPIC_TOOL_USE.id);
+  assert.equal(toolUse.name, ANTHROPIC_TOOL_USE.name);
+  assert.deepEqual(toolUse.input, ANTHROPIC_TOOL_USE.input);
+  assert.equal(lastMessagesRequest().body.tools[0].name, WEATHER_TOOL.name);
+  assert.deepEqual(lastMessagesRequest().body.tools[0].input_schema, WEATHER_TOOL.input_schema);
+
+  const second = await client.messages.create({
+    model: 'anthropic/claude-sonnet-4-5',
+    max_tokens: 256,
+    tools: [WEATHER_TOOL],
+    messages: [
+      { role: 'user', content: 'Weather in Paris?' },
+      { role: 'assistant', content: first.content },
+      {
+        role: 'user',
+        content: [{ type: 'tool_result', tool_use_id: toolUse.id, content: '18 degrees, sunny' }],
+      },
+    ],
+  });
+  assert.deepEqual(second.content, [{ type: 'text', text: ANTHROPIC_REPLY }]);
+  assert.equal(second.stop_reason, 'end_turn');
+  // Through both translations the upstream sees the same conversation: the assistant's
+  // tool_use with its id and input, then the tool_result that answers it.
+  const turns = lastMessagesRequest().body.messages;
+  const assistantTurn = turns.find((t) => t.role === 'assistant');
+  const sentToolUse = assistantTurn.content.find((b) => b.type === 'tool_use');
+  assert.equal(sentToolUse.id, ANTHROPIC_TOOL_USE.id);
+  assert.deepEqual(sentToolUse.input, ANTHROPIC_TOOL_USE.input);
+  const result = turns.at(-1).content.find((b) => b.type === 'tool_result');
+  assert.equal(result.tool_use_id, ANTHROPIC_TOOL_USE.id);
+  assert.equal(JSON.stringify(result.content).includes('18 degrees, sunny'), true);
+});
+
+test('a streamed tool call arrives as input_json_delta pieces the SDK assembles', async () => {
+  const stream = client.messages.stream({
+    model: 'anthropic/claude-sonnet-4-5',
+    max_tokens: 256,
+    tools: [WEATHER_TOOL],
+    messages: [{ role: 'user', content: 'Weather in Paris?' }],
+  });
+  const message = await stream.finalMessage();
+  assert.equal(message.stop_reason, 'tool_use');
+  assert.deepEqual(message.content[0], { type: 'text', text: ANTHROPIC_TOOL_PREAMBLE });
+  assert.equal(message.content[1].type, 'tool_use');
+  assert.equal(message.content[1].id, ANTHROPIC_TOOL_USE.id);
+  assert.deepEqual(message.content[1].input, ANTHROPIC_TOOL_USE.input);
+});
+
+test('an upstream failure is a typed SDK error in Anthropic form', async () => {
+  await assert.rejects(
+    client.messages.create({
+      model: 'openai/error_500',
+      max_tokens: 16,
+      messages: [{ role: 'user', content: 'Fail.' }],
+    }),
+    (err) => {
+      assert.ok(err instanceof Anthropic.APIError, String(err));
+      assert.equal(err.status, 500);
+      assert.equal(err.error.type, 'error');
+      assert.equal(err.error.error.type, 'api_error');
+      assert.match(err.error.error.message, new RegExp(OPENAI_ERROR_MESSAGE.replace(/[().]/g, '\\$&')));
+      return true;
+    },
+  );
+});
+
+test('a request keygate cannot carry is a 400 naming the field', async () => {
+  await assert.rejects(
+    client.messages.create({
+      model: 'openai/gpt-4o-mini',
+      max_tokens: 16,
+      messages: [
+        {
+          role: 'user',
+          content: [
+            {
+              type: 'document',
+              source: { type: 'text', media_type: 'text/plain', data: 'x' },
+            },
+          ],
+        },
+      ],
+    }),
+    (err) => {
+      assert.ok(err instanceof Anthropic.BadRequestError, String(err));
+      assert.equal(err.error.error.type, 'invalid_request_error');
+      assert.match(err.error.error.message, /messages\[0\]\.content\[0\]/);
+      return true;
+    },
+  );
+});
+
+test('a wrong key is an AuthenticationError in Anthropic form', async () => {
+  const stranger = new Anthropic({
+    baseURL: keygate.baseURL.replace(/\/v1$/, ''),
+    apiKey: 'kg_not_a_real_token',
+    maxRetries: 0,
+  });
+  await assert.rejects(
+    stranger.messages.create({
+      model: 'openai/gpt-4o-mini',
+      max_tokens: 16,
+      messages: [{ role: 'user', content: 'Hi.' }],
+    }),
+    (err) => {
+      assert.ok(err instanceof Anthropic.AuthenticationError, String(err));
+      assert.equal(err.status, 401);
+      // Refused before the handler runs, and still in Anthropic's error shape.
+      assert.equal(err.error.type, 'error');
+      assert.equal(err.error.error.type, 'authentication_error');
+      return true;
+    },
+  );
+});

@@ -1,0 +1,975 @@
+// Anthropic's Messages API as a client-facing dialect: the request, response, error and stream
+// transforms between it and the OpenAI chat format keygate routes internally. Outputs are checked
+// as parsed JSON values (member order and spacing are free), never as exact strings.
+
+#include <catch2/catch.hpp>
+
+#include <rapidjson/pointer.h>
+
+#include <algorithm>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "providers/anthropic_inbound.hpp"
+#include "schema/json.hpp"
+
+namespace Catch {
+template <>
+struct StringMaker<rapidjson::Value> {
+  static std::string convert(const rapidjson::Value& v) { return keygate::to_json(v); }
+};
+}  // namespace Catch
+
+namespace {
+
+using keygate::providers::anthropic_error_body;
+using keygate::providers::AnthropicStreamWriter;
+using keygate::providers::to_anthropic_message;
+using keygate::providers::to_openai_request;
+
+// ---------------------------------------------------------------------------------------------
+// JSON helpers
+
+// The value at a JSON pointer ("/messages/0/role"), or null when it is absent: a missing member
+// fails a check instead of tripping RapidJSON's assert.
+const rapidjson::Value& at(const rapidjson::Value& root, const char* pointer) {
+  static const rapidjson::Value null_value;
+  const rapidjson::Value* v = rapidjson::Pointer(pointer).Get(root);
+  return v != nullptr ? *v : null_value;
+}
+
+bool has(const rapidjson::Value& root, const char* pointer) {
+  return rapidjson::Pointer(pointer).Get(root) != nullptr;
+}
+
+std::string str(const rapidjson::Value& v) {
+  return v.IsString() ? std::string(keygate::as_view(v))
+                      : "<not a string: " + keygate::to_json(v) + ">";
+}
+
+// Deep JSON equality with `expected` (object member order ignored).
+class JsonEquals : public Catch::MatcherBase<rapidjson::Value> {
+ public:
+  explicit JsonEquals(std::string expected) : expected_(std::move(expected)) {}
+  bool match(const rapidjson::Value& actual) const override {
+    rapidjson::Document doc;
+    doc.Parse(expected_.data(), expected_.size());
+    return !doc.HasParseError() && actual == doc;
+  }
+  std::string describe() const override { return "equals JSON " + expected_; }
+
+ private:
+  std::string expected_;
+};
+
+JsonEquals IsJson(std::string expected) {
+  return JsonEquals(std::move(expected));
+}
+
+rapidjson::Document parse(const std::string& text) {
+  INFO(text);
+  auto doc = keygate::parse_json_object(text);
+  REQUIRE(doc.has_value());
+  return std::move(*doc);
+}
+
+// to_openai_request that must succeed, its output parsed.
+rapidjson::Document openai(std::string_view request) {
+  INFO(request);
+  auto r = to_openai_request(request);
+  if (!r.has_value()) {
+    FAIL("to_openai_request failed: " << r.error().status << " " << r.error().message);
+  }
+  return parse(*r);
+}
+
+// to_anthropic_message that must succeed, its output parsed.
+rapidjson::Document anthropic(std::string_view completion) {
+  INFO(completion);
+  auto r = to_anthropic_message(completion);
+  if (!r.has_value()) {
+    FAIL("to_anthropic_message failed: " << r.error().status << " " << r.error().message);
+  }
+  return parse(*r);
+}
+
+// The text of an OpenAI message content: the string itself, or the texts of an array of content
+// parts joined with "\n" (a part that is not text fails the check).
+std::string content_text(const rapidjson::Value& content) {
+  if (content.IsString()) {
+    return std::string(keygate::as_view(content));
+  }
+  INFO("content: " << keygate::to_json(content));
+  REQUIRE(content.IsArray());
+  std::string text;
+  for (const auto& part : content.GetArray()) {
+    CHECK(str(at(part, "/type")) == "text");
+    if (!text.empty()) {
+      text += "\n";
+    }
+    text += str(at(part, "/text"));
+  }
+  return text;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stream helpers
+
+struct Event {
+  std::string name;
+  rapidjson::Document data;
+};
+
+// Splits Anthropic SSE output into events: each "event: NAME\ndata: {json}" separated by a blank
+// line; every event's data must carry "type" equal to its name. "ping" events, which Anthropic
+// may send at any time, are skipped.
+std::vector<Event> events_of(const std::string& out) {
+  INFO("stream output:\n" << out);
+  CHECK((out.empty() || out.ends_with("\n\n")));
+  std::vector<Event> events;
+  std::size_t pos = 0;
+  while (pos < out.size()) {
+    std::size_t end = out.find("\n\n", pos);
+    if (end == std::string::npos) {
+      end = out.size();
+    }
+    std::string_view block(out.data() + pos, end - pos);
+    pos = end + 2;
+    if (block.empty()) {
+      continue;
+    }
+    std::string name;
+    std::string data;
+    bool has_event = false;
+    bool has_data = false;
+    std::size_t line_start = 0;
+    while (line_start <= block.size()) {
+      std::size_t line_end = block.find('\n', line_start);
+      if (line_end == std::string_view::npos) {
+        line_end = block.size();
+      }
+      std::string_view line = block.substr(line_start, line_end - line_start);
+      if (line.starts_with("event: ")) {
+        name = line.substr(7);
+        has_event = true;
+      } else if (line.starts_with("data: ")) {
+        data = line.substr(6);
+        has_data = true;
+      }
+      line_start = line_end + 1;
+    }
+    INFO("event block: " << block);
+    REQUIRE(has_event);
+    REQUIRE(has_data);
+    Event e{name, parse(data)};
+    CHECK(str(at(e.data, "/type")) == name);
+    if (name != "ping") {
+      events.push_back(std::move(e));
+    }
+  }
+  return events;
+}
+
+std::vector<std::string> names_of(const std::vector<Event>& events) {
+  std::vector<std::string> names;
+  for (const auto& e : events) {
+    names.push_back(e.name);
+  }
+  return names;
+}
+
+// A content block rebuilt from its start, delta and stop events.
+struct Block {
+  std::string type;
+  std::string id;    // tool_use
+  std::string name;  // tool_use
+  std::string text;  // text: the text deltas joined
+  std::string json;  // tool_use: the partial_json pieces joined
+  bool stopped = false;
+};
+
+// Rebuilds the content blocks, checking the block protocol on the way: indexes 0, 1, 2, ... in
+// order, one block open at a time (stopped before the next starts), deltas only to the open block
+// and of its kind, every block stopped before message_delta.
+std::vector<Block> blocks_of(const std::vector<Event>& events) {
+  std::vector<Block> blocks;
+  for (const auto& e : events) {
+    INFO("event " << e.name << ": " << keygate::to_json(e.data));
+    if (e.name == "content_block_start") {
+      CHECK_THAT(at(e.data, "/index"), IsJson(std::to_string(blocks.size())));
+      if (!blocks.empty()) {
+        CHECK(blocks.back().stopped);
+      }
+      Block b;
+      b.type = str(at(e.data, "/content_block/type"));
+      if (b.type == "text") {
+        CHECK_THAT(at(e.data, "/content_block/text"), IsJson(R"("")"));
+      } else if (b.type == "tool_use") {
+        b.id = str(at(e.data, "/content_block/id"));
+        b.name = str(at(e.data, "/content_block/name"));
+        CHECK_THAT(at(e.data, "/content_block/input"), IsJson("{}"));
+      }
+      blocks.push_back(std::move(b));
+    } else if (e.name == "content_block_delta") {
+      REQUIRE(!blocks.empty());
+      CHECK_THAT(at(e.data, "/index"), IsJson(std::to_string(blocks.size() - 1)));
+      CHECK_FALSE(blocks.back().stopped);
+      if (blocks.back().type == "text") {
+        CHECK(str(at(e.data, "/delta/type")) == "text_delta");
+        blocks.back().text += str(at(e.data, "/delta/text"));
+      } else {
+        CHECK(str(at(e.data, "/delta/type")) == "input_json_delta");
+        blocks.back().json += str(at(e.data, "/delta/partial_json"));
+      }
+    } else if (e.name == "content_block_stop") {
+      REQUIRE(!blocks.empty());
+      CHECK_THAT(at(e.data, "/index"), IsJson(std::to_string(blocks.size() - 1)));
+      CHECK_FALSE(blocks.back().stopped);
+      blocks.back().stopped = true;
+    } else if (e.name == "message_delta" || e.name == "message_stop") {
+      for (const auto& b : blocks) {
+        CHECK(b.stopped);
+      }
+    }
+  }
+  return blocks;
+}
+
+const rapidjson::Value& event_data(const std::vector<Event>& events, std::string_view name) {
+  static const rapidjson::Value null_value;
+  for (const auto& e : events) {
+    if (e.name == name) {
+      return e.data;
+    }
+  }
+  FAIL_CHECK("no " << name << " event");
+  return null_value;
+}
+
+// The events of a whole stream fed at once.
+std::vector<Event> convert(const std::string& bytes, bool* finished = nullptr) {
+  AnthropicStreamWriter writer;
+  std::string out;
+  auto r = writer.feed(bytes, out);
+  if (!r.has_value()) {
+    FAIL("feed failed: " << r.error().message);
+  }
+  if (finished != nullptr) {
+    *finished = writer.finished();
+  }
+  return events_of(out);
+}
+
+std::string frame(const std::string& json) {
+  return "data: " + json + "\n\n";
+}
+
+// An OpenAI chat.completion.chunk with one choice.
+std::string chunk(const std::string& delta, const std::string& finish_reason = "null") {
+  return frame(R"({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,)"
+               R"("model":"gpt-4o-mini","choices":[{"index":0,"delta":)" +
+               delta + R"(,"finish_reason":)" + finish_reason + "}]}");
+}
+
+std::string usage_chunk(int prompt, int completion) {
+  return frame(R"({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,)"
+               R"("model":"gpt-4o-mini","choices":[],"usage":{"prompt_tokens":)" +
+               std::to_string(prompt) + R"(,"completion_tokens":)" + std::to_string(completion) +
+               R"(,"total_tokens":)" + std::to_string(prompt + completion) + "}}");
+}
+
+const std::string kDone = "data: [DONE]\n\n";
+
+std::string text_stream() {
+  return chunk(R"({"role":"assistant"})") + chunk(R"({"content":"Hel"})") +
+         chunk(R"({"content":"lo"})") + chunk("{}", R"("stop")") + usage_chunk(5, 2) + kDone;
+}
+
+std::string tool_call_delta(int index, const std::string& fields) {
+  return R"({"tool_calls":[{"index":)" + std::to_string(index) + "," + fields + "}]}";
+}
+
+std::string tool_stream() {
+  return chunk(R"({"role":"assistant","content":null})") +
+         chunk(tool_call_delta(
+             0,
+             R"("id":"call_1","type":"function","function":{"name":"get_weather","arguments":""})")) +
+         chunk(tool_call_delta(0, R"("function":{"arguments":"{\"city\":"})")) +
+         chunk(tool_call_delta(0, R"("function":{"arguments":"\"Paris\"}"})")) +
+         chunk("{}", R"("tool_calls")") + usage_chunk(20, 10) + kDone;
+}
+
+// A stream's events as comparable lines, message_start's message id left out (it may be made
+// fresh for every stream).
+std::vector<std::string> normalized(const std::string& out) {
+  std::vector<std::string> lines;
+  for (auto& e : events_of(out)) {
+    if (e.name == "message_start" && e.data.HasMember("message") && e.data["message"].IsObject()) {
+      e.data["message"].RemoveMember("id");
+    }
+    lines.push_back(e.name + " " + keygate::to_json(e.data));
+  }
+  return lines;
+}
+
+void require_400(std::string_view request) {
+  INFO(request);
+  auto r = to_openai_request(request);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().status == 400);
+  CHECK(r.error().type == "invalid_request_error");
+}
+
+}  // namespace
+
+// =============================================================================================
+// to_openai_request
+
+TEST_CASE("anthropic inbound: a plain request keeps model, max_tokens and the user's text",
+          "[anthropic_inbound]") {
+  // Guards against a renamed model, a lost max_tokens, or a string content turned into something
+  // else on the way to the router.
+  auto d = openai(R"({"model":"claude-sonnet-4-5","max_tokens":1024,)"
+                  R"("messages":[{"role":"user","content":"Hello"}]})");
+  CHECK(str(at(d, "/model")) == "claude-sonnet-4-5");
+  CHECK_THAT(at(d, "/max_tokens"), IsJson("1024"));
+  CHECK_THAT(at(d, "/messages"), IsJson(R"([{"role":"user","content":"Hello"}])"));
+  CHECK((!has(d, "/stream") || at(d, "/stream").IsFalse()));
+}
+
+TEST_CASE("anthropic inbound: requests that are invalid or cannot be carried are a 400",
+          "[anthropic_inbound]") {
+  // Guards against a malformed or unsupported Messages request reaching a provider (or crashing
+  // the transform) instead of a 400 invalid_request_error for the client.
+  const std::string msgs = R"("messages":[{"role":"user","content":"hi"}])";
+  for (const std::string& request : {
+           std::string("not json"),
+           std::string("[]"),
+           std::string(R"("just a string")"),
+           R"({"max_tokens":100,)" + msgs + "}",
+           R"({"model":7,"max_tokens":100,)" + msgs + "}",
+           R"({"model":"claude-sonnet-4-5",)" + msgs + "}",
+           R"({"model":"claude-sonnet-4-5","max_tokens":0,)" + msgs + "}",
+           R"({"model":"claude-sonnet-4-5","max_tokens":-5,)" + msgs + "}",
+           R"({"model":"claude-sonnet-4-5","max_tokens":"100",)" + msgs + "}",
+           R"({"model":"claude-sonnet-4-5","max_tokens":1.5,)" + msgs + "}",
+           std::string(R"({"model":"claude-sonnet-4-5","max_tokens":100})"),
+           std::string(R"({"model":"claude-sonnet-4-5","max_tokens":100,"messages":[]})"),
+           std::string(R"({"model":"claude-sonnet-4-5","max_tokens":100,"messages":"hi"})"),
+           std::string(R"({"model":"claude-sonnet-4-5","max_tokens":100,)"
+                       R"("messages":[{"role":"system","content":"hi"}]})"),
+           std::string(R"({"model":"claude-sonnet-4-5","max_tokens":100,)"
+                       R"("messages":[{"role":"tool","content":"hi"}]})"),
+           std::string(
+               R"({"model":"claude-sonnet-4-5","max_tokens":100,)"
+               R"("messages":[{"role":"user","content":[{"type":"document",)"
+               R"("source":{"type":"base64","media_type":"application/pdf","data":"AAAA"}}]}]})"),
+           R"({"model":"claude-sonnet-4-5","max_tokens":100,)" + msgs +
+               R"(,"tools":[{"type":"web_search_20250305","name":"web_search","max_uses":5}]})",
+       }) {
+    require_400(request);
+  }
+}
+
+TEST_CASE("anthropic inbound: a 400 for a missing field names it", "[anthropic_inbound]") {
+  // Guards against a bare "invalid request" that leaves the client guessing which field is wrong.
+  auto no_max = to_openai_request(
+      R"({"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"hi"}]})");
+  REQUIRE_FALSE(no_max.has_value());
+  CHECK_THAT(no_max.error().param + " " + no_max.error().message, Catch::Contains("max_tokens"));
+  auto no_model =
+      to_openai_request(R"({"max_tokens":10,"messages":[{"role":"user","content":"hi"}]})");
+  REQUIRE_FALSE(no_model.has_value());
+  CHECK_THAT(no_model.error().param + " " + no_model.error().message, Catch::Contains("model"));
+}
+
+TEST_CASE("anthropic inbound: system as a string becomes the first, system message",
+          "[anthropic_inbound]") {
+  // Guards against a dropped system prompt (Anthropic has it top-level, OpenAI as a message).
+  auto d = openai(R"({"model":"m","max_tokens":10,"system":"Be brief.",)"
+                  R"("messages":[{"role":"user","content":"hi"}]})");
+  CHECK_THAT(at(d, "/messages"),
+             IsJson(R"([{"role":"system","content":"Be brief."},{"role":"user","content":"hi"}])"));
+}
+
+TEST_CASE("anthropic inbound: system as text blocks is joined with blank lines",
+          "[anthropic_inbound]") {
+  // Guards against keeping only the first system block, or sending the block array as content.
+  auto d = openai(R"({"model":"m","max_tokens":10,"system":[{"type":"text","text":"Be brief."},)"
+                  R"({"type":"text","text":"Be kind.","cache_control":{"type":"ephemeral"}}],)"
+                  R"("messages":[{"role":"user","content":"hi"}]})");
+  REQUIRE(at(d, "/messages").IsArray());
+  REQUIRE(at(d, "/messages").Size() == 2);
+  CHECK(str(at(d, "/messages/0/role")) == "system");
+  CHECK(content_text(at(d, "/messages/0/content")) == "Be brief.\n\nBe kind.");
+  CHECK(str(at(d, "/messages/1/role")) == "user");
+}
+
+TEST_CASE("anthropic inbound: a single user text block keeps its text", "[anthropic_inbound]") {
+  // Guards against block content being dropped or passed on in Anthropic's shape.
+  auto d =
+      openai(R"({"model":"m","max_tokens":10,)"
+             R"("messages":[{"role":"user","content":[{"type":"text","text":"Hello there"}]}]})");
+  CHECK(str(at(d, "/messages/0/role")) == "user");
+  CHECK(content_text(at(d, "/messages/0/content")) == "Hello there");
+}
+
+TEST_CASE("anthropic inbound: user text and image blocks become content parts in order",
+          "[anthropic_inbound]") {
+  // Guards against images lost or mangled: base64 sources must become data: URLs, URL sources
+  // stay URLs, and the parts keep their order around the text.
+  auto d = openai(
+      R"({"model":"m","max_tokens":10,"messages":[{"role":"user","content":[)"
+      R"({"type":"text","text":"Compare"},)"
+      R"({"type":"image","source":{"type":"base64","media_type":"image/png","data":"AAAA"}},)"
+      R"({"type":"image","source":{"type":"url","url":"https://example.com/cat.jpg"}},)"
+      R"({"type":"text","text":"please"}]}]})");
+  CHECK_THAT(at(d, "/messages"), IsJson(R"([{"role":"user","content":[)"
+                                        R"({"type":"text","text":"Compare"},)"
+                                        R"({"type":"image_url","image_url":)"
+                                        R"({"url":"data:image/png;base64,AAAA"}},)"
+                                        R"({"type":"image_url","image_url":)"
+                                        R"({"url":"https://example.com/cat.jpg"}},)"
+                                        R"({"type":"text","text":"please"}]}])"));
+}
+
+TEST_CASE("anthropic inbound: several user text blocks keep their order", "[anthropic_inbound]") {
+  // Guards against blocks reordered or all but one dropped.
+  auto d = openai(R"({"model":"m","max_tokens":10,"messages":[{"role":"user","content":[)"
+                  R"({"type":"text","text":"first"},{"type":"text","text":"second"}]}]})");
+  std::string text = content_text(at(d, "/messages/0/content"));
+  INFO(text);
+  auto first = text.find("first");
+  auto second = text.find("second");
+  REQUIRE(first != std::string::npos);
+  REQUIRE(second != std::string::npos);
+  CHECK(first < second);
+}
+
+TEST_CASE("anthropic inbound: assistant text and tool_use blocks become content and tool_calls",
+          "[anthropic_inbound]") {
+  // Guards against a conversation's earlier tool calls lost, or their input passed as an object
+  // where OpenAI wants a JSON string.
+  auto d = openai(
+      R"({"model":"m","max_tokens":10,"messages":[)"
+      R"({"role":"user","content":"Weather in Paris?"},)"
+      R"({"role":"assistant","content":[{"type":"text","text":"Let me check."},)"
+      R"({"type":"tool_use","id":"toolu_1","name":"get_weather","input":{"city":"Paris","days":2}}]},)"
+      R"({"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"15C"}]}]})");
+  const auto& assistant = at(d, "/messages/1");
+  CHECK(str(at(assistant, "/role")) == "assistant");
+  CHECK(str(at(assistant, "/content")) == "Let me check.");
+  REQUIRE(at(assistant, "/tool_calls").IsArray());
+  REQUIRE(at(assistant, "/tool_calls").Size() == 1);
+  CHECK(str(at(assistant, "/tool_calls/0/id")) == "toolu_1");
+  CHECK(str(at(assistant, "/tool_calls/0/type")) == "function");
+  CHECK(str(at(assistant, "/tool_calls/0/function/name")) == "get_weather");
+  const auto& arguments = at(assistant, "/tool_calls/0/function/arguments");
+  REQUIRE(arguments.IsString());
+  CHECK_THAT(static_cast<const rapidjson::Value&>(parse(str(arguments))),
+             IsJson(R"({"city":"Paris","days":2})"));
+}
+
+TEST_CASE("anthropic inbound: tool results become tool messages before the rest of the user turn",
+          "[anthropic_inbound]") {
+  // Guards against tool results sent as user text, or after the user's follow-up (OpenAI requires
+  // the tool messages right after the assistant's tool_calls).
+  auto d = openai(
+      R"({"model":"m","max_tokens":10,"messages":[)"
+      R"({"role":"user","content":"Weather in Paris and Rome?"},)"
+      R"({"role":"assistant","content":[)"
+      R"({"type":"tool_use","id":"toolu_1","name":"get_weather","input":{"city":"Paris"}},)"
+      R"({"type":"tool_use","id":"toolu_2","name":"get_weather","input":{"city":"Rome"}}]},)"
+      R"({"role":"user","content":[)"
+      R"({"type":"text","text":"And tomorrow?"},)"
+      R"({"type":"tool_result","tool_use_id":"toolu_1","content":"15C"},)"
+      R"({"type":"tool_result","tool_use_id":"toolu_2","content":[{"type":"text","text":"20C"}],)"
+      R"("is_error":false}]}]})");
+  const auto& messages = at(d, "/messages");
+  INFO(keygate::to_json(messages));
+  REQUIRE(messages.IsArray());
+  REQUIRE(messages.Size() == 5);
+  CHECK(str(at(messages, "/1/role")) == "assistant");
+  REQUIRE(at(messages, "/1/tool_calls").IsArray());
+  CHECK(at(messages, "/1/tool_calls").Size() == 2);
+  CHECK(str(at(messages, "/2/role")) == "tool");
+  CHECK(str(at(messages, "/2/tool_call_id")) == "toolu_1");
+  CHECK(content_text(at(messages, "/2/content")) == "15C");
+  CHECK(str(at(messages, "/3/role")) == "tool");
+  CHECK(str(at(messages, "/3/tool_call_id")) == "toolu_2");
+  CHECK(content_text(at(messages, "/3/content")) == "20C");
+  CHECK(str(at(messages, "/4/role")) == "user");
+  CHECK(content_text(at(messages, "/4/content")) == "And tomorrow?");
+}
+
+TEST_CASE("anthropic inbound: a user turn of only tool results adds no empty user message",
+          "[anthropic_inbound]") {
+  // Guards against an empty user message after the tool messages, which providers reject.
+  auto d = openai(R"({"model":"m","max_tokens":10,"messages":[)"
+                  R"({"role":"user","content":"Weather?"},)"
+                  R"({"role":"assistant","content":[)"
+                  R"({"type":"tool_use","id":"toolu_1","name":"get_weather","input":{}}]},)"
+                  R"({"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1",)"
+                  R"("content":"failed: no city","is_error":true}]}]})");
+  const auto& messages = at(d, "/messages");
+  INFO(keygate::to_json(messages));
+  REQUIRE(messages.IsArray());
+  REQUIRE(messages.Size() == 3);
+  CHECK(str(at(messages, "/2/role")) == "tool");
+  CHECK(str(at(messages, "/2/tool_call_id")) == "toolu_1");
+  CHECK_THAT(content_text(at(messages, "/2/content")), Catch::Contains("failed: no city"));
+}
+
+TEST_CASE("anthropic inbound: thinking blocks in assistant content are dropped",
+          "[anthropic_inbound]") {
+  // Guards against a 400 (or a thinking block leaking into the text) when Claude Code sends back
+  // a conversation that had extended thinking.
+  auto d = openai(
+      R"({"model":"m","max_tokens":10,"messages":[)"
+      R"({"role":"user","content":"hi"},)"
+      R"({"role":"assistant","content":[{"type":"thinking","thinking":"hmm","signature":"c2ln"},)"
+      R"({"type":"text","text":"Hello!"}]},)"
+      R"({"role":"user","content":"bye"}]})");
+  const auto& messages = at(d, "/messages");
+  INFO(keygate::to_json(messages));
+  REQUIRE(messages.IsArray());
+  REQUIRE(messages.Size() == 3);
+  CHECK(str(at(messages, "/1/role")) == "assistant");
+  CHECK(content_text(at(messages, "/1/content")) == "Hello!");
+}
+
+TEST_CASE("anthropic inbound: sampling parameters, stop sequences and user id are carried",
+          "[anthropic_inbound]") {
+  // Guards against parameters silently dropped or left under their Anthropic names, and against
+  // thinking/top_k (which OpenAI lacks) being passed on.
+  auto d = openai(
+      R"({"model":"m","max_tokens":10,"messages":[{"role":"user","content":"hi"}],)"
+      R"("temperature":0.5,"top_p":0.9,"top_k":40,"stop_sequences":["END","STOP"],)"
+      R"("metadata":{"user_id":"user-42"},"thinking":{"type":"enabled","budget_tokens":2048}})");
+  CHECK_THAT(at(d, "/temperature"), IsJson("0.5"));
+  CHECK_THAT(at(d, "/top_p"), IsJson("0.9"));
+  CHECK_THAT(at(d, "/stop"), IsJson(R"(["END","STOP"])"));
+  CHECK(str(at(d, "/user")) == "user-42");
+  CHECK_FALSE(has(d, "/top_k"));
+  CHECK_FALSE(has(d, "/thinking"));
+  CHECK_FALSE(has(d, "/stop_sequences"));
+}
+
+TEST_CASE("anthropic inbound: a streamed request asks for usage", "[anthropic_inbound]") {
+  // Guards against a stream whose message_delta has no output_tokens to report.
+  auto d = openai(R"({"model":"m","max_tokens":10,"stream":true,)"
+                  R"("messages":[{"role":"user","content":"hi"}]})");
+  CHECK_THAT(at(d, "/stream"), IsJson("true"));
+  CHECK_THAT(at(d, "/stream_options/include_usage"), IsJson("true"));
+}
+
+TEST_CASE("anthropic inbound: tools become functions with input_schema as parameters",
+          "[anthropic_inbound]") {
+  // Guards against tool definitions lost or left in Anthropic's shape, and against rejecting the
+  // explicit "custom" tool type.
+  auto d = openai(
+      R"({"model":"m","max_tokens":10,"messages":[{"role":"user","content":"hi"}],"tools":[)"
+      R"({"name":"get_weather","description":"Weather for a city","input_schema":)"
+      R"({"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}},)"
+      R"({"type":"custom","name":"get_time","description":"Time","input_schema":{"type":"object"}}]})");
+  CHECK_THAT(at(d, "/tools"),
+             IsJson(R"([{"type":"function","function":{"name":"get_weather",)"
+                    R"("description":"Weather for a city","parameters":)"
+                    R"({"type":"object","properties":{"city":{"type":"string"}},)"
+                    R"("required":["city"]}}},)"
+                    R"({"type":"function","function":{"name":"get_time","description":"Time",)"
+                    R"("parameters":{"type":"object"}}}])"));
+}
+
+TEST_CASE("anthropic inbound: tool_choice maps to OpenAI's tool_choice", "[anthropic_inbound]") {
+  // Guards against "any" passed on verbatim (OpenAI calls it "required") or a named tool choice
+  // left in Anthropic's shape.
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"type":"auto"})", R"("auto")"},
+      {R"({"type":"any"})", R"("required")"},
+      {R"({"type":"none"})", R"("none")"},
+      {R"({"type":"tool","name":"get_weather"})",
+       R"({"type":"function","function":{"name":"get_weather"}})"},
+  };
+  for (const auto& [choice, expected] : cases) {
+    INFO(choice);
+    auto d = openai(
+        R"({"model":"m","max_tokens":10,"messages":[{"role":"user","content":"hi"}],)"
+        R"("tools":[{"name":"get_weather","input_schema":{"type":"object"}}],"tool_choice":)" +
+        choice + "}");
+    CHECK_THAT(at(d, "/tool_choice"), IsJson(expected));
+    CHECK_FALSE(at(d, "/parallel_tool_calls").IsFalse());
+  }
+}
+
+TEST_CASE("anthropic inbound: disable_parallel_tool_use turns parallel tool calls off",
+          "[anthropic_inbound]") {
+  // Guards against a client that can handle one tool call at a time receiving several.
+  auto d = openai(R"({"model":"m","max_tokens":10,"messages":[{"role":"user","content":"hi"}],)"
+                  R"("tools":[{"name":"get_weather","input_schema":{"type":"object"}}],)"
+                  R"("tool_choice":{"type":"any","disable_parallel_tool_use":true}})");
+  CHECK_THAT(at(d, "/tool_choice"), IsJson(R"("required")"));
+  CHECK_THAT(at(d, "/parallel_tool_calls"), IsJson("false"));
+}
+
+// =============================================================================================
+// to_anthropic_message
+
+TEST_CASE("anthropic inbound: a text completion becomes a message with a text block and usage",
+          "[anthropic_inbound]") {
+  // Guards against a response the Anthropic SDK cannot read: wrong type/role, missing id, usage
+  // under OpenAI's names, or a stop_reason left as "stop".
+  auto m = anthropic(
+      R"({"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini",)"
+      R"("choices":[{"index":0,"message":{"role":"assistant","content":"Hi"},)"
+      R"("finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":3,)"
+      R"("total_tokens":12}})");
+  CHECK(str(at(m, "/type")) == "message");
+  CHECK(str(at(m, "/role")) == "assistant");
+  REQUIRE(at(m, "/id").IsString());
+  CHECK_FALSE(str(at(m, "/id")).empty());
+  CHECK(str(at(m, "/model")) == "gpt-4o-mini");
+  CHECK_THAT(at(m, "/content"), IsJson(R"([{"type":"text","text":"Hi"}])"));
+  CHECK(str(at(m, "/stop_reason")) == "end_turn");
+  CHECK(has(m, "/stop_sequence"));
+  CHECK(at(m, "/stop_sequence").IsNull());
+  CHECK_THAT(at(m, "/usage/input_tokens"), IsJson("9"));
+  CHECK_THAT(at(m, "/usage/output_tokens"), IsJson("3"));
+}
+
+TEST_CASE("anthropic inbound: tool calls become tool_use blocks after the text",
+          "[anthropic_inbound]") {
+  // Guards against tool calls dropped, their arguments left as a string instead of an "input"
+  // object, or stop_reason not "tool_use" (the SDK's agent loop keys on it).
+  auto m = anthropic(
+      R"({"id":"chatcmpl-2","object":"chat.completion","model":"gpt-4o-mini","choices":[{"index":0,)"
+      R"("message":{"role":"assistant","content":"Let me check.","tool_calls":[)"
+      R"({"id":"call_1","type":"function","function":{"name":"get_weather",)"
+      R"("arguments":"{\"city\":\"Paris\"}"}}]},"finish_reason":"tool_calls"}],)"
+      R"("usage":{"prompt_tokens":20,"completion_tokens":10,"total_tokens":30}})");
+  CHECK_THAT(at(m, "/content"), IsJson(R"([{"type":"text","text":"Let me check."},)"
+                                       R"({"type":"tool_use","id":"call_1","name":"get_weather",)"
+                                       R"("input":{"city":"Paris"}}])"));
+  CHECK(str(at(m, "/stop_reason")) == "tool_use");
+}
+
+TEST_CASE("anthropic inbound: null content with tool calls gives only tool_use blocks",
+          "[anthropic_inbound]") {
+  // Guards against an empty text block (or a crash on null content) before the tool calls.
+  auto m = anthropic(
+      R"({"id":"chatcmpl-3","object":"chat.completion","model":"gpt-4o-mini","choices":[{"index":0,)"
+      R"("message":{"role":"assistant","content":null,"tool_calls":[)"
+      R"({"id":"call_1","type":"function","function":{"name":"get_weather",)"
+      R"("arguments":"{\"city\":\"Paris\"}"}},)"
+      R"({"id":"call_2","type":"function","function":{"name":"get_time","arguments":"{}"}}]},)"
+      R"("finish_reason":"tool_calls"}],"usage":{"prompt_tokens":1,"completion_tokens":2}})");
+  CHECK_THAT(at(m, "/content"),
+             IsJson(R"([{"type":"tool_use","id":"call_1","name":"get_weather",)"
+                    R"("input":{"city":"Paris"}},)"
+                    R"({"type":"tool_use","id":"call_2","name":"get_time","input":{}}])"));
+}
+
+TEST_CASE("anthropic inbound: finish_reason maps to stop_reason", "[anthropic_inbound]") {
+  // Guards against OpenAI's finish reasons passed through, which the Anthropic SDK does not know.
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"("stop")", "end_turn"},
+      {R"("length")", "max_tokens"},
+      {R"("tool_calls")", "tool_use"},
+      {R"("content_filter")", "end_turn"},
+      {"null", "end_turn"},
+  };
+  for (const auto& [finish, expected] : cases) {
+    INFO(finish);
+    auto m = anthropic(
+        R"({"id":"chatcmpl-4","object":"chat.completion","model":"gpt-4o-mini","choices":[)"
+        R"({"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":)" +
+        finish + R"(}],"usage":{"prompt_tokens":1,"completion_tokens":1}})");
+    CHECK(str(at(m, "/stop_reason")) == expected);
+  }
+}
+
+TEST_CASE("anthropic inbound: a malformed completion is an error, not a crash",
+          "[anthropic_inbound]") {
+  // Guards against a crash (or an empty message) on an upstream answer that is not a completion.
+  for (const char* body : {
+           "not json",
+           "[]",
+           "{}",
+           R"({"id":"x","object":"chat.completion","model":"m","choices":[]})",
+           R"({"id":"x","object":"chat.completion","model":"m","choices":"nope"})",
+       }) {
+    INFO(body);
+    auto r = to_anthropic_message(body);
+    CHECK_FALSE(r.has_value());
+  }
+}
+
+// =============================================================================================
+// anthropic_error_body
+
+TEST_CASE("anthropic inbound: error bodies carry Anthropic's error type for the status",
+          "[anthropic_inbound]") {
+  // Guards against OpenAI's error shape or types reaching an Anthropic client, whose SDK picks
+  // its exception class (and retry behaviour) from them.
+  using keygate::Error;
+  const std::vector<std::pair<Error, std::string>> cases = {
+      {Error::invalid_request("bad field"), "invalid_request_error"},
+      {Error::unauthorized("bad key"), "authentication_error"},
+      {Error::forbidden("not yours"), "permission_error"},
+      {Error::not_found("no such model"), "not_found_error"},
+      {Error::payload_too_large("too big"), "request_too_large"},
+      {Error::rate_limited("slow down"), "rate_limit_error"},
+      {Error{529, "upstream_error", "overloaded", "overloaded", {}, true}, "overloaded_error"},
+      {Error::internal("oops"), "api_error"},
+      {Error{501, "server_error", "x", "not implemented", {}, false}, "api_error"},
+      {Error::upstream_unreachable("unreachable"), "api_error"},
+      {Error::unavailable("unavailable"), "api_error"},
+      {Error::upstream_timeout("timeout"), "api_error"},
+  };
+  for (const auto& [error, expected] : cases) {
+    INFO(error.status << " " << error.message);
+    auto d = parse(anthropic_error_body(error));
+    CHECK(str(at(d, "/type")) == "error");
+    CHECK(str(at(d, "/error/type")) == expected);
+    CHECK(str(at(d, "/error/message")) == error.message);
+  }
+}
+
+TEST_CASE("anthropic inbound: an error message with quotes and newlines stays valid JSON",
+          "[anthropic_inbound]") {
+  // Guards against an unescaped message breaking the error body.
+  keygate::Error error{400, "invalid_request_error", "code", "say \"hi\"\n\tthen \\ go", {}, false};
+  auto d = parse(anthropic_error_body(error));
+  CHECK(str(at(d, "/error/type")) == "invalid_request_error");
+  CHECK(str(at(d, "/error/message")) == error.message);
+}
+
+// =============================================================================================
+// AnthropicStreamWriter
+
+TEST_CASE("anthropic inbound stream: a text stream becomes Anthropic's event sequence",
+          "[anthropic_inbound]") {
+  // Guards against missing or misordered events, a text block never opened or closed, deltas of
+  // the wrong type, and usage or stop_reason missing from message_delta.
+  AnthropicStreamWriter writer;
+  std::string out;
+  const std::string all = text_stream();
+  const std::string before_done = all.substr(0, all.size() - kDone.size());
+  REQUIRE(writer.feed(before_done, out).has_value());
+  CHECK_FALSE(writer.finished());
+  REQUIRE(writer.feed(kDone, out).has_value());
+  CHECK(writer.finished());
+
+  auto events = events_of(out);
+  CHECK(names_of(events) == std::vector<std::string>{"message_start", "content_block_start",
+                                                     "content_block_delta", "content_block_delta",
+                                                     "content_block_stop", "message_delta",
+                                                     "message_stop"});
+  REQUIRE(events.size() == 7);
+  const auto& start = events[0].data;
+  CHECK(str(at(start, "/message/type")) == "message");
+  CHECK(str(at(start, "/message/role")) == "assistant");
+  CHECK(at(start, "/message/id").IsString());
+  CHECK_THAT(at(start, "/message/content"), IsJson("[]"));
+  CHECK(str(at(start, "/message/model")) == "gpt-4o-mini");
+  CHECK_THAT(at(events[1].data, "/index"), IsJson("0"));
+  CHECK_THAT(at(events[1].data, "/content_block"), IsJson(R"({"type":"text","text":""})"));
+  CHECK_THAT(at(events[2].data, "/index"), IsJson("0"));
+  CHECK_THAT(at(events[2].data, "/delta"), IsJson(R"({"type":"text_delta","text":"Hel"})"));
+  CHECK_THAT(at(events[3].data, "/index"), IsJson("0"));
+  CHECK_THAT(at(events[3].data, "/delta"), IsJson(R"({"type":"text_delta","text":"lo"})"));
+  CHECK_THAT(at(events[4].data, "/index"), IsJson("0"));
+  CHECK(str(at(events[5].data, "/delta/stop_reason")) == "end_turn");
+  CHECK_THAT(at(events[5].data, "/usage/output_tokens"), IsJson("2"));
+}
+
+TEST_CASE("anthropic inbound stream: finished() is false until message_stop",
+          "[anthropic_inbound]") {
+  // Guards against the gateway closing the client's stream early (or never).
+  AnthropicStreamWriter writer;
+  CHECK_FALSE(writer.finished());
+  std::string out;
+  const std::string all = text_stream();
+  std::size_t pos = 0;
+  while (pos < all.size()) {
+    std::size_t end = all.find("\n\n", pos) + 2;
+    std::string_view frame_bytes(all.data() + pos, end - pos);
+    REQUIRE(writer.feed(frame_bytes, out).has_value());
+    pos = end;
+    if (pos < all.size()) {
+      INFO("after " << frame_bytes);
+      CHECK_FALSE(writer.finished());
+    }
+  }
+  CHECK(writer.finished());
+  CHECK(names_of(events_of(out)).back() == "message_stop");
+}
+
+TEST_CASE("anthropic inbound stream: the events do not depend on how the bytes are split",
+          "[anthropic_inbound]") {
+  // Guards against a frame split across reads being lost, duplicated or misparsed (network reads
+  // cut frames anywhere, including between the two newlines).
+  for (const std::string& stream : {text_stream(), tool_stream()}) {
+    AnthropicStreamWriter whole_writer;
+    std::string whole;
+    REQUIRE(whole_writer.feed(stream, whole).has_value());
+    const auto expected = normalized(whole);
+    REQUIRE_FALSE(expected.empty());
+
+    {  // one byte at a time
+      AnthropicStreamWriter writer;
+      std::string out;
+      for (char c : stream) {
+        REQUIRE(writer.feed(std::string_view(&c, 1), out).has_value());
+      }
+      CHECK(normalized(out) == expected);
+      CHECK(writer.finished());
+    }
+    for (std::size_t cut = 0; cut <= stream.size(); ++cut) {  // two pieces, cut anywhere
+      AnthropicStreamWriter writer;
+      std::string out;
+      REQUIRE(writer.feed(std::string_view(stream).substr(0, cut), out).has_value());
+      REQUIRE(writer.feed(std::string_view(stream).substr(cut), out).has_value());
+      INFO("cut at " << cut);
+      CHECK(normalized(out) == expected);
+      CHECK(writer.finished());
+    }
+  }
+}
+
+TEST_CASE("anthropic inbound stream: a streamed tool call becomes a tool_use block",
+          "[anthropic_inbound]") {
+  // Guards against tool calls missing from a stream, their arguments not sent as input_json_delta,
+  // or stop_reason not "tool_use" (Claude Code would never run the tool).
+  bool finished = false;
+  auto events = convert(tool_stream(), &finished);
+  CHECK(finished);
+  auto names = names_of(events);
+  REQUIRE(names.size() >= 5);
+  CHECK(names.front() == "message_start");
+  CHECK(names[names.size() - 2] == "message_delta");
+  CHECK(names.back() == "message_stop");
+  auto blocks = blocks_of(events);
+  REQUIRE(blocks.size() == 1);
+  CHECK(blocks[0].type == "tool_use");
+  CHECK(blocks[0].id == "call_1");
+  CHECK(blocks[0].name == "get_weather");
+  INFO("partial_json joined: " << blocks[0].json);
+  CHECK_THAT(static_cast<const rapidjson::Value&>(parse(blocks[0].json)),
+             IsJson(R"({"city":"Paris"})"));
+  const auto& delta = event_data(events, "message_delta");
+  CHECK(str(at(delta, "/delta/stop_reason")) == "tool_use");
+  CHECK_THAT(at(delta, "/usage/output_tokens"), IsJson("10"));
+}
+
+TEST_CASE("anthropic inbound stream: text then a tool call are two blocks, closed in turn",
+          "[anthropic_inbound]") {
+  // Guards against a tool call's deltas sent into the open text block, or two blocks open at once.
+  auto events = convert(
+      chunk(R"({"role":"assistant","content":""})") + chunk(R"({"content":"Let me "})") +
+      chunk(R"({"content":"check."})") +
+      chunk(tool_call_delta(
+          0,
+          R"("id":"call_1","type":"function","function":{"name":"get_weather","arguments":""})")) +
+      chunk(tool_call_delta(0, R"("function":{"arguments":"{\"city\":\"Paris\"}"})")) +
+      chunk("{}", R"("tool_calls")") + usage_chunk(3, 4) + kDone);
+  auto blocks = blocks_of(events);
+  REQUIRE(blocks.size() == 2);
+  CHECK(blocks[0].type == "text");
+  CHECK(blocks[0].text == "Let me check.");
+  CHECK(blocks[1].type == "tool_use");
+  CHECK(blocks[1].id == "call_1");
+  CHECK(blocks[1].name == "get_weather");
+  INFO("partial_json joined: " << blocks[1].json);
+  CHECK_THAT(static_cast<const rapidjson::Value&>(parse(blocks[1].json)),
+             IsJson(R"({"city":"Paris"})"));
+  CHECK(str(at(event_data(events, "message_delta"), "/delta/stop_reason")) == "tool_use");
+  CHECK(names_of(events).back() == "message_stop");
+}
+
+TEST_CASE("anthropic inbound stream: two tool calls are two tool_use blocks",
+          "[anthropic_inbound]") {
+  // Guards against parallel tool calls merged into one block (their arguments concatenated).
+  auto events = convert(
+      chunk(R"({"role":"assistant","content":null})") +
+      chunk(tool_call_delta(
+          0,
+          R"("id":"call_1","type":"function","function":{"name":"get_weather","arguments":""})")) +
+      chunk(tool_call_delta(0, R"("function":{"arguments":"{\"city\":\"Paris\"}"})")) +
+      chunk(tool_call_delta(
+          1, R"("id":"call_2","type":"function","function":{"name":"get_time","arguments":""})")) +
+      chunk(tool_call_delta(1, R"("function":{"arguments":"{\"tz\":"})")) +
+      chunk(tool_call_delta(1, R"("function":{"arguments":"\"CET\"}"})")) +
+      chunk("{}", R"("tool_calls")") + usage_chunk(3, 4) + kDone);
+  auto blocks = blocks_of(events);
+  REQUIRE(blocks.size() == 2);
+  CHECK(blocks[0].type == "tool_use");
+  CHECK(blocks[0].id == "call_1");
+  CHECK(blocks[0].name == "get_weather");
+  CHECK(blocks[1].type == "tool_use");
+  CHECK(blocks[1].id == "call_2");
+  CHECK(blocks[1].name == "get_time");
+  INFO("joined: " << blocks[0].json << " | " << blocks[1].json);
+  CHECK_THAT(static_cast<const rapidjson::Value&>(parse(blocks[0].json)),
+             IsJson(R"({"city":"Paris"})"));
+  CHECK_THAT(static_cast<const rapidjson::Value&>(parse(blocks[1].json)),
+             IsJson(R"({"tz":"CET"})"));
+  CHECK(str(at(event_data(events, "message_delta"), "/delta/stop_reason")) == "tool_use");
+}
+
+TEST_CASE("anthropic inbound stream: OpenAI's usual first chunk opens no empty block",
+          "[anthropic_inbound]") {
+  // Guards against the empty content of OpenAI's first chunk ({"role":"assistant","content":""})
+  // producing a second text block or a stray block before the text.
+  auto events =
+      convert(chunk(R"({"role":"assistant","content":""})") + chunk(R"({"content":"Hel"})") +
+              chunk(R"({"content":"lo"})") + chunk("{}", R"("stop")") + usage_chunk(5, 2) + kDone);
+  auto blocks = blocks_of(events);
+  REQUIRE(blocks.size() == 1);
+  CHECK(blocks[0].type == "text");
+  CHECK(blocks[0].text == "Hello");
+}
+
+TEST_CASE("anthropic inbound stream: finish_reason length becomes max_tokens",
+          "[anthropic_inbound]") {
+  // Guards against a truncated answer reported as a finished turn.
+  auto events = convert(chunk(R"({"role":"assistant"})") + chunk(R"({"content":"Hi"})") +
+                        chunk("{}", R"("length")") + usage_chunk(5, 1) + kDone);
+  CHECK(str(at(event_data(events, "message_delta"), "/delta/stop_reason")) == "max_tokens");
+  CHECK(names_of(events).back() == "message_stop");
+}
+
+TEST_CASE("anthropic inbound stream: an error frame becomes an error event and ends the stream",
+          "[anthropic_inbound]") {
+  // Guards against a failed upstream stream looking like a normal end (message_stop) to the
+  // client, or the error's message being lost.
+  bool finished = false;
+  auto events = convert(
+      chunk(R"({"role":"assistant"})") + chunk(R"({"content":"Hel"})") +
+          frame(R"({"error":{"message":"boom","type":"upstream_error","param":null,"code":null}})"),
+      &finished);
+  CHECK(finished);
+  auto names = names_of(events);
+  INFO("events: " << Catch::Detail::stringify(names));
+  REQUIRE_FALSE(names.empty());
+  CHECK(names.back() == "error");
+  CHECK(std::find(names.begin(), names.end(), "message_stop") == names.end());
+  const auto& error = events.back().data;
+  CHECK(str(at(error, "/type")) == "error");
+  CHECK(at(error, "/error/type").IsString());
+  CHECK(str(at(error, "/error/message")) == "boom");
+}
+
+TEST_CASE("anthropic inbound stream: bytes that are not a JSON frame are an error",
+          "[anthropic_inbound]") {
+  // Guards against a crash, or silently skipped data, on a corrupt stream.
+  for (const std::string& prefix : {std::string(), chunk(R"({"role":"assistant"})")}) {
+    INFO("after: " << prefix);
+    AnthropicStreamWriter writer;
+    std::string out;
+    auto r = writer.feed(prefix + "data: {not json\n\n", out);
+    CHECK_FALSE(r.has_value());
+  }
+}

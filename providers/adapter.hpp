@@ -55,6 +55,13 @@ class StreamTranslator {
   // The upstream closed its stream. An error if it ended before its terminal event (truncated).
   virtual Result<void> on_end(std::vector<std::string>& out) = 0;
   virtual const Usage& usage() const = 0;
+
+  // A translator whose output events are its input events unchanged, or dropped (OpenAI's own
+  // format): the relay may then copy a plain event ("data: <payload>" and a blank line, nothing
+  // else) from the upstream's bytes as it came, without parsing it into an SseEvent, after asking
+  // pass_verbatim(payload): true to pass it on, false to drop it, an error as on_event's.
+  virtual bool relays_verbatim() const { return false; }
+  virtual Result<bool> pass_verbatim(std::string_view /*data*/) { return false; }
 };
 
 class Adapter {

@@ -193,43 +193,18 @@ class OpenAiStream final : public StreamTranslator {
       : provider_(std::move(provider)), client_wants_usage_(client_wants_usage) {}
 
   Result<void> on_event(SseEvent event, std::vector<std::string>& out) override {
-    if (done_) {
-      return {};  // nothing may follow [DONE]
+    auto pass = inspect(event.event, event.data);
+    if (!pass) {
+      return fail(std::move(pass).error());
     }
-    std::string_view data = event.data;
-    if (data == "[DONE]") {
-      done_ = true;
-      out.emplace_back("[DONE]");
-      return {};
+    if (*pass) {
+      out.push_back(std::move(event.data));  // passed through as it came: moved, not copied
     }
-    if (data.empty()) {
-      return {};
-    }
-    // Most chunks are content deltas with neither key in them; only the rest are parsed.
-    const ChunkKeys keys = scan_chunk_keys(data);
-    const bool maybe_error = event.event == "error" || keys.error;
-    const bool maybe_usage = keys.usage;
-    if (maybe_error || maybe_usage) {
-      const StackJson<4096> parsed_json(data);
-      const rapidjson::Value& doc = parsed_json.value();
-      if (!parsed_json.has_parse_error() && doc.IsObject()) {
-        if (maybe_error) {
-          ParsedError parsed = parse_error_body(doc);
-          if (parsed.found || event.event == "error") {
-            int status = parsed.status != 0 ? parsed.status : 502;
-            return fail(to_error(status, std::move(parsed), provider_));
-          }
-        }
-        if (maybe_usage && read_usage(doc, usage_) && !client_wants_usage_ && is_usage_only(doc)) {
-          return {};  // we asked for it for our own accounting; the client did not
-        }
-      } else if (event.event == "error") {
-        return fail(Error::upstream_status(502, provider_ + " stream error: " + clip(data)));
-      }
-    }
-    out.push_back(std::move(event.data));  // passed through as it came: moved, not copied
     return {};
   }
+
+  bool relays_verbatim() const override { return true; }
+  Result<bool> pass_verbatim(std::string_view data) override { return inspect({}, data); }
 
   Result<void> on_end(std::vector<std::string>&) override {
     if (done_) {
@@ -243,6 +218,44 @@ class OpenAiStream final : public StreamTranslator {
   const Usage& usage() const override { return usage_; }
 
  private:
+  // Whether an event goes to the client as it came (true) or is dropped (false); an error when
+  // the upstream reported one. Reads the usage it carries.
+  Result<bool> inspect(std::string_view event_type, std::string_view data) {
+    if (done_) {
+      return false;  // nothing may follow [DONE]
+    }
+    if (data == "[DONE]") {
+      done_ = true;
+      return true;
+    }
+    if (data.empty()) {
+      return false;
+    }
+    // Most chunks are content deltas with neither key in them; only the rest are parsed.
+    const ChunkKeys keys = scan_chunk_keys(data);
+    const bool maybe_error = event_type == "error" || keys.error;
+    const bool maybe_usage = keys.usage;
+    if (maybe_error || maybe_usage) {
+      const StackJson<4096> parsed_json(data);
+      const rapidjson::Value& doc = parsed_json.value();
+      if (!parsed_json.has_parse_error() && doc.IsObject()) {
+        if (maybe_error) {
+          ParsedError parsed = parse_error_body(doc);
+          if (parsed.found || event_type == "error") {
+            int status = parsed.status != 0 ? parsed.status : 502;
+            return fail(to_error(status, std::move(parsed), provider_));
+          }
+        }
+        if (maybe_usage && read_usage(doc, usage_) && !client_wants_usage_ && is_usage_only(doc)) {
+          return false;  // we asked for it for our own accounting; the client did not
+        }
+      } else if (event_type == "error") {
+        return fail(Error::upstream_status(502, provider_ + " stream error: " + clip(data)));
+      }
+    }
+    return true;
+  }
+
   // The extra chunk stream_options.include_usage adds before [DONE]: "choices" is empty.
   static bool is_usage_only(const rapidjson::Value& chunk) {
     auto it = chunk.FindMember("choices");

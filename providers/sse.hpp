@@ -26,6 +26,11 @@ class SseParser {
   Result<void> feed(std::string_view bytes, std::vector<SseEvent>& out);
   // True when bytes of an unfinished event are buffered (a stream that ends here was cut short).
   bool has_partial_event() const;
+  // True between events: nothing buffered, not even a CR whose LF may come next. Bytes from here
+  // on may be read by someone else (StreamRelay's verbatim path), as long as they tell start().
+  bool at_event_boundary() const { return !has_partial_event() && !last_was_cr_; }
+  // The stream's first line went by elsewhere: a BOM is no longer dropped.
+  void start() { first_line_ = false; }
 
  private:
   Result<void> take_line(std::string_view line, std::vector<SseEvent>& out);

@@ -10,7 +10,7 @@ using keygate::gateway::AdaptiveReadSize;
 TEST_CASE("a read that got all it asked for makes the next one four times larger, up to 64 KiB",
           "[read_size]") {
   AdaptiveReadSize size;
-  CHECK(size.next() == 4096);
+  CHECK(size.next() == 16384);
   size.completed(4096, 4096);
   CHECK(size.next() == 16384);
   size.completed(16384, 16384);

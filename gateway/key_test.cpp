@@ -15,26 +15,21 @@ awaitable<KeyTestResult> run_key_test(UpstreamClient& upstream, const providers:
     co_return result;
   }
   const providers::UpstreamRequest built = provider.adapter->build_key_test_request();
-  UpstreamRequestMessage msg{http::verb::get, target->base_path + built.path, 11};
-  msg.method_string(built.method);
-  msg.set(http::field::accept, "application/json");
-  msg.set(http::field::user_agent, "keygate/0.1");
+  UpstreamRequestMessage msg(built.method, target->base_path + built.path);
   for (const auto& [name, value] : built.headers) {
     msg.set(name, value);
   }
-  {
-    // Straight from one wiping buffer into the wiping header storage, as upstream_call does.
-    std::string_view key = secret.expose();
-    auto value = SecretKey::zeroed(provider.auth.prefix.size() + key.size());
-    std::copy(provider.auth.prefix.begin(), provider.auth.prefix.end(), value.mutable_data());
-    std::copy(key.begin(), key.end(), value.mutable_data() + provider.auth.prefix.size());
-    msg.set(provider.auth.header, value.expose());
+  // Straight from one wiping buffer into the request's wiping head, as upstream_call does.
+  if (!msg.set(provider.auth.header, provider.auth.prefix, secret.expose())) {
+    result.message = "The key holds a control character (a line break?) and cannot be sent.";
+    co_return result;
   }
+  msg.set("Accept", "application/json");
+  msg.set("User-Agent", "keygate/0.1");
   if (!built.body.empty()) {
-    msg.set(http::field::content_type, "application/json");
+    msg.set("Content-Type", "application/json");
     msg.body() = built.body;
   }
-  msg.prepare_payload();
 
   // The call is built outside the co_await: its by-value std::function argument is a class
   // temporary (see the g++ 12 rule in http_exchange.hpp).

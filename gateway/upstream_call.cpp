@@ -146,22 +146,26 @@ awaitable<std::unique_ptr<UpstreamResponse>> UpstreamCall::send(
     co_return nullptr;
   }
 
-  UpstreamRequestMessage msg{http::verb::post, upstream_target->base_path + built->path, 11};
-  msg.method_string(built->method);
-  msg.set(http::field::content_type, "application/json");
-  msg.set(http::field::accept, options.stream ? "text/event-stream" : "application/json");
-  msg.set(http::field::user_agent, "keygate/0.1");
+  UpstreamRequestMessage msg(built->method, upstream_target->base_path + built->path);
+  // The provider's own fields first: keygate's defaults below do not override them.
   for (auto& [name, value] : built->headers) {
     msg.set(name, value);
   }
   if (credential->secret) {
-    // The key goes straight from its wiping buffer into wiping header storage.
-    std::string_view key = credential->secret->expose();
-    auto value = SecretKey::zeroed(provider.auth.prefix.size() + key.size());
-    std::copy(provider.auth.prefix.begin(), provider.auth.prefix.end(), value.mutable_data());
-    std::copy(key.begin(), key.end(), value.mutable_data() + provider.auth.prefix.size());
-    msg.set(provider.auth.header, value.expose());
+    // The key goes straight from its wiping buffer into the request's wiping head.
+    if (!msg.set(provider.auth.header, provider.auth.prefix, credential->secret->expose())) {
+      fail_attempt(result,
+                   Error::invalid_request("The " + provider.id +
+                                              " key holds a control character (a line break?) "
+                                              "and cannot be sent in a header. Replace it.",
+                                          {}, "invalid_stored_key"),
+                   Outcome::rejected);
+      co_return nullptr;
+    }
   }
+  msg.set("Content-Type", "application/json");
+  msg.set("Accept", options.stream ? "text/event-stream" : "application/json");
+  msg.set("User-Agent", "keygate/0.1");
   // The plaintext stays (in protected memory) until the answer's header arrives: an upstream error
   // may echo the key, and scrubbing it needs the key. Wiped when this coroutine returns.
   msg.body() = std::move(built->body);
@@ -177,7 +181,7 @@ awaitable<std::unique_ptr<UpstreamResponse>> UpstreamCall::send(
   auto waited_from = Clock::now();
   auto response = co_await upstream_.send(*upstream_target, msg, &live_connection_);
   ex_.log.upstream_time += Clock::now() - waited_from;
-  msg = UpstreamRequestMessage{};  // sent: free its body and its (wiped) headers now
+  msg = UpstreamRequestMessage({}, {});  // sent: free its body and its (wiped) head now
   if (cancelled_ || ex_.client_gone()) {
     result.latency = Clock::now() - started_;
     fail_attempt(result, Error::upstream_unreachable("client disconnected"),

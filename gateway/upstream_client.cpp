@@ -93,34 +93,8 @@ awaitable<error_code> UpstreamConnection::connect(const tcp::resolver::results_t
   co_return deadline_.outcome(hec);
 }
 
-namespace {
-
-using WipingString = std::basic_string<char, std::char_traits<char>, WipingAllocator<char>>;
-
-// The request line and fields, as they go on the wire, in wiping memory (they hold the key).
-// Written here rather than by Beast's serializer, whose buffer-sequence machinery cost more than
-// the rest of the request's handling on keygate's side (callgrind: ~20k instructions a request).
-WipingString request_head(const UpstreamRequestMessage& request) {
-  WipingString head;
-  head.reserve(256);
-  head += request.method_string();
-  head += ' ';
-  head += request.target();
-  head += request.version() == 10 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n";
-  for (const auto& field : request) {
-    head += field.name_string();
-    head += ": ";
-    head += field.value();
-    head += "\r\n";
-  }
-  head += "\r\n";
-  return head;
-}
-
-}  // namespace
-
 awaitable<error_code> UpstreamConnection::write(UpstreamRequestMessage& request, Millis timeout) {
-  const WipingString head = request_head(request);
+  const WipingString& head = request.head();
   const std::array<net::const_buffer, 2> wire{net::buffer(head.data(), head.size()),
                                               net::buffer(request.body())};
   read_size_.restart();
@@ -426,9 +400,7 @@ awaitable<Result<std::unique_ptr<UpstreamConnection>>> UpstreamClient::connect(
 
 awaitable<Result<std::unique_ptr<UpstreamResponse>>> UpstreamClient::send(
     const UpstreamTarget& target, UpstreamRequestMessage& request, UpstreamConnection** live) {
-  request.set(http::field::host, target.host);
-  request.keep_alive(true);
-  request.prepare_payload();
+  request.finish(target.host);
   // At most two attempts: a pooled keep-alive connection may have been closed by the upstream
   // while idle; that shows as a write error or an EOF before any response byte, and is safe to
   // retry on a fresh connection because the upstream never started on the request.

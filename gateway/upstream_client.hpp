@@ -20,6 +20,7 @@
 #include "gateway/config.hpp"
 #include "gateway/deadline.hpp"
 #include "gateway/upstream_parser.hpp"
+#include "gateway/upstream_request.hpp"
 #include "gateway/wiping_allocator.hpp"
 #include "schema/error.hpp"
 
@@ -35,8 +36,6 @@ struct UpstreamTarget {
 };
 Result<UpstreamTarget> parse_base_url(std::string_view base_url);
 
-using UpstreamFields = http::basic_fields<WipingAllocator<char>>;
-using UpstreamRequestMessage = http::request<http::string_body, UpstreamFields>;
 using ResponseParser = UpstreamParser;
 
 // One connection to an upstream host: plain or TLS. Used by one request at a time.

@@ -405,3 +405,17 @@ TEST_CASE("requests without a valid token are refused", "[proxy][auth]") {
   CHECK(error_code_of(query) == "credential_in_query");
   CHECK(f.upstream.request_count() == 1);
 }
+
+TEST_CASE("a key with a line break is refused, never written into the upstream's head", "[proxy]") {
+  // Guards against: header injection through a key. A key from the environment is taken as it
+  // is (a file read into OPENAI_API_KEY keeps its newline); written raw, "\r\nX-..." would add
+  // a field of its own, or split the request.
+  ProxyFixture f(openai_json_handler("Hi there"));
+  setenv("OPENAI_API_KEY", "sk-env-test-key-0000000000001234\r\nX-Injected: 1", 1);
+  auto r = f.chat(chat_body("openai/gpt-4o-mini"));
+  setenv("OPENAI_API_KEY", kEnvKey, 1);
+  CHECK(r.status == 400);
+  CHECK(error_code_of(r) == "invalid_stored_key");
+  CHECK(r.body.find("sk-env-test") == std::string::npos);  // the key is not echoed
+  CHECK(f.upstream.requests().empty());
+}

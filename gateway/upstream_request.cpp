@@ -1,0 +1,105 @@
+#include "gateway/upstream_request.hpp"
+
+#include <boost/beast/core/string.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
+
+namespace keygate::gateway {
+
+namespace {
+
+// A value may hold any byte but the controls (CR or LF would end the field; tab is allowed). A
+// plain loop the compiler vectorizes: a request's values, the key among them, are checked on
+// every call.
+bool value_ok(std::string_view text) {
+  unsigned bad = 0;
+  for (char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    bad |= static_cast<unsigned>((c < 0x20 && c != '\t') || c == 0x7f);
+  }
+  return bad == 0;
+}
+
+// A name is a token (RFC 9110, 5.6.2): no controls, separators or whitespace.
+bool name_ok(std::string_view text) {
+  if (text.empty()) {
+    return false;
+  }
+  for (char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c <= 0x20 || c == 0x7f || c == ':') {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+UpstreamRequestMessage::UpstreamRequestMessage(std::string_view method, std::string_view target)
+    : bodiless_method_(method == "GET" || method == "HEAD") {
+  head_.reserve(512);  // the key's copy never moves: no grown-out buffer to wipe on the way
+  head_.append(method).append(" ").append(target).append(" HTTP/1.1\r\n");
+}
+
+bool UpstreamRequestMessage::has(std::string_view name) const {
+  for (std::size_t i = 0; i < name_count_; ++i) {
+    if (names_[i].size == name.size() &&
+        boost::beast::iequals(std::string_view(head_.data() + names_[i].offset, name.size()),
+                              name)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void UpstreamRequestMessage::append(std::string_view name, std::string_view prefix,
+                                    std::string_view value) {
+  const std::size_t at = head_.size();
+  const std::size_t size = name.size() + 2 + prefix.size() + value.size() + 2;
+  // One growth and straight copies (resize_and_overwrite writes no zeros first).
+  head_.resize_and_overwrite(at + size, [&](char* p, std::size_t n) {
+    p += at;
+    p = std::copy(name.begin(), name.end(), p);
+    *p++ = ':';
+    *p++ = ' ';
+    p = std::copy(prefix.begin(), prefix.end(), p);
+    p = std::copy(value.begin(), value.end(), p);
+    *p++ = '\r';
+    *p++ = '\n';
+    return n;
+  });
+  names_[name_count_++] = {static_cast<uint32_t>(at), static_cast<uint32_t>(name.size())};
+}
+
+bool UpstreamRequestMessage::set(std::string_view name, std::string_view value) {
+  return set(name, {}, value);
+}
+
+bool UpstreamRequestMessage::set(std::string_view name, std::string_view prefix,
+                                 std::string_view value) {
+  if (finished_ || name_count_ == names_.size() || !name_ok(name) || !value_ok(prefix) ||
+      !value_ok(value) || has(name)) {
+    return false;
+  }
+  append(name, prefix, value);
+  return true;
+}
+
+void UpstreamRequestMessage::finish(std::string_view host) {
+  if (finished_) {
+    return;
+  }
+  set("Host", host);
+  if (!body_.empty() || !bodiless_method_) {
+    char digits[24];
+    auto [end, ec] = std::to_chars(digits, digits + sizeof digits, body_.size());
+    set("Content-Length", std::string_view(digits, static_cast<std::size_t>(end - digits)));
+  }
+  head_.append("\r\n");
+  finished_ = true;
+}
+
+}  // namespace keygate::gateway

@@ -144,11 +144,12 @@ std::string_view upstream_error_kind(const UsageEvent& e) {
 void Metrics::bump(Family<uint64_t>& family, const LabelViews& labels,
                    const LabelViews& overflow_labels, uint64_t by) {
   auto it = family.find(labels);
-  if (it == family.end()) {
-    const LabelViews& key = family.size() >= kMaxSeries ? overflow_labels : labels;
+  if (it == family.series.end()) {
+    const LabelViews& key = family.series.size() >= kMaxSeries ? overflow_labels : labels;
     it = family.find(key);
-    if (it == family.end()) {
-      it = family.try_emplace(owned(key), 0).first;
+    if (it == family.series.end()) {
+      it = family.series.try_emplace(owned(key), 0).first;
+      family.remember(it);
     }
   }
   it->second += by;
@@ -157,12 +158,14 @@ void Metrics::bump(Family<uint64_t>& family, const LabelViews& labels,
 void Metrics::observe_histogram(Family<Histogram>& family, const LabelViews& labels,
                                 double seconds) {
   auto it = family.find(labels);
-  if (it == family.end()) {
-    if (family.size() >= kMaxSeries) {
+  if (it == family.series.end()) {
+    if (family.series.size() >= kMaxSeries) {
       return;  // provider labels come from the catalog; this only guards against a bug
     }
-    it = family.try_emplace(owned(labels), Histogram{std::vector<uint64_t>(kBucketCount + 1, 0)})
+    it = family.series
+             .try_emplace(owned(labels), Histogram{std::vector<uint64_t>(kBucketCount + 1, 0)})
              .first;
+    family.remember(it);
   }
   Histogram& h = it->second;
   std::size_t i = 0;
@@ -210,18 +213,18 @@ std::string Metrics::render() const {
     std::lock_guard lock(mutex_);
     counter_family(out, "keygate_requests_total",
                    "Upstream calls by provider, model served and outcome (status).", kRequestLabels,
-                   requests_);
+                   requests_.series);
     histogram_family(out, "keygate_request_duration_seconds",
                      "Duration of upstream calls, first byte sent to last byte relayed.",
-                     kProviderLabel, duration_);
+                     kProviderLabel, duration_.series);
     histogram_family(out, "keygate_time_to_first_token_seconds",
                      "Time from sending an upstream call to its first output for the client.",
-                     kProviderLabel, ttft_);
+                     kProviderLabel, ttft_.series);
     counter_family(out, "keygate_tokens_total",
                    "Tokens the upstreams reported, by direction (in: prompt, out: completion).",
-                   kTokenLabels, tokens_);
+                   kTokenLabels, tokens_.series);
     counter_family(out, "keygate_upstream_errors_total", "Failed upstream calls by kind.",
-                   kErrorLabel, upstream_errors_);
+                   kErrorLabel, upstream_errors_.series);
     for (const auto& c : callbacks_) {
       callbacks.push_back(&c);
     }

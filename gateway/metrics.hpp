@@ -8,6 +8,7 @@
 // counters owned elsewhere (open connections, the usage queue) are read at scrape time through
 // callbacks registered by their owners, who must outlive every scrape (the App owns them all).
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -55,8 +56,37 @@ class Metrics {
   static LabelValues owned(const LabelViews& v) {
     return {std::string(v[0]), std::string(v[1]), std::string(v[2])};
   }
+  // A family's series, and the few used last. Nearly every request of a gateway lands on a
+  // handful of series; comparing their short label strings costs a fraction of a map search,
+  // which compares whole label arrays at every level (callgrind: ~1.7k instructions a request
+  // for the five lookups of observe()). Map iterators stay valid as series are added.
   template <class T>
-  using Family = std::map<LabelValues, T, LabelsLess>;
+  struct Family {
+    using Map = std::map<LabelValues, T, LabelsLess>;
+    Map series;
+    std::array<typename Map::iterator, 4> recent{};
+    std::size_t recent_count = 0;
+    std::size_t recent_next = 0;
+
+    typename Map::iterator find(const LabelViews& labels) {
+      for (std::size_t i = 0; i < recent_count; ++i) {
+        const LabelValues& v = recent[i]->first;
+        if (v[0] == labels[0] && v[1] == labels[1] && v[2] == labels[2]) {
+          return recent[i];
+        }
+      }
+      auto it = series.find(labels);
+      if (it != series.end()) {
+        remember(it);
+      }
+      return it;
+    }
+    void remember(typename Map::iterator it) {
+      recent[recent_next] = it;
+      recent_next = (recent_next + 1) % recent.size();
+      recent_count = std::min(recent_count + 1, recent.size());
+    }
+  };
 
   struct Histogram {
     std::vector<uint64_t> buckets;  // cumulative counts are computed at render time

@@ -81,6 +81,35 @@ TEST_CASE("client-chosen model names cannot grow the scrape without bound", "[me
         std::string::npos);
 }
 
+TEST_CASE("series used in turn, more of them than the recent-series cache holds, count apart",
+          "[metrics]") {
+  // Guards against: the cache of recently used series (4 per family) bumping the wrong series
+  // when one it holds is evicted, or when two series differ only in their last label.
+  gateway::Metrics m;
+  const std::vector<std::string> models = {"m-a", "m-b", "m-c", "m-d", "m-e", "m-f"};
+  for (int round = 0; round < 5; ++round) {
+    for (std::size_t i = 0; i < models.size(); ++i) {
+      for (std::size_t n = 0; n <= i; ++n) {  // m-a once a round, m-f six times
+        m.observe(event(models[i], "ok", 10));
+      }
+      m.observe(event(models[i], "timeout", 10, 0));  // same provider and model, other status
+    }
+  }
+  auto text = m.render();
+  for (std::size_t i = 0; i < models.size(); ++i) {
+    INFO(models[i]);
+    CHECK(has_line(text, R"(keygate_requests_total{provider="openai",model=")" + models[i] +
+                             R"(",status="ok"} )" + std::to_string(5 * (i + 1))));
+    CHECK(has_line(text, R"(keygate_requests_total{provider="openai",model=")" + models[i] +
+                             R"(",status="timeout"} 5)"));
+  }
+  // Tokens alternate between two series (in, out) on every event.
+  CHECK(has_line(text, R"(keygate_tokens_total{direction="in",provider="openai"} )" +
+                           std::to_string(5 * 21 * 5)));
+  CHECK(has_line(text, R"(keygate_tokens_total{direction="out",provider="openai"} )" +
+                           std::to_string(5 * 21 * 7)));
+}
+
 TEST_CASE("a full request family still counts its known series and folds only new ones",
           "[metrics]") {
   // Guards against: the overflow series losing counts, or swallowing series that existed before

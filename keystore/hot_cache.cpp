@@ -11,10 +11,10 @@ std::size_t HotCache::UserProviderHash::operator()(UserProviderView k) const {
   return h ^ (hash(k.provider) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));
 }
 
-std::shared_ptr<const Identity> HotCache::identity(std::string_view token_hash,
+std::shared_ptr<const Identity> HotCache::identity(std::string_view token_key,
                                                    int64_t now_unix) const {
   std::shared_lock lock(mu_);
-  auto it = identities_.find(token_hash);
+  auto it = identities_.find(token_key);
   if (it == identities_.end() || Clock::now() - it->second.cached_at > ttl_) {
     return nullptr;
   }
@@ -24,7 +24,7 @@ std::shared_ptr<const Identity> HotCache::identity(std::string_view token_hash,
   return it->second.identity;
 }
 
-void HotCache::put_identity(std::string_view token_hash, const Identity& identity,
+void HotCache::put_identity(std::string_view token_key, const Identity& identity,
                             std::optional<int64_t> token_expires_at) {
   auto entry =
       IdentityEntry{std::make_shared<const Identity>(identity), token_expires_at, Clock::now()};
@@ -32,7 +32,7 @@ void HotCache::put_identity(std::string_view token_hash, const Identity& identit
   if (identities_.size() >= kMaxEntries) {
     identities_.clear();
   }
-  identities_.insert_or_assign(std::string(token_hash), std::move(entry));
+  identities_.insert_or_assign(std::string(token_key), std::move(entry));
 }
 
 std::optional<std::shared_ptr<const CachedKeyRow>> HotCache::key(std::string_view user_id,

@@ -1,6 +1,6 @@
 #pragma once
 // Short-lived in-process caches that keep the request path off the database:
-//   token hash          -> the caller's identity
+//   token cache key     -> the caller's identity (tokens.hpp: token_cache_key)
 //   (user, provider)    -> the SEALED key row a request would use (or "no key")
 // Plaintext never enters them: a cached key row is still ciphertext and is opened per request.
 // Lookups build no key string and copy no row: entries are immutable and handed out as
@@ -39,8 +39,8 @@ class HotCache {
   explicit HotCache(std::chrono::milliseconds ttl = std::chrono::seconds(5)) : ttl_(ttl) {}
 
   // Null: not cached (or past its TTL or the token's expiry).
-  std::shared_ptr<const Identity> identity(std::string_view token_hash, int64_t now_unix) const;
-  void put_identity(std::string_view token_hash, const Identity& identity,
+  std::shared_ptr<const Identity> identity(std::string_view token_key, int64_t now_unix) const;
+  void put_identity(std::string_view token_key, const Identity& identity,
                     std::optional<int64_t> token_expires_at);
 
   // nullopt: not cached. A cached "no key" is an engaged optional holding a null pointer.

@@ -38,6 +38,7 @@
 #include "keystore/sealer.hpp"
 #include "keystore/sqlite.hpp"
 #include "keystore/store.hpp"
+#include "keystore/tokens.hpp"
 #include "schema/error.hpp"
 
 namespace keygate {
@@ -141,6 +142,8 @@ class Keystore {
   std::optional<MasterKeyMaterial> master_;
   std::unique_ptr<Sealer> sealer_;      // current master key version; null when sealed
   std::optional<SecretKey> token_key_;  // token-hash subkey (from the pepper); null when sealed
+  // The token cache's own key (tokens.hpp, token_cache_key): random, for this process only.
+  const SecretKey cache_key_ = SecretKey::random(kTokenCacheKeyBytes);
   KeystoreStatus status_;
 };
 

@@ -3,8 +3,8 @@
 #include "keystore/base62.hpp"
 #include "keystore/keystore.hpp"
 #include "keystore/tokens.hpp"
-#include "schema/try.hpp"
 #include "keystore/validate.hpp"
+#include "schema/try.hpp"
 
 namespace keygate {
 
@@ -204,8 +204,10 @@ Result<Identity> Keystore::authenticate(std::string_view token) {
   auto last_used = stmt->column_opt_int(4);
   auto expires_at = stmt->column_opt_int(2);
   stmt->reset();
-  cache_.put_identity(std::string_view(reinterpret_cast<const char*>(hash.data()), hash.size()), id,
-                      expires_at);
+  const TokenCacheKey cache_key = token_cache_key(token, cache_key_);
+  cache_.put_identity(
+      std::string_view(reinterpret_cast<const char*>(cache_key.data()), cache_key.size()), id,
+      expires_at);
   if (!last_used || t - *last_used >= kLastUsedGranularity) {
     KG_TRY(touch, db_.prepare("UPDATE tokens SET last_used_at = ? WHERE id = ?"));
     touch->bind(1, t).bind(2, id.token_id);
@@ -215,19 +217,18 @@ Result<Identity> Keystore::authenticate(std::string_view token) {
 }
 
 std::optional<Result<Identity>> Keystore::authenticate_cached(std::string_view token) const {
-  // The cache first: only a well-formed token was ever cached, and a hit on its keyed hash means
+  // The cache first: only a well-formed token was ever cached, and a hit on its cache key means
   // this is that token, so the shape check (a checksum and a base62 scan, half of this lookup's
   // cost) is only needed on a miss.
-  TokenHash hash;
   {
     std::shared_lock material(material_mu_);
     if (!token_key_) {
       return std::nullopt;  // sealed: the slow path explains why
     }
-    hash = hash_token(token, *token_key_);
   }
+  const TokenCacheKey key = token_cache_key(token, cache_key_);
   auto identity = cache_.identity(
-      std::string_view(reinterpret_cast<const char*>(hash.data()), hash.size()), now());
+      std::string_view(reinterpret_cast<const char*>(key.data()), key.size()), now());
   if (identity) {
     return Result<Identity>(*identity);  // the cached one is shared: the caller gets its own copy
   }

@@ -67,6 +67,16 @@ TokenHash hash_token(std::string_view token, const SecretKey& key) {
   return out;
 }
 
+static_assert(kTokenCacheKeyBytes == crypto_shorthash_siphashx24_KEYBYTES);
+static_assert(sizeof(TokenCacheKey) == crypto_shorthash_siphashx24_BYTES);
+
+TokenCacheKey token_cache_key(std::string_view token, const SecretKey& key) {
+  TokenCacheKey out{};
+  crypto_shorthash_siphashx24(out.data(), reinterpret_cast<const unsigned char*>(token.data()),
+                              token.size(), key.bytes().data());
+  return out;
+}
+
 std::string mask_token(std::string_view token) {
   if (token.size() < 12) {
     return "kg_...";

@@ -32,6 +32,15 @@ Result<void> parse_token(std::string_view token);
 // Keyed BLAKE2b-256 of the whole token text. `key` is the 32-byte token-hash subkey.
 TokenHash hash_token(std::string_view token, const SecretKey& key);
 
+// What the in-process token cache is keyed by: SipHash-128 of the token under a random key
+// made per process (kTokenCacheKeyBytes). A keyed hash, so the cache holds no token, and one that
+// costs a tenth of hash_token's BLAKE2b on every request (callgrind: ~1.9k -> ~0.2k
+// instructions). Finding two tokens with one cache key needs the process's key, which never
+// leaves its memory; the database is still looked up by hash_token.
+inline constexpr size_t kTokenCacheKeyBytes = 16;
+using TokenCacheKey = std::array<unsigned char, 16>;
+TokenCacheKey token_cache_key(std::string_view token, const SecretKey& key);
+
 // "kg_...abcd": enough to tell tokens apart in a list, useless to an attacker.
 std::string mask_token(std::string_view token);
 

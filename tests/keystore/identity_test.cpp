@@ -79,6 +79,36 @@ TEST_CASE("authenticate: valid, malformed, unknown, revoked and expired tokens",
   CHECK(tokens->size() == 2);
 }
 
+TEST_CASE("the token cache answers for a verified token only, until the token changes",
+          "[identity]") {
+  // Guards against: a cache keyed so that another token (or a tampered one) finds a cached
+  // identity, and against a revoked token still answered from memory.
+  testing::TempDir dir;
+  auto ks = testing::open_keystore(dir.file("k.db"));
+  auto bob = ks->create_user("bob", false);
+  auto carol = ks->create_user("carol", false);
+  REQUIRE(bob.has_value());
+  REQUIRE(carol.has_value());
+
+  CHECK_FALSE(ks->authenticate_cached(bob->token).has_value());  // never verified: a miss
+  REQUIRE(ks->authenticate(bob->token).has_value());
+  auto hit = ks->authenticate_cached(bob->token);
+  REQUIRE(hit.has_value());
+  REQUIRE(hit->has_value());
+  CHECK((*hit)->user_id == bob->user.id);
+  CHECK((*hit)->token_id == bob->token_info.id);
+
+  CHECK_FALSE(ks->authenticate_cached(carol->token).has_value());  // valid, not cached: a miss
+  std::string tampered = bob->token;
+  tampered[5] = tampered[5] == 'a' ? 'b' : 'a';
+  auto refused = ks->authenticate_cached(tampered);  // its checksum fails: refused at once
+  REQUIRE(refused.has_value());
+  CHECK_FALSE(refused->has_value());
+
+  REQUIRE(ks->revoke_token(bob->token_info.id).has_value());
+  CHECK_FALSE(ks->authenticate_cached(bob->token).has_value());  // the write cleared the cache
+}
+
 TEST_CASE("last_used_at is written at most once a minute", "[identity]") {
   testing::TempDir dir;
   auto ks = testing::open_keystore(dir.file("k.db"));

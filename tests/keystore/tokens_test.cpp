@@ -43,6 +43,21 @@ TEST_CASE("hash_token is keyed", "[tokens]") {
   CHECK(hash_token(t, k1) != hash_token(t, k2));
 }
 
+TEST_CASE("token_cache_key is keyed and tells tokens one byte apart", "[tokens]") {
+  REQUIRE(crypto_init().has_value());
+  const std::string t = generate_token();
+  SecretKey k1 = SecretKey::random(kTokenCacheKeyBytes);
+  SecretKey k2 = SecretKey::random(kTokenCacheKeyBytes);
+  CHECK(token_cache_key(t, k1) == token_cache_key(t, k1));
+  CHECK(token_cache_key(t, k1) != token_cache_key(t, k2));
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    std::string other = t;
+    other[i] = static_cast<char>(other[i] ^ 1);
+    CHECK(token_cache_key(other, k1) != token_cache_key(t, k1));
+  }
+  CHECK(token_cache_key(t + "x", k1) != token_cache_key(t, k1));
+}
+
 TEST_CASE("masking shows a vendor prefix and the last four characters only", "[tokens]") {
   CHECK(mask_token("kg_abcdefghijklmnopqrstuvwxyz") == "kg_...wxyz");
   CHECK(mask_key("sk-abcdefghijklmnopqrstuvwxyz1234") == "sk-...1234");

@@ -12,7 +12,10 @@ namespace {
 // before anything goes out, and when the request ends.
 class AnthropicExchange final : public HttpExchange {
  public:
-  explicit AnthropicExchange(HttpExchange& inner) : inner_(inner) {
+  // `openai_body`: the translated request, freed once a stream starts (no fallback can follow
+  // then, and the pipeline has parsed it already): a long conversation is hundreds of KB.
+  AnthropicExchange(HttpExchange& inner, std::string& openai_body)
+      : inner_(inner), openai_body_(openai_body) {
     caller = inner.caller;
     log = inner.log;
     response_headers = inner.response_headers;
@@ -53,13 +56,17 @@ class AnthropicExchange final : public HttpExchange {
 
   awaitable<bool> start_stream(http::status status) override {
     hand_over();
+    std::string().swap(openai_body_);
     co_return co_await inner_.start_stream(status);
   }
 
   awaitable<bool> write_stream(std::string_view bytes) override {
+    if (failed_) {
+      co_return true;
+    }
     events_.clear();
     if (auto ok = writer_.feed(bytes, events_); !ok) {
-      co_return false;  // not an OpenAI stream: our bug; the client gets no corrupt event
+      append_error(ok.error());  // the client learns the stream failed; the rest is ignored
     }
     if (events_.empty()) {
       co_return true;
@@ -70,12 +77,14 @@ class AnthropicExchange final : public HttpExchange {
   awaitable<void> end_stream(std::string_view last_bytes) override {
     hand_over();
     events_.clear();
-    if (auto ok = writer_.feed(last_bytes, events_); ok && !writer_.finished()) {
+    if (failed_) {
+      // the error event went out already
+    } else if (auto ok = writer_.feed(last_bytes, events_); !ok) {
+      append_error(ok.error());
+    } else if (!writer_.finished()) {
       // The pipeline always ends a stream with [DONE] or an error frame; if it did not, the
       // client must not take the stream for complete.
-      const Error cut = Error::internal("The stream ended before it was complete.");
-      const std::string body = providers::anthropic_error_body(cut);
-      events_.append("event: error\ndata: ").append(body).append("\n\n");
+      append_error(Error::internal("The stream ended before it was complete."));
     }
     co_await inner_.end_stream(events_);
   }
@@ -87,6 +96,15 @@ class AnthropicExchange final : public HttpExchange {
   bool client_gone() const override { return inner_.client_gone(); }
 
  private:
+  void append_error(const Error& error) {
+    if (failed_) {
+      return;
+    }
+    failed_ = true;
+    const std::string body = providers::anthropic_error_body(error);
+    events_.append("event: error\ndata: ").append(body).append("\n\n");
+  }
+
   // What the pipeline set for the access log and the response's headers goes to the connection.
   void hand_over() {
     inner_.log = log;
@@ -94,8 +112,10 @@ class AnthropicExchange final : public HttpExchange {
   }
 
   HttpExchange& inner_;
+  std::string& openai_body_;
   providers::AnthropicStreamWriter writer_;
-  std::string events_;  // the translated events of one write
+  bool failed_ = false;  // an error event went out: nothing more does
+  std::string events_;   // the translated events of one write
 };
 
 }  // namespace
@@ -107,7 +127,7 @@ awaitable<void> anthropic_messages(HttpExchange& ex, ChatPipeline chat) {
     co_await ex.reply(static_cast<http::status>(openai_body.error().status), body);
     co_return;
   }
-  AnthropicExchange anthropic(ex);
+  AnthropicExchange anthropic(ex, *openai_body);
   co_await chat(anthropic, *openai_body);
 }
 

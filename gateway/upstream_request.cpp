@@ -22,14 +22,16 @@ bool value_ok(std::string_view text) {
   return bad == 0;
 }
 
-// A name is a token (RFC 9110, 5.6.2): no controls, separators or whitespace.
+// A name is a token (RFC 9110, 5.6.2): letters, digits and !#$%&'*+-.^_`|~, nothing else.
 bool name_ok(std::string_view text) {
   if (text.empty()) {
     return false;
   }
   for (char ch : text) {
     const auto c = static_cast<unsigned char>(ch);
-    if (c <= 0x20 || c == 0x7f || c == ':') {
+    const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    if (!alnum &&
+        std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) == std::string_view::npos) {
       return false;
     }
   }

@@ -482,8 +482,11 @@ Result<std::string> to_anthropic_message(std::string_view chat_completion) {
     w.field("text", as_view(*text));
     w.end_object();
   }
+  bool any_tool_call = false;
   if (const Value* calls = find(*msg, "tool_calls"); calls != nullptr && calls->IsArray()) {
+    std::size_t n = 0;
     for (const auto& call : calls->GetArray()) {
+      any_tool_call = true;
       const Value* function = find(call, "function");
       const Value* call_id = find(call, "id");
       const Value* name = function != nullptr ? find(*function, "name") : nullptr;
@@ -493,8 +496,11 @@ Result<std::string> to_anthropic_message(std::string_view chat_completion) {
       }
       w.start_object();
       w.field("type", "tool_use");
-      w.field("id", call_id != nullptr && call_id->IsString() ? as_view(*call_id)
-                                                              : std::string_view("toolu_keygate"));
+      // An id the client can answer with a tool_result: the upstream's, or one of ours.
+      const std::string fallback_id = "toolu_keygate_" + std::to_string(n++);
+      w.field("id", call_id != nullptr && call_id->IsString() && call_id->GetStringLength() > 0
+                        ? as_view(*call_id)
+                        : std::string_view(fallback_id));
       w.field("name", as_view(*name));
       write_input(w, arguments != nullptr && arguments->IsString() ? as_view(*arguments)
                                                                    : std::string_view());
@@ -502,9 +508,10 @@ Result<std::string> to_anthropic_message(std::string_view chat_completion) {
     }
   }
   w.end_array();
-  w.field("stop_reason",
-          anthropic_stop_reason(finish != nullptr && finish->IsString() ? as_view(*finish)
-                                                                        : std::string_view()));
+  // Some OpenAI-compatible servers end a tool call with "stop": the client must still run it.
+  const std::string_view reason = anthropic_stop_reason(
+      finish != nullptr && finish->IsString() ? as_view(*finish) : std::string_view());
+  w.field("stop_reason", any_tool_call && reason == "end_turn" ? "tool_use" : reason);
   w.key("stop_sequence");
   w.null();
   w.key("usage");
@@ -530,6 +537,9 @@ struct AnthropicStreamWriter::State {
   enum class Block { none, text, tool } block = Block::none;
   int block_index = -1;    // the open (or last) content block's index
   int64_t tool_call = -1;  // the OpenAI tool call index the open tool_use block is for
+  std::string tool_id;     // and its id
+  int tool_blocks = 0;     // tool_use blocks opened: names ids the upstream left out
+  bool any_tool_call = false;
   std::string stop_reason = "end_turn";
   int64_t input_tokens = 0;
   int64_t output_tokens = 0;
@@ -598,6 +608,10 @@ struct AnthropicStreamWriter::State {
     stop_block(out);
     block = Block::tool;
     tool_call = index;
+    any_tool_call = true;
+    tool_id = id.empty() ? "toolu_keygate_" + std::to_string(tool_blocks) : std::string(id);
+    id = tool_id;
+    ++tool_blocks;
     ++block_index;
     JsonWriter w;
     w.start_object();
@@ -638,7 +652,12 @@ struct AnthropicStreamWriter::State {
       const Value* function = find(call, "function");
       const Value* name = function != nullptr ? find(*function, "name") : nullptr;
       const Value* id = find(call, "id");
-      if (block != Block::tool || i != tool_call) {
+      // A new block for another call: another index, or another id (some servers send no
+      // index). Calls are expected one after the other, as OpenAI streams them; a piece for a
+      // call whose block was closed cannot go back into it (Anthropic's blocks do not interleave).
+      const bool new_id =
+          id != nullptr && id->IsString() && id->GetStringLength() > 0 && as_view(*id) != tool_id;
+      if (block != Block::tool || i != tool_call || new_id) {
         open_tool(i, id != nullptr && id->IsString() ? as_view(*id) : std::string_view(),
                   name != nullptr && name->IsString() ? as_view(*name) : std::string_view(), out);
       }
@@ -651,6 +670,9 @@ struct AnthropicStreamWriter::State {
 
   void finish(std::string& out) {
     stop_block(out);
+    if (any_tool_call && stop_reason == "end_turn") {
+      stop_reason = "tool_use";  // a server that ends tool calls with "stop"
+    }
     JsonWriter w;
     w.start_object();
     w.field("type", "message_delta");
@@ -671,6 +693,12 @@ struct AnthropicStreamWriter::State {
     finished = true;
   }
 
+  // An error event, and nothing after it: what the client gets when the stream fails.
+  void fail_with(std::string_view type, std::string_view message, std::string& out) {
+    append_event(out, "error", error_json(type, message));
+    finished = true;
+  }
+
   Result<void> on_frame(const std::string& data, std::string& out) {
     if (data == "[DONE]") {
       if (!started) {
@@ -681,7 +709,10 @@ struct AnthropicStreamWriter::State {
     }
     const StackJson<4096> parsed(data);
     if (parsed.has_parse_error() || !parsed.value().IsObject()) {
-      return fail(Error::internal("A stream chunk for a Messages API client was not JSON."));
+      // An OpenAI-format upstream's own events pass keygate unparsed; one that is not a JSON
+      // chunk cannot be turned into Anthropic's: the stream ends here, saying so.
+      fail_with("api_error", "The upstream sent a stream event that is not a JSON chunk.", out);
+      return {};
     }
     const Value& chunk = parsed.value();
     if (const Value* error = find(chunk, "error")) {

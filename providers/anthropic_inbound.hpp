@@ -15,7 +15,8 @@
 // content_block_stop, message_delta, message_stop, error).
 //
 // Not carried (a 400 that names the field, never silently dropped): document, search-result and
-// server-tool blocks, server tools (web search, code execution, ...). Thinking blocks sent back in
+// server-tool blocks, images inside a tool_result (OpenAI's tool messages hold text only), server
+// tools (web search, code execution, ...). Thinking blocks sent back in
 // a conversation, the `thinking` and `top_k` parameters and a tool_result's `is_error` flag are
 // ignored: the OpenAI format has no place for them.
 
@@ -50,8 +51,8 @@ std::string anthropic_error_body(const Error& error);
 //   message_start (at the first chunk), then per content block content_block_start,
 //   content_block_delta..., content_block_stop (text blocks from delta.content, tool_use blocks
 //   from delta.tool_calls, a new block whenever the kind or the tool call changes), then at
-//   [DONE] message_delta (stop_reason, usage) and message_stop; an error frame becomes an
-//   "error" event and ends the stream.
+//   [DONE] message_delta (stop_reason, usage) and message_stop; an error frame, or a frame that
+//   is not a JSON chunk, becomes an "error" event and ends the stream.
 class AnthropicStreamWriter {
  public:
   AnthropicStreamWriter();

@@ -67,6 +67,8 @@ TEST_CASE("a field that could split the head is refused whole", "[upstream_reque
   CHECK_FALSE(m.set("X:Key", "1"));
   CHECK_FALSE(m.set("", "1"));
   CHECK_FALSE(m.set("X-Key\r\nX-Injected", "1"));
+  CHECK_FALSE(m.set("X(Key)", "1"));  // a separator: names are tokens
+  CHECK_FALSE(m.set("X-K\xc3\xa9y", "1"));
   CHECK(head_of(m) == before);
   CHECK(m.set("X-Key", "tab\tinside is allowed"));
 }

@@ -919,6 +919,40 @@ TEST_CASE("anthropic inbound stream: two tool calls are two tool_use blocks",
   CHECK(str(at(event_data(events, "message_delta"), "/delta/stop_reason")) == "tool_use");
 }
 
+TEST_CASE("anthropic inbound stream: calls told apart by id alone, or with no id, get own blocks",
+          "[anthropic_inbound]") {
+  // Guards against: two calls from a server that sends no index merged into one block (invalid
+  // JSON in both), an empty tool_use id the client cannot answer, and a tool call ended with
+  // "stop" (some OpenAI-compatible servers) read as the end of the turn.
+  auto events = convert(
+      chunk(R"({"role":"assistant","content":null})") +
+      chunk(R"({"tool_calls":[{"id":"call_a","function":{"name":"f","arguments":"{}"}}]})") +
+      chunk(R"({"tool_calls":[{"id":"call_b","function":{"name":"g","arguments":"{}"}}]})") +
+      chunk(R"({"tool_calls":[{"index":5,"function":{"name":"h","arguments":"{}"}}]})") +
+      chunk("{}", R"("stop")") + kDone);
+  auto blocks = blocks_of(events);
+  REQUIRE(blocks.size() == 3);
+  CHECK(blocks[0].id == "call_a");
+  CHECK(blocks[1].id == "call_b");
+  CHECK_FALSE(blocks[2].id.empty());
+  CHECK(blocks[2].id != blocks[0].id);
+  CHECK(str(at(event_data(events, "message_delta"), "/delta/stop_reason")) == "tool_use");
+}
+
+TEST_CASE("anthropic inbound: an answer with tool calls ended with stop is a tool_use turn",
+          "[anthropic_inbound]") {
+  auto message = to_anthropic_message(
+      R"({"id":"c","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":null,)"
+      R"("tool_calls":[{"type":"function","function":{"name":"f","arguments":"{}"}},)"
+      R"({"type":"function","function":{"name":"g","arguments":"{}"}}]},"finish_reason":"stop"}]})");
+  REQUIRE(message.has_value());
+  auto doc = parse(*message);
+  CHECK(str(at(doc, "/stop_reason")) == "tool_use");
+  // No ids from the upstream: each block still has its own.
+  CHECK(str(at(doc, "/content/0/id")) != str(at(doc, "/content/1/id")));
+  CHECK_FALSE(str(at(doc, "/content/0/id")).empty());
+}
+
 TEST_CASE("anthropic inbound stream: OpenAI's usual first chunk opens no empty block",
           "[anthropic_inbound]") {
   // Guards against the empty content of OpenAI's first chunk ({"role":"assistant","content":""})
@@ -962,14 +996,23 @@ TEST_CASE("anthropic inbound stream: an error frame becomes an error event and e
   CHECK(str(at(error, "/error/message")) == "boom");
 }
 
-TEST_CASE("anthropic inbound stream: bytes that are not a JSON frame are an error",
-          "[anthropic_inbound]") {
-  // Guards against a crash, or silently skipped data, on a corrupt stream.
+TEST_CASE(
+    "anthropic inbound stream: a frame that is not a JSON chunk ends the stream with an error",
+    "[anthropic_inbound]") {
+  // Guards against a crash, silently skipped data, or a client left waiting: an OpenAI-format
+  // upstream's events reach the writer unparsed (the relay's verbatim path), so a broken one
+  // ("data: {not json", "data: [DONE] " with a space) must end the stream, saying so.
   for (const std::string& prefix : {std::string(), chunk(R"({"role":"assistant"})")}) {
-    INFO("after: " << prefix);
-    AnthropicStreamWriter writer;
-    std::string out;
-    auto r = writer.feed(prefix + "data: {not json\n\n", out);
-    CHECK_FALSE(r.has_value());
+    for (const std::string& bad :
+         {std::string("{not json"), std::string("[DONE] "), std::string("null")}) {
+      INFO("after: " << prefix << " bad: " << bad);
+      AnthropicStreamWriter writer;
+      std::string out;
+      REQUIRE(writer.feed(prefix + "data: " + bad + "\n\n" + chunk(R"({"content":"late"})"), out));
+      CHECK(writer.finished());
+      CHECK(out.find("event: error\n") != std::string::npos);
+      CHECK(out.find("late") == std::string::npos);  // nothing after the error
+      CHECK(out.find("message_stop") == std::string::npos);
+    }
   }
 }

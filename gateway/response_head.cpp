@@ -2,8 +2,9 @@
 
 #include <boost/beast/http/status.hpp>
 
-#include <array>
 #include <charconv>
+
+#include "gateway/header_field.hpp"
 
 namespace keygate::gateway {
 
@@ -20,36 +21,8 @@ ResponseHead::ResponseHead(unsigned http_version, unsigned status) {
   text_ += "\r\n";
 }
 
-namespace {
-
-// What each byte may be in a header field, looked up once per byte: the check runs for every
-// field of every response, and a per-byte test plus a find_first_of per name cost ~600
-// instructions a field (callgrind).
-constexpr unsigned char kNotInValue = 1;  // controls but tab: CR or LF would split the field
-constexpr unsigned char kNotInName = 2;   // those, and the separator and whitespace
-
-constexpr std::array<unsigned char, 256> kFieldBytes = [] {
-  std::array<unsigned char, 256> table{};
-  for (unsigned c = 0; c < 0x20; ++c) {
-    table[c] = c == '\t' ? kNotInName : kNotInValue | kNotInName;
-  }
-  table[':'] = kNotInName;
-  table[' '] = kNotInName;
-  return table;
-}();
-
-bool has_any(std::string_view text, unsigned char what) {
-  unsigned char found = 0;
-  for (char c : text) {
-    found |= kFieldBytes[static_cast<unsigned char>(c)];
-  }
-  return (found & what) != 0;
-}
-
-}  // namespace
-
 void ResponseHead::add(std::string_view name, std::string_view value) {
-  if (has_any(name, kNotInName) || has_any(value, kNotInValue)) {
+  if (!valid_field_name(name) || !valid_field_value(value)) {
     return;
   }
   text_ += name;

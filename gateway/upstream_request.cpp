@@ -6,39 +6,9 @@
 #include <charconv>
 #include <cstdint>
 
+#include "gateway/header_field.hpp"
+
 namespace keygate::gateway {
-
-namespace {
-
-// A value may hold any byte but the controls (CR or LF would end the field; tab is allowed). A
-// plain loop the compiler vectorizes: a request's values, the key among them, are checked on
-// every call.
-bool value_ok(std::string_view text) {
-  unsigned bad = 0;
-  for (char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    bad |= static_cast<unsigned>((c < 0x20 && c != '\t') || c == 0x7f);
-  }
-  return bad == 0;
-}
-
-// A name is a token (RFC 9110, 5.6.2): letters, digits and !#$%&'*+-.^_`|~, nothing else.
-bool name_ok(std::string_view text) {
-  if (text.empty()) {
-    return false;
-  }
-  for (char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-    if (!alnum &&
-        std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) == std::string_view::npos) {
-      return false;
-    }
-  }
-  return true;
-}
-
-}  // namespace
 
 UpstreamRequestMessage::UpstreamRequestMessage(std::string_view method, std::string_view target)
     : bodiless_method_(method == "GET" || method == "HEAD") {
@@ -82,8 +52,8 @@ bool UpstreamRequestMessage::set(std::string_view name, std::string_view value) 
 
 bool UpstreamRequestMessage::set(std::string_view name, std::string_view prefix,
                                  std::string_view value) {
-  if (finished_ || name_count_ == names_.size() || !name_ok(name) || !value_ok(prefix) ||
-      !value_ok(value) || has(name)) {
+  if (finished_ || name_count_ == names_.size() || !valid_field_name(name) ||
+      !valid_field_value(prefix) || !valid_field_value(value) || has(name)) {
     return false;
   }
   append(name, prefix, value);

@@ -1,6 +1,6 @@
 // Runs the real keygate binary for the client tests: `keygate init` in a temp data dir, then
 // `keygate serve` on 127.0.0.1:0 with a config that points providers at loopback mocks.
-// The tests then talk to it with the official openai SDK, exactly as users do.
+// The tests then talk to it with the official openai and @anthropic-ai/sdk SDKs, as users do.
 
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -11,31 +11,22 @@ import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
 
-// The SDK is loaded here rather than imported at the top of a test file, so a missing install
+// The SDKs are loaded here rather than imported at the top of a test file, so a missing install
 // fails with a message that says what to do (a bare ERR_MODULE_NOT_FOUND does not).
-export async function loadOpenAI() {
-  const installed = new URL('./node_modules/openai/package.json', import.meta.url);
+async function loadSdk(pkg) {
+  const installed = new URL(`./node_modules/${pkg}/package.json`, import.meta.url);
   if (!existsSync(installed)) {
     throw new Error(
-      'The official openai SDK is not installed in tests/clients/node_modules: ' +
+      `The official ${pkg} SDK is not installed in tests/clients/node_modules: ` +
         'run scripts/test.sh, or `npm install` in tests/clients.',
     );
   }
-  const module = await import('openai');
+  const module = await import(pkg);
   return module.default;
 }
 
-export async function loadAnthropic() {
-  const installed = new URL('./node_modules/@anthropic-ai/sdk/package.json', import.meta.url);
-  if (!existsSync(installed)) {
-    throw new Error(
-      'The official @anthropic-ai/sdk is not installed in tests/clients/node_modules: ' +
-        'run scripts/test.sh, or `npm install` in tests/clients.',
-    );
-  }
-  const module = await import('@anthropic-ai/sdk');
-  return module.default;
-}
+export const loadOpenAI = () => loadSdk('openai');
+export const loadAnthropic = () => loadSdk('@anthropic-ai/sdk');
 
 export function keygateBinary() {
   const bin = process.env.KEYGATE_BIN;

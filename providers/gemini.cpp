@@ -204,10 +204,32 @@ Result<Value> content_parts(const Value* content, bool allow_images, const std::
   return parts;
 }
 
+// Thought signatures (https://ai.google.dev/gemini-api/docs/thought-signatures): Gemini returns
+// one on a model turn's (first) functionCall part, and Gemini 3 refuses the next request (400)
+// unless it comes back on that part. An OpenAI client carries it as the tool call's
+// extra_content.google.thought_signature, the field Google's own OpenAI-compatible endpoint uses,
+// which keygate writes into its answers and reads back here. A call without one (made by another
+// model, or before a fallback) gets the documented stand-in on its turn's first call, for models
+// after the 2.x series, which validate.
+constexpr std::string_view kSignatureStandIn = "skip_thought_signature_validator";
+
+bool validates_signatures(std::string_view model) {
+  return !(model.starts_with("gemini-1.") || model.starts_with("gemini-2."));
+}
+
+// The signature an OpenAI tool call carries back, or empty.
+std::string_view carried_signature(const Value& call) {
+  const Value* extra = find(call, "extra_content");
+  const Value* google = extra != nullptr ? find(*extra, "google") : nullptr;
+  const Value* signature = google != nullptr ? find(*google, "thought_signature") : nullptr;
+  return signature != nullptr && signature->IsString() ? as_view(*signature) : std::string_view();
+}
+
 // Assistant tool_calls -> functionCall parts; remembers each call's name by id, because a
 // functionResponse names the function while an OpenAI tool message only has the call id.
 Result<void> append_function_calls(const Value& tool_calls, const std::string& param, Value& parts,
-                                   std::map<std::string, std::string>& names, Allocator& a) {
+                                   std::map<std::string, std::string>& names,
+                                   bool stand_in_signature, Allocator& a) {
   if (!tool_calls.IsArray()) {
     return fail(bad_request("'" + param + "' must be an array.", param));
   }
@@ -241,6 +263,13 @@ Result<void> append_function_calls(const Value& tool_calls, const std::string& p
     function_call.AddMember("args", Value(parsed, a), a);
     Value part(rapidjson::kObjectType);
     part.AddMember("functionCall", function_call, a);
+    std::string_view signature = carried_signature(call);
+    if (signature.empty() && i == 0 && stand_in_signature) {
+      signature = kSignatureStandIn;
+    }
+    if (!signature.empty()) {
+      part.AddMember("thoughtSignature", str_value(signature, a), a);
+    }
     parts.PushBack(part, a);
   }
   return {};
@@ -456,7 +485,7 @@ bool is_safe_model_id(std::string_view model) {
   });
 }
 
-Result<std::string> build_body(const Value& request) {
+Result<std::string> build_body(const Value& request, std::string_view model) {
   rapidjson::Document out(rapidjson::kObjectType);
   Allocator& a = out.GetAllocator();
   const Value* messages = find(request, "messages");
@@ -500,7 +529,8 @@ Result<std::string> build_body(const Value& request) {
         return fail(parts.error());
       }
       if (const Value* calls = find(message, "tool_calls")) {
-        auto ok = append_function_calls(*calls, param + ".tool_calls", *parts, call_names, a);
+        auto ok = append_function_calls(*calls, param + ".tool_calls", *parts, call_names,
+                                        validates_signatures(model), a);
         if (!ok) {
           return fail(ok.error());
         }
@@ -626,8 +656,13 @@ struct CandidateView {
   int index = 0;
   std::string text;
   std::string thoughts;
-  std::vector<std::pair<std::string, std::string>> calls;  // name, arguments JSON
-  std::string finish_reason;                               // Gemini's, empty if none
+  struct Call {
+    std::string name;
+    std::string arguments;  // JSON
+    std::string signature;  // thoughtSignature, empty if none
+  };
+  std::vector<Call> calls;
+  std::string finish_reason;  // Gemini's, empty if none
 };
 
 Result<CandidateView> read_candidate(const Value& candidate, int position) {
@@ -654,8 +689,12 @@ Result<CandidateView> read_candidate(const Value& candidate, int position) {
       if (!name || (args != nullptr && !args->IsObject())) {
         return fail(bad_upstream("a functionCall part is malformed"));
       }
-      view.calls.emplace_back(std::string(*name),
-                              args != nullptr ? to_json(*args) : std::string("{}"));
+      auto signature = up_string(part, "thoughtSignature");
+      if (!signature) {
+        return fail(signature.error());
+      }
+      view.calls.push_back(
+          {std::string(*name), args != nullptr ? to_json(*args) : "{}", std::string(*signature)});
       continue;
     }
     auto text = up_string(part, "text");
@@ -675,8 +714,21 @@ Result<CandidateView> read_candidate(const Value& candidate, int position) {
   return view;
 }
 
-void write_tool_call(JsonWriter& w, int index, bool with_index, std::string_view name,
-                     std::string_view arguments) {
+// A tool call's thought signature, where Google's OpenAI-compatible endpoint puts it.
+void write_signature(JsonWriter& w, std::string_view signature) {
+  if (signature.empty()) {
+    return;
+  }
+  w.key("extra_content");
+  w.start_object();
+  w.key("google");
+  w.start_object();
+  w.field("thought_signature", signature);
+  w.end_object();
+  w.end_object();
+}
+
+void write_tool_call(JsonWriter& w, int index, bool with_index, const CandidateView::Call& call) {
   w.start_object();
   if (with_index) {
     w.field("index", index);
@@ -685,9 +737,10 @@ void write_tool_call(JsonWriter& w, int index, bool with_index, std::string_view
   w.field("type", "function");
   w.key("function");
   w.start_object();
-  w.field("name", name);
-  w.field("arguments", arguments);
+  w.field("name", call.name);
+  w.field("arguments", call.arguments);
   w.end_object();
+  write_signature(w, call.signature);
   w.end_object();
 }
 
@@ -773,8 +826,8 @@ Result<std::string> translate_generate_response(std::string_view body, std::stri
     if (!choice.calls.empty()) {
       w.key("tool_calls");
       w.start_array();
-      for (const auto& [name, arguments] : choice.calls) {
-        write_tool_call(w, next_call++, false, name, arguments);
+      for (const auto& call : choice.calls) {
+        write_tool_call(w, next_call++, false, call);
       }
       w.end_array();
     }
@@ -955,7 +1008,7 @@ class GeminiStream final : public StreamTranslator {
                           [&](JsonWriter& w) { w.field("content", view.text); }));
     }
     // Gemini sends each function call whole, so each becomes one complete tool_calls delta.
-    for (const auto& [name, arguments] : view.calls) {
+    for (const auto& call : view.calls) {
       int tool_index = state.tool_calls++;
       int id_number = next_call_++;
       out.push_back(chunk(view.index, take_role(state), [&](JsonWriter& w) {
@@ -967,9 +1020,10 @@ class GeminiStream final : public StreamTranslator {
         w.field("type", "function");
         w.key("function");
         w.start_object();
-        w.field("name", name);
-        w.field("arguments", arguments);
+        w.field("name", call.name);
+        w.field("arguments", call.arguments);
         w.end_object();
+        write_signature(w, call.signature);
         w.end_object();
         w.end_array();
       }));
@@ -1054,7 +1108,7 @@ class GeminiAdapter final : public Adapter {
       return fail(Error::invalid_request("'" + std::string(model) + "' is not a Gemini model id.",
                                          "model", "model_not_found"));
     }
-    auto body = build_body(request);
+    auto body = build_body(request, model);
     if (!body) {
       return fail(body.error());
     }

@@ -57,6 +57,8 @@ namespace {
 
 // Shared by every request of one gateway (it lives as long as the route table).
 struct ProxyState {
+  ProxyState(const router::RetryPolicy& r, const router::CircuitBreakerOptions& b)
+      : breaker(b), retry(r) {}
   router::CircuitBreaker breaker;
   router::RetryPolicy retry;
 };
@@ -368,8 +370,10 @@ awaitable<void> list_models(HttpExchange& ex, ApiContext& s) {
 
 }  // namespace
 
-void register_proxy_routes(RouteTable& routes, ApiContext& services) {
-  auto state = std::make_shared<ProxyState>();
+void register_proxy_routes(RouteTable& routes, ApiContext& services,
+                           const router::RetryPolicy& retry,
+                           const router::CircuitBreakerOptions& breaker) {
+  auto state = std::make_shared<ProxyState>(retry, breaker);
   routes.add(http::verb::post, "/v1/chat/completions", Access::user,
              [&services, state](HttpExchange& ex) {
                return chat_completions(ex, ex.request().body(), services, *state);

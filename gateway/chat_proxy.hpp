@@ -4,11 +4,15 @@
 // moment they arrive.
 
 #include "gateway/api_context.hpp"
+#include "router/circuit_breaker.hpp"
+#include "router/retry_policy.hpp"
 
 namespace keygate::gateway {
 
 // Also registers GET /v1/providers (providers_api.cpp).
-void register_proxy_routes(RouteTable& routes, ApiContext& api);
+// `retry` and `breaker`: the configuration's "routing" section.
+void register_proxy_routes(RouteTable& routes, ApiContext& api, const router::RetryPolicy& retry,
+                           const router::CircuitBreakerOptions& breaker);
 // GET /v1/providers: the catalog as users need it to add keys and pick models.
 void register_provider_routes(RouteTable& routes, ApiContext& api);
 

@@ -50,11 +50,19 @@ Result<void> read_limits(const rapidjson::Value& v, Config& c) {
   }
   for (auto& m : v.GetObject()) {
     std::string_view k = as_view(m.name);
-    static constexpr std::string_view known[] = {
-        "max_header_bytes", "max_body_bytes", "header_read_timeout_s", "body_read_timeout_s",
-        "idle_timeout_s", "write_timeout_s", "max_connections", "shutdown_grace_s",
-        "upstream_connect_timeout_s", "upstream_first_byte_timeout_s", "upstream_idle_timeout_s",
-        "upstream_max_response_bytes", "upstream_max_idle_per_host"};
+    static constexpr std::string_view known[] = {"max_header_bytes",
+                                                 "max_body_bytes",
+                                                 "header_read_timeout_s",
+                                                 "body_read_timeout_s",
+                                                 "idle_timeout_s",
+                                                 "write_timeout_s",
+                                                 "max_connections",
+                                                 "shutdown_grace_s",
+                                                 "upstream_connect_timeout_s",
+                                                 "upstream_first_byte_timeout_s",
+                                                 "upstream_idle_timeout_s",
+                                                 "upstream_max_response_bytes",
+                                                 "upstream_max_idle_per_host"};
     if (std::find(std::begin(known), std::end(known), k) == std::end(known)) {
       return fail(config_error("unknown key limits." + std::string(k)));
     }
@@ -80,6 +88,54 @@ Result<void> read_limits(const rapidjson::Value& v, Config& c) {
     if (r = read_size(v, name, *field); !r) {
       return r;
     }
+  }
+  return {};
+}
+
+// "routing": {"retries_per_target": 1, "retry_backoff_min_s": 0.05, "retry_backoff_max_s": 0.2,
+//             "breaker_failures": 5, "breaker_open_s": 30}
+Result<void> read_routing(const rapidjson::Value& v, Config& c) {
+  if (!v.IsObject()) {
+    return fail(config_error("'routing' must be an object"));
+  }
+  for (auto& m : v.GetObject()) {
+    std::string_view k = as_view(m.name);
+    static constexpr std::string_view known[] = {"retries_per_target", "retry_backoff_min_s",
+                                                 "retry_backoff_max_s", "breaker_failures",
+                                                 "breaker_open_s"};
+    if (std::find(std::begin(known), std::end(known), k) == std::end(known)) {
+      return fail(config_error("unknown key routing." + std::string(k)));
+    }
+  }
+  auto retries = get_int(v, "retries_per_target");
+  auto failures = get_int(v, "breaker_failures");
+  if (!retries || !failures) {
+    return fail(config_error(!retries ? retries.error().message : failures.error().message));
+  }
+  if (*retries) {
+    if (**retries < 0 || **retries > 10) {
+      return fail(config_error("routing.retries_per_target must be from 0 to 10"));
+    }
+    c.retry.max_retries_per_target = static_cast<int>(**retries);
+  }
+  if (*failures) {
+    if (**failures < 1 || **failures > 1000) {
+      return fail(config_error("routing.breaker_failures must be from 1 to 1000"));
+    }
+    c.breaker.failure_threshold = static_cast<int>(**failures);
+  }
+  for (auto [name, field] : {std::pair{"retry_backoff_min_s", &c.retry.backoff_min},
+                             {"retry_backoff_max_s", &c.retry.backoff_max},
+                             {"breaker_open_s", &c.breaker.open_for}}) {
+    if (auto r = read_millis(v, name, *field); !r) {
+      return r;
+    }
+  }
+  if (c.retry.backoff_min > c.retry.backoff_max) {
+    return fail(config_error("routing.retry_backoff_min_s must not exceed retry_backoff_max_s"));
+  }
+  if (c.breaker.open_for <= Millis(0)) {
+    return fail(config_error("routing.breaker_open_s must be positive"));
   }
   return {};
 }
@@ -135,6 +191,10 @@ Result<Config> parse_config(std::string_view json, Config c) {
       if (auto r = read_limits(v, c); !r) {
         return fail(r.error());
       }
+    } else if (key == "routing") {
+      if (auto r = read_routing(v, c); !r) {
+        return fail(r.error());
+      }
     } else if (key == "providers") {
       if (!v.IsObject()) {
         return fail(config_error("'providers' must be an object"));
@@ -148,8 +208,8 @@ Result<Config> parse_config(std::string_view json, Config c) {
       }
       for (auto& alias : v.GetObject()) {
         if (!alias.value.IsString()) {
-          return fail(config_error("models." + std::string(as_view(alias.name)) +
-                                   " must be a string"));
+          return fail(
+              config_error("models." + std::string(as_view(alias.name)) + " must be a string"));
         }
         c.model_aliases[std::string(as_view(alias.name))] = std::string(as_view(alias.value));
       }

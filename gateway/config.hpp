@@ -11,6 +11,8 @@
 #include <memory>
 #include <string>
 
+#include "router/circuit_breaker.hpp"
+#include "router/retry_policy.hpp"
 #include "schema/error.hpp"
 
 namespace keygate::gateway {
@@ -50,6 +52,9 @@ struct Config {
   // The config file's "providers" object, applied to the catalog at start (see the contract).
   std::shared_ptr<rapidjson::Document> providers;
   std::map<std::string, std::string> model_aliases;  // "fast" -> "openai/gpt-4o-mini"
+  // "routing": retries and the per-provider circuit breaker (router/).
+  router::RetryPolicy retry;
+  router::CircuitBreakerOptions breaker;
 };
 
 // Parses a config file's text. Unknown top-level keys are an error (typos must not be silent).

@@ -46,6 +46,40 @@ TEST_CASE("config mistakes are clear errors, never silently ignored", "[config]"
   CHECK(e.error().message.find("listn") != std::string::npos);
 }
 
+TEST_CASE("routing sets retries and the circuit breaker; mistakes are errors", "[config]") {
+  Config defaults;
+  CHECK(defaults.retry.max_retries_per_target == 1);
+  CHECK(defaults.breaker.failure_threshold == 5);
+  CHECK(defaults.breaker.open_for == 30s);
+
+  auto c = parse_config(R"({"routing": {"retries_per_target": 0, "retry_backoff_min_s": 0.1,
+                                        "retry_backoff_max_s": 0.5, "breaker_failures": 2,
+                                        "breaker_open_s": 90}})");
+  REQUIRE(c);
+  CHECK(c->retry.max_retries_per_target == 0);
+  CHECK(c->retry.backoff_min == 100ms);
+  CHECK(c->retry.backoff_max == 500ms);
+  CHECK(c->breaker.failure_threshold == 2);
+  CHECK(c->breaker.open_for == 90s);
+
+  auto partial = parse_config(R"({"routing": {"breaker_failures": 3}})");
+  REQUIRE(partial);
+  CHECK(partial->breaker.failure_threshold == 3);
+  CHECK(partial->retry.max_retries_per_target == 1);  // the rest keeps its default
+
+  for (const char* bad :
+       {R"({"routing": []})", R"({"routing": {"retries": 1}})",
+        R"({"routing": {"retries_per_target": -1}})", R"({"routing": {"retries_per_target": 11}})",
+        R"({"routing": {"retries_per_target": 1.5}})", R"({"routing": {"breaker_failures": 0}})",
+        R"({"routing": {"breaker_open_s": 0}})", R"({"routing": {"retry_backoff_min_s": -1}})",
+        R"({"routing": {"retry_backoff_min_s": 1, "retry_backoff_max_s": 0.5}})"}) {
+    INFO(bad);
+    auto r = parse_config(bad);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.find("config:") == 0);
+  }
+}
+
 TEST_CASE("listen accepts host:port, [v6]:port and :port", "[config]") {
   Config c;
   REQUIRE(apply_listen(c, "[::1]:8081"));

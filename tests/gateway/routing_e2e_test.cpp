@@ -28,7 +28,7 @@ struct RoutingFixture {
   std::unique_ptr<TestGateway> gw;
   explicit RoutingFixture(MockHandler anthropic_handler = anthropic_json_handler("from claude"),
                           MockHandler google_handler = gemini_json_handler("from gemini"),
-                          std::string anthropic_url = {})
+                          std::string anthropic_url = {}, std::string extra_config = {})
       : anthropic(std::move(anthropic_handler)), google(std::move(google_handler)) {
     setenv("ANTHROPIC_API_KEY", kAnthropicKey, 1);
     setenv("GEMINI_API_KEY", kGeminiKey, 1);
@@ -37,6 +37,9 @@ struct RoutingFixture {
         {"anthropic", anthropic_url.empty() ? anthropic.base_url() : anthropic_url},
         {"google", google.base_url()}};
     options.extra_config = R"("models": {"smart": "anthropic/claude-sonnet-4-5"})";
+    if (!extra_config.empty()) {
+      options.extra_config += ", " + extra_config;
+    }
     gw = std::make_unique<TestGateway>(options);
   }
   HttpResponse post(const std::string& path, const std::string& body,
@@ -446,6 +449,25 @@ TEST_CASE("a provider without a key is skipped; none with a key is provider_key_
   CHECK(f.google.request_count() == 1);
   setenv("ANTHROPIC_API_KEY", kAnthropicKey, 1);
   setenv("GEMINI_API_KEY", kGeminiKey, 1);
+}
+
+TEST_CASE("the routing section sets the retries and when the circuit opens",
+          "[routing][fallback][circuit][config]") {
+  // Guards against: the operator's settings read but not used (the defaults, one retry and five
+  // failures, would take 5 upstream calls here, not 2).
+  RoutingFixture f(anthropic_error_handler(529, "overloaded_error", "Overloaded"),
+                   gemini_json_handler("from gemini"), {},
+                   R"("routing": {"retries_per_target": 0, "breaker_failures": 2,
+                                  "breaker_open_s": 60})");
+  f.make_fallback_agent();
+  for (int i = 0; i < 4; ++i) {
+    auto r = f.chat(chat_body("agent:resilient"));
+    REQUIRE(r.status == 200);
+    CHECK(r.header("x-keygate-provider") == "google");
+  }
+  // No retry: one call per request; the second failure opened the circuit; then it was skipped.
+  CHECK(f.anthropic.request_count() == 2);
+  CHECK(f.google.request_count() == 4);
 }
 
 TEST_CASE("repeated failures open the provider's circuit: later requests skip it",

@@ -2,9 +2,11 @@
 // What an HTTP header field may hold, for the heads keygate writes itself (responses, upstream
 // requests): a name is a token (RFC 9110, 5.6.2); a value holds no control but tab (a CR or LF
 // would end the field and start another). Checked on every field of every request, so by a
-// byte table, once per byte.
+// byte table, once per byte, and values eight bytes at a time where they hold no tab.
 
 #include <array>
+#include <cstdint>
+#include <cstring>
 #include <string_view>
 
 namespace keygate::gateway {
@@ -36,6 +38,16 @@ inline bool all_have(std::string_view text, unsigned char what) {
   return all == what;
 }
 
+// Whether none of a word's eight bytes is below 0x20 or is 0x7f (so all are value bytes). A tab,
+// also below 0x20, makes it false: the byte table then decides.
+inline bool no_control_in(uint64_t word) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL, kHighs = 0x8080808080808080ULL;
+  const uint64_t below_space = (word - kOnes * 0x20) & ~word & kHighs;
+  const uint64_t del = word ^ (kOnes * 0x7f);
+  const uint64_t is_del = (del - kOnes) & ~del & kHighs;
+  return (below_space | is_del) == 0;
+}
+
 }  // namespace header_field_detail
 
 inline bool valid_field_name(std::string_view name) {
@@ -43,7 +55,15 @@ inline bool valid_field_name(std::string_view name) {
 }
 
 inline bool valid_field_value(std::string_view value) {
-  return header_field_detail::all_have(value, header_field_detail::kValueByte);
+  std::size_t i = 0;
+  for (; i + 8 <= value.size(); i += 8) {
+    uint64_t word;
+    std::memcpy(&word, value.data() + i, sizeof word);
+    if (!header_field_detail::no_control_in(word)) {
+      break;
+    }
+  }
+  return header_field_detail::all_have(value.substr(i), header_field_detail::kValueByte);
 }
 
 }  // namespace keygate::gateway

@@ -8,6 +8,7 @@
 
 #include "gateway/buffered_parse.hpp"
 #include "gateway/log.hpp"
+#include "gateway/request_target.hpp"
 #include "providers/anthropic_inbound.hpp"
 #include "schema/json.hpp"
 
@@ -35,15 +36,16 @@ constexpr std::string_view kCredentialQueryNames[] = {"api_key", "apikey",      
 std::string make_request_id() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string id = "req_";
-  uint64_t a = rng(), b = rng();
+  // Built in place and copied once: appending a character at a time grew the string twice.
+  char id[4 + 24] = {'r', 'e', 'q', '_'};
+  const uint64_t a = rng(), b = rng();
   for (int i = 0; i < 16; ++i) {
-    id += kHex[(a >> (i * 4)) & 0xF];
+    id[4 + i] = kHex[(a >> (i * 4)) & 0xF];
   }
   for (int i = 0; i < 8; ++i) {
-    id += kHex[(b >> (i * 4)) & 0xF];
+    id[20 + i] = kHex[(b >> (i * 4)) & 0xF];
   }
-  return id;
+  return std::string(id, sizeof id);
 }
 
 // The token from "Authorization: Bearer <t>" or "x-api-key: <t>" (Anthropic-style clients).
@@ -51,9 +53,8 @@ std::string_view bearer_token(const Request& req) {
   auto auth = req[http::field::authorization];
   if (!auth.empty()) {
     constexpr std::string_view kBearer = "Bearer ";
-    if (auth.size() > kBearer.size() &&
-        std::equal(kBearer.begin(), kBearer.end(), auth.begin(),
-                   [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
+    // ASCII case folding (std::tolower is a locale-aware call per character).
+    if (auth.size() > kBearer.size() && beast::iequals(auth.substr(0, kBearer.size()), kBearer)) {
       return auth.substr(kBearer.size());
     }
     return {};
@@ -335,13 +336,17 @@ static std::unique_ptr<Error> refuse(Error e) {
 awaitable<std::unique_ptr<Error>> HttpSession::route_and_authenticate() {
   route_ = nullptr;
   auto target = request_.target();
-  auto parsed = boost::urls::parse_origin_form(target);
-  if (!parsed) {
-    co_return refuse(Error::invalid_request("Malformed request target.", {}, "bad_path"));
-  }
-  path_ = std::string(parsed->encoded_path());
-  for (auto p : parsed->params()) {
-    query_.emplace_back(p.key, p.value);
+  if (is_plain_path(target)) {
+    path_.assign(target.data(), target.size());  // nearly every request: no query, no escapes
+  } else {
+    auto parsed = boost::urls::parse_origin_form(target);
+    if (!parsed) {
+      co_return refuse(Error::invalid_request("Malformed request target.", {}, "bad_path"));
+    }
+    path_ = std::string(parsed->encoded_path());
+    for (auto p : parsed->params()) {
+      query_.emplace_back(p.key, p.value);
+    }
   }
   for (auto& [k, v] : query_) {
     for (auto name : kCredentialQueryNames) {

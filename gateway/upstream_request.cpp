@@ -31,8 +31,10 @@ void UpstreamRequestMessage::append(std::string_view name, std::string_view pref
                                     std::string_view value) {
   const std::size_t at = head_.size();
   const std::size_t size = name.size() + 2 + prefix.size() + value.size() + 2;
-  // One growth and straight copies (resize_and_overwrite writes no zeros first).
-  head_.resize_and_overwrite(at + size, [&](char* p, std::size_t n) {
+  // One growth and straight copies (resize_and_overwrite writes no zeros first). Returns the
+  // size asked for, not the callback's second argument: g++ 12's libstdc++ passes the new
+  // capacity there when the string grows, which left bytes past the field in the head.
+  head_.resize_and_overwrite(at + size, [&](char* p, std::size_t) {
     p += at;
     p = std::copy(name.begin(), name.end(), p);
     *p++ = ':';
@@ -41,7 +43,7 @@ void UpstreamRequestMessage::append(std::string_view name, std::string_view pref
     p = std::copy(value.begin(), value.end(), p);
     *p++ = '\r';
     *p++ = '\n';
-    return n;
+    return at + size;
   });
   names_[name_count_++] = {static_cast<uint32_t>(at), static_cast<uint32_t>(name.size())};
 }

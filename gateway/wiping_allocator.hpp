@@ -3,7 +3,7 @@
 // it because they hold the provider key (Authorization / x-api-key / x-goog-api-key) while the
 // request is written; once the request is destroyed, no copy of the key is left in freed heap.
 
-#include <openssl/crypto.h>
+#include <string.h>  // explicit_bzero
 
 #include <cstddef>
 #include <memory>
@@ -18,7 +18,9 @@ struct WipingAllocator {
   WipingAllocator(const WipingAllocator<U>&) noexcept {}
   T* allocate(std::size_t n) { return std::allocator<T>{}.allocate(n); }
   void deallocate(T* p, std::size_t n) noexcept {
-    OPENSSL_cleanse(p, n * sizeof(T));  // not optimised away, unlike memset
+    // Not optimised away, unlike memset; glibc's is a vectorised memset behind a compiler
+    // barrier (OPENSSL_cleanse stores 8 bytes at a time: ~330 instructions per 512-byte head).
+    explicit_bzero(p, n * sizeof(T));
     std::allocator<T>{}.deallocate(p, n);
   }
   template <class U>

@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <string>
+
 #include "gateway/response_head.hpp"
 
 using keygate::gateway::chunk_size_line;
@@ -41,4 +43,19 @@ TEST_CASE("chunk framing is the size in hex and CRLF", "[response_head]") {
   CHECK(chunk_size_line(255, storage) == "ff\r\n");
   CHECK(chunk_size_line(4096, storage) == "1000\r\n");
   CHECK(chunk_size_line(SIZE_MAX, storage) == "ffffffffffffffff\r\n");
+}
+
+TEST_CASE("a response head that outgrows its first buffer holds exactly its fields",
+          "[response_head]") {
+  // Guards against: g++ 12's resize_and_overwrite passing the grown capacity as the size, which
+  // left garbage after the field that grew the head past 256 bytes (a stream's head does).
+  ResponseHead head(11, 200);
+  std::string expected = "HTTP/1.1 200 OK\r\n";
+  for (int i = 0; i < 20; ++i) {
+    const std::string name = "x-field-" + std::to_string(i);
+    const std::string value(10 + i * 7, static_cast<char>('a' + i));
+    head.add(name, value);
+    expected += name + ": " + value + "\r\n";
+  }
+  CHECK(head.finish() == expected + "\r\n");
 }

@@ -82,3 +82,30 @@ TEST_CASE("a GET without a body has no Content-Length; a POST always has one",
   post.finish("h");
   CHECK(head_of(post).find("Content-Length: 0\r\n") != std::string::npos);
 }
+
+TEST_CASE("an upstream head that outgrows its first buffer holds exactly its fields",
+          "[upstream_request]") {
+  // Guards against: g++ 12's resize_and_overwrite handing the grown capacity to the callback as
+  // the size; taking it as the size left uninitialised bytes after a field that grew the head
+  // past its 512 reserved bytes (a long key, a provider's extra fields).
+  UpstreamRequestMessage m("POST", "/v1/chat/completions");
+  const std::string long_key(700, 'k');
+  CHECK(m.set("x-first", "1"));
+  CHECK(m.set("Authorization", "Bearer ", long_key));
+  CHECK(m.set("x-after", std::string(300, 'v')));
+  m.body() = "{}";
+  m.finish("h");
+  CHECK(head_of(m) ==
+        "POST /v1/chat/completions HTTP/1.1\r\n"
+        "x-first: 1\r\n"
+        "Authorization: Bearer " +
+            long_key +
+            "\r\n"
+            "x-after: " +
+            std::string(300, 'v') +
+            "\r\n"
+            "Host: h\r\n"
+            "Content-Length: 2\r\n"
+            "\r\n");
+  CHECK(m.has("x-after"));
+}

@@ -48,7 +48,8 @@ bool matches(std::string_view pattern, std::string_view path,
 
 void RouteTable::add(http::verb method, std::string pattern, Access access, Handler handler,
                      ErrorFormat errors) {
-  routes_.push_back(Route{method, std::move(pattern), access, std::move(handler), errors});
+  const bool literal = pattern.find('{') == std::string::npos;
+  routes_.push_back(Route{method, std::move(pattern), access, std::move(handler), errors, literal});
 }
 
 RouteTable::Match RouteTable::match(http::verb method, std::string_view path) const {
@@ -57,7 +58,10 @@ RouteTable::Match RouteTable::match(http::verb method, std::string_view path) co
     return result;
   }
   for (const auto& route : routes_) {
-    if (!matches(route.pattern, path, nullptr)) {
+    // A literal pattern is compared whole (a length check rejects most); only patterns with
+    // parameters are walked segment by segment. Every request is matched against every route
+    // before its own.
+    if (route.literal ? route.pattern != path : !matches(route.pattern, path, nullptr)) {
       continue;
     }
     result.path_matched = true;

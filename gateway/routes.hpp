@@ -29,6 +29,7 @@ struct Route {
   Access access;
   Handler handler;
   ErrorFormat errors = ErrorFormat::openai;
+  bool literal = false;  // no {name} parameter: matches only a path equal to the pattern
 };
 
 class RouteTable {

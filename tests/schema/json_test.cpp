@@ -31,6 +31,51 @@ TEST_CASE("append_json_string escapes what JSON requires and parses back", "[jso
   CHECK(plain == "\"req_123\"");
 }
 
+TEST_CASE("append_json_string escapes every byte at every position as byte by byte", "[json]") {
+  // Guards against: the eight-bytes-at-a-time skip passing over a quote, a backslash or a control
+  // in some lane (a forged log field), or a high byte borrowing into its neighbour's lane.
+  auto reference = [](std::string_view text) {
+    std::string out = "\"";
+    for (unsigned char c : text) {
+      if (c == '"' || c == '\\') {
+        out += '\\';
+        out += static_cast<char>(c);
+      } else if (c == '\n') {
+        out += "\\n";
+      } else if (c == '\r') {
+        out += "\\r";
+      } else if (c == '\t') {
+        out += "\\t";
+      } else if (c < 0x20) {
+        constexpr char kHex[] = "0123456789abcdef";
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 0xF];
+      } else {
+        out += static_cast<char>(c);
+      }
+    }
+    return out + "\"";
+  };
+  int mismatches = 0;
+  for (std::size_t length = 1; length <= 20; ++length) {
+    for (std::size_t at = 0; at < length; ++at) {
+      for (unsigned b = 0; b < 256; ++b) {
+        for (char filler : {'a', '\xff', '\x80', ' '}) {
+          std::string text(length, filler);
+          text[at] = static_cast<char>(b);
+          std::string out;
+          append_json_string(out, text);
+          if (out != reference(text)) {
+            ++mismatches;
+          }
+        }
+      }
+    }
+  }
+  CHECK(mismatches == 0);
+}
+
 TEST_CASE("append_millis writes microseconds as milliseconds with three decimals", "[json]") {
   auto millis = [](int64_t us) {
     std::string s;

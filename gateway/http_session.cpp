@@ -73,6 +73,18 @@ HttpSession::HttpSession(Server& server, tcp::socket socket)
   auto endpoint = socket_.remote_endpoint(ec);
   remote_ = ec ? "unknown" : endpoint.address().to_string();
   socket_.set_option(tcp::no_delay(true), ec);
+  watch_timer_ = server_.client_watch();
+  // On the timer's thread, under its lock: hand over to this session's executor, unless the
+  // session is on its way out.
+  watch_entry_.on_due = [this](uint64_t request) {
+    if (auto self = weak_from_this().lock()) {
+      net::post(socket_.get_executor(), [self, request] { self->on_watch_due(request); });
+    }
+  };
+}
+
+HttpSession::~HttpSession() {
+  watch_timer_->remove(watch_entry_);  // a request cut short with the io_context
 }
 
 void HttpSession::drain() {
@@ -298,8 +310,12 @@ awaitable<void> HttpSession::handle_request() {
     co_await reply_unanswered();
   }
   if (watching_) {
-    error_code ignored;
-    socket_.cancel(ignored);  // ends watch_client()
+    watch_timer_->remove(watch_entry_);
+    if (peeking_) {
+      error_code ignored;
+      socket_.cancel(ignored);  // ends watch_client()
+      peeking_ = false;
+    }
     watching_ = false;
   }
   write_access_log();
@@ -318,10 +334,11 @@ awaitable<void> HttpSession::dispatch() {
     co_await reply_error(*refusal);
     co_return;
   }
-  // While the handler works, notice a client that goes away (to cancel upstream work at once).
+  // While the handler works, notice a client that goes away (to cancel upstream work), once
+  // the request has run for the watch timer's delay: most are answered before then.
   if (route_->access != Access::open) {
     watching_ = true;
-    watch_client();
+    watch_timer_->add(watch_entry_, log.started, ++request_number_);
   }
   co_await route_->handler(*this);
 }
@@ -399,6 +416,13 @@ void HttpSession::watch_client() {
                         [self = shared_from_this()](const error_code& ec, std::size_t n) {
                           self->on_client_readable(ec, n);
                         });
+}
+
+void HttpSession::on_watch_due(uint64_t request) {
+  if (watching_ && !peeking_ && request == request_number_ && !client_gone_) {
+    peeking_ = true;
+    watch_client();
+  }
 }
 
 void HttpSession::on_client_readable(const error_code& ec, std::size_t n) {

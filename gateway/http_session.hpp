@@ -18,6 +18,7 @@ namespace keygate::gateway {
 class HttpSession : public std::enable_shared_from_this<HttpSession>, private HttpExchange {
  public:
   HttpSession(Server& server, tcp::socket socket);
+  ~HttpSession();
   awaitable<void> run();
   // Shutdown: close now if idle, else after the current response. Call on the session's strand.
   void drain();
@@ -54,6 +55,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, private Ht
   awaitable<void> reply_unanswered();
   awaitable<std::unique_ptr<Error>> route_and_authenticate();
   void watch_client();
+  void on_watch_due(uint64_t request);
   void on_client_readable(const error_code& ec, std::size_t n);
   // The status line and the fields every response carries; decides keep-alive.
   ResponseHead common_head(unsigned status);
@@ -82,8 +84,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, private Ht
   bool client_gone_ = false;
   bool idle_ = true;
   bool draining_ = false;
-  bool watching_ = false;
-  char peeked_ = 0;  // watch_client()'s peek lands here; the byte stays in the socket
+  bool watching_ = false;  // the handler runs: a hang-up is to be noticed (once due)
+  bool peeking_ = false;   // watch_client()'s peek is pending
+  char peeked_ = 0;        // watch_client()'s peek lands here; the byte stays in the socket
+  std::shared_ptr<ClientWatchTimer> watch_timer_;
+  ClientWatchTimer::Entry watch_entry_;
+  uint64_t request_number_ = 0;  // tells a due watch of an earlier request from this one's
   std::function<void()> on_gone_;
   const Route* route_ = nullptr;
 };

@@ -5,9 +5,18 @@
 
 namespace keygate::gateway {
 
+// How long a request runs before its client is watched for a hang-up (gateway/client_watch.hpp):
+// longer than nearly every proxied answer takes, far shorter than the calls worth cancelling.
+constexpr auto kClientWatchDelay = std::chrono::milliseconds(20);
+
 Server::Server(net::io_context& ioc, const ServerLimits& limits, const RouteTable& routes,
                Authenticator& auth)
-    : ioc_(ioc), limits_(limits), routes_(routes), auth_(auth), acceptor_(net::make_strand(ioc)) {}
+    : ioc_(ioc),
+      limits_(limits),
+      routes_(routes),
+      auth_(auth),
+      acceptor_(net::make_strand(ioc)),
+      client_watch_(std::make_shared<ClientWatchTimer>(ioc, kClientWatchDelay)) {}
 
 Server::~Server() = default;
 

@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "gateway/asio_fwd.hpp"
+#include "gateway/client_watch.hpp"
 #include "gateway/config.hpp"
 #include "gateway/routes.hpp"
 
@@ -47,6 +48,8 @@ class Server {
   const ServerLimits& limits() const { return limits_; }
   const RouteTable& routes() const { return routes_; }
   Authenticator& authenticator() { return auth_; }
+  // Shared: a session may outlive the server (its frame is destroyed with the io_context).
+  const std::shared_ptr<ClientWatchTimer>& client_watch() const { return client_watch_; }
   void session_ended(HttpSession* session);
   std::atomic<std::size_t>& active_streams_counter() { return active_streams_; }
 
@@ -63,6 +66,7 @@ class Server {
   std::atomic<std::size_t> active_streams_{0};
   std::atomic<bool> draining_{false};
   bool single_threaded_ = false;
+  std::shared_ptr<ClientWatchTimer> client_watch_;
   std::mutex sessions_mutex_;
   std::unordered_map<HttpSession*, std::weak_ptr<HttpSession>> sessions_;
 };

@@ -277,6 +277,17 @@ awaitable<std::optional<ChatPlan>> plan_chat(HttpExchange& ex, const std::string
         iu != so->value.MemberEnd() && iu->value.IsBool() && iu->value.GetBool();
   }
   info.model_requested = std::string(as_view(doc["model"]));
+  // The text to edit for the upstream, where the model is named once (a second "model" member
+  // the writer would leave out): see providers::RequestText.
+  int model_members = 0;
+  for (const auto& m : doc.GetObject()) {
+    model_members += as_view(m.name) == "model" ? 1 : 0;
+  }
+  if (model_members == 1) {
+    if (const MemberSpan span = find_member_span(body, "model"); span.found()) {
+      info.options.text = {body, span.begin, span.end};
+    }
+  }
 
   std::string primary = info.model_requested;
   std::vector<std::string> fallbacks;
@@ -303,6 +314,7 @@ awaitable<std::optional<ChatPlan>> plan_chat(HttpExchange& ex, const std::string
     primary = spec->model;
     fallbacks = spec->fallbacks;
     router::merge_agent_params(doc, spec->params);
+    info.options.text = {};  // the document now says more than the text
   }
   auto chain = router::build_chain(s.models, primary, fallbacks);
   if (!chain) {

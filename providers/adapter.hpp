@@ -37,9 +37,20 @@ struct Usage {
   bool reported() const { return prompt_tokens >= 0 || completion_tokens >= 0; }
 };
 
+// The chat request's JSON text as the client sent it, while the parsed document says exactly
+// what the text says (no agent parameters merged in), and where its top-level "model" value lies
+// (quotes included). An adapter that forwards the request in OpenAI's own shape edits this text
+// rather than writing the whole document out again. Empty when there is none to edit.
+struct RequestText {
+  std::string_view json;
+  std::size_t model_begin = 0;
+  std::size_t model_end = 0;
+};
+
 struct ChatOptions {
   bool stream = false;
   bool client_wants_usage = false;  // the client sent stream_options.include_usage = true
+  RequestText text;
 };
 
 // Turns one upstream stream into OpenAI chat.completion.chunk payloads. One instance per stream;

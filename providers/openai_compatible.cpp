@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -290,6 +291,12 @@ class OpenAiCompatibleAdapter final : public Adapter {
       return fail(Error::invalid_request("'stream_options' must be an object.", "stream_options",
                                          "invalid_type"));
     }
+    if (auto edited = edit_request_text(request, options, model)) {
+      UpstreamRequest up;
+      up.path = kChatPath;
+      up.body = std::move(*edited);
+      return up;
+    }
     RequestWriter& writer = RequestWriter::for_this_thread();
     rapidjson::Writer<rapidjson::StringBuffer>& w = writer.start();
     bool wrote_model = false, wrote_stream = false, wrote_stream_options = false;
@@ -370,6 +377,73 @@ class OpenAiCompatibleAdapter final : public Adapter {
     up.path = kChatPath;
     writer.finish_into(up.body);
     return up;
+  }
+
+  // What the member-by-member writer in build_chat_request produces, made by editing the
+  // client's text: the provider's model id in place of the model, and on a stream "stream" (if
+  // missing) and stream_options.include_usage added at the end. Every other byte is the client's,
+  // so a long conversation is copied, not written out again (and its numbers keep their exact
+  // spelling). nullopt when more would change: no text (agent parameters were merged), a
+  // parameter this provider drops or renames, stream_options other than a stream's asking for
+  // usage already (edited inside, or dropped on a non-stream request), "stream" twice or not a
+  // boolean.
+  std::optional<std::string> edit_request_text(const rapidjson::Document& request,
+                                               const ChatOptions& options,
+                                               std::string_view model) const {
+    const RequestText& text = options.text;
+    if (text.json.empty() || text.model_end <= text.model_begin ||
+        text.model_end > text.json.size()) {
+      return std::nullopt;
+    }
+    int streams = 0, stream_options = 0;
+    for (const auto& m : request.GetObject()) {
+      const std::string_view name(m.name.GetString(), m.name.GetStringLength());
+      if (name == "stream") {
+        if (++streams > 1 || !m.value.IsBool() || m.value.GetBool() != options.stream) {
+          return std::nullopt;
+        }
+      } else if (name == "stream_options") {
+        // Kept as it came only where the writer would write the same: on a stream whose client
+        // asked for usage already (include_usage true, once).
+        if (++stream_options > 1 || !options.stream || !asks_for_usage(m.value)) {
+          return std::nullopt;
+        }
+      } else if (name != "model" && (is_dropped(name) || renamed_to(name) != nullptr)) {
+        return std::nullopt;
+      }
+    }
+    const std::size_t close = text.json.rfind('}');
+    if (close == std::string_view::npos || close < text.model_end) {
+      return std::nullopt;
+    }
+    std::string out;
+    out.reserve(close + model.size() + 64);
+    out.append(text.json.substr(0, text.model_begin));
+    append_json_string(out, model);
+    out.append(text.json.substr(text.model_end, close - text.model_end));
+    if (options.stream && streams == 0) {
+      out += ",\"stream\":true";
+    }
+    if (options.stream && stream_options == 0) {
+      out += ",\"stream_options\":{\"include_usage\":true}";
+    }
+    out += '}';
+    return out;
+  }
+
+  static bool asks_for_usage(const rapidjson::Value& stream_options) {
+    if (!stream_options.IsObject()) {
+      return false;
+    }
+    int found = 0;
+    bool on = false;
+    for (const auto& m : stream_options.GetObject()) {
+      if (std::string_view(m.name.GetString(), m.name.GetStringLength()) == "include_usage") {
+        ++found;
+        on = m.value.IsBool() && m.value.GetBool();
+      }
+    }
+    return found == 1 && on;
   }
 
   Result<std::string> translate_response(std::string_view upstream_body, std::string_view,

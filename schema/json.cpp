@@ -197,6 +197,54 @@ Result<void> parse_json_object_into(const std::string& text, rapidjson::Document
   return check_parsed(parsed, root);
 }
 
+MemberSpan find_member_span(const std::string& text, std::string_view name) {
+  // Stops the reader at the wanted key: a handler returning false ends the parse, and the stream
+  // is then just past the token that handler saw (RapidJSON 1.1 has no pull parser, and during a
+  // string's or number's handler the stream's own position is not yet updated).
+  struct UntilKey : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, UntilKey> {
+    std::string_view wanted;
+    int depth = 0;
+    bool found = false;
+    bool Key(const char* s, rapidjson::SizeType n, bool) {
+      found = depth == 1 && std::string_view(s, n) == wanted;
+      return !found;
+    }
+    bool StartObject() { return ++depth > 0; }
+    bool StartArray() { return ++depth > 0; }
+    bool EndObject(rapidjson::SizeType) { return --depth >= 0; }
+    bool EndArray(rapidjson::SizeType) { return --depth >= 0; }
+  } until;
+  until.wanted = name;
+  alignas(16) char stack[1024];
+  rapidjson::MemoryPoolAllocator<> pool(stack, sizeof stack, 4096);
+  using Reader = rapidjson::GenericReader<rapidjson::UTF8<>, rapidjson::UTF8<>,
+                                          rapidjson::MemoryPoolAllocator<>>;
+  Reader reader(&pool, 256);
+  rapidjson::StringStream in(text.c_str());
+  reader.Parse<rapidjson::kParseDefaultFlags>(in, until);
+  MemberSpan span;
+  span.name = name;
+  if (!until.found) {
+    return span;
+  }
+  std::size_t begin = in.Tell();  // past the key's closing quote: blanks and a colon follow
+  while (begin < text.size() && (text[begin] == ' ' || text[begin] == '\t' || text[begin] == '\n' ||
+                                 text[begin] == '\r' || text[begin] == ':')) {
+    ++begin;
+  }
+  // The value alone, read up to its last byte and no further.
+  rapidjson::BaseReaderHandler<> ignore;
+  Reader value_reader(&pool, 256);
+  rapidjson::StringStream value(text.c_str() + begin);
+  if (value_reader.Parse<rapidjson::kParseStopWhenDoneFlag>(value, ignore).IsError()) {
+    return span;
+  }
+  span.begin = begin;
+  span.end = begin + value.Tell();
+  span.count = 1;
+  return span;
+}
+
 std::size_t json_pool_size(std::size_t text_size) {
   // A document takes about twice its text (values are 16 bytes, strings are copied); a larger
   // one gets more chunks as it needs them.

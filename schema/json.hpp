@@ -98,6 +98,20 @@ Result<rapidjson::Document> parse_json_object(std::string_view text, bool relaxe
 Result<void> parse_json_object_into(const std::string& text, rapidjson::Document& doc);
 std::size_t json_pool_size(std::size_t text_size);
 
+// Where one top-level member's value lies in a JSON object's text (a string's quotes included):
+// an edit of that value in the text can then stand in for writing a whole document out again.
+struct MemberSpan {
+  std::string_view name;
+  std::size_t begin = std::string_view::npos;
+  std::size_t end = std::string_view::npos;
+  int count = 0;  // 1 when found (the first member of that name; the name as parsed, unescaped)
+  bool found() const { return count > 0; }
+};
+// Reads `text` (NUL-terminated) with RapidJSON's pull parser one token at a time, only as far as
+// the first top-level member named `name` and its value. Not found (count 0) when there is none
+// or the text is not valid JSON that far.
+MemberSpan find_member_span(const std::string& text, std::string_view name);
+
 // Parses one JSON value from `text` into `root`, its strings and containers taken from `values`
 // (any earlier content of `root` is dropped). RapidJSON's two work stacks (the values being built,
 // the string being read) start in buffers on this call's stack instead of two heap blocks and two

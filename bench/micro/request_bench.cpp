@@ -28,8 +28,9 @@ struct StoredAgent {
 
 enum class Size { small, large };
 
-Result<std::size_t> rewrite(const std::string& body, const providers::ChatOptions& options,
+Result<std::size_t> rewrite(const std::string& body, const providers::ChatOptions& client_options,
                             const StoredAgent* agent) {
+  providers::ChatOptions options = client_options;
   rapidjson::MemoryPoolAllocator<> pool(json_pool_size(body.size()));
   rapidjson::Document parsed(&pool);
   rapidjson::Document* doc = &parsed;
@@ -40,6 +41,16 @@ Result<std::size_t> rewrite(const std::string& body, const providers::ChatOption
     return fail(ok.error());
   }
   const std::string model_requested(as_view((*doc)["model"]));
+  // As plan_chat: the text to edit, where the model is named once.
+  int model_members = 0;
+  for (const auto& m : doc->GetObject()) {
+    model_members += as_view(m.name) == "model" ? 1 : 0;
+  }
+  if (model_members == 1) {
+    if (const MemberSpan span = find_member_span(body, "model"); span.found()) {
+      options.text = {body, span.begin, span.end};
+    }
+  }
   std::string primary = model_requested;
   std::vector<std::string> fallbacks;
   if (agent != nullptr) {
@@ -54,6 +65,7 @@ Result<std::size_t> rewrite(const std::string& body, const providers::ChatOption
     primary = spec->model;
     fallbacks = spec->fallbacks;
     router::merge_agent_params(*doc, spec->params);
+    options.text = {};
   }
   auto chain = router::build_chain(resolver(), primary, fallbacks);
   if (!chain) {

@@ -432,3 +432,127 @@ TEST_CASE("anthropic: translate_response_view gives the translation from its sto
   CHECK(json(*viewed)["usage"] == json(*copied)["usage"]);
   CHECK(b.completion_tokens == 1);
 }
+
+namespace {
+
+// The request as plan_chat hands it over: parsed, with the text and the model's place in it.
+struct ParsedRequest {
+  std::string text;
+  rapidjson::Document doc;
+  keygate::MemberSpan model;
+  int model_members = 0;
+  ParsedRequest(std::string t) : text(std::move(t)) {
+    REQUIRE(keygate::parse_json_object_into(text, doc).has_value());
+    for (const auto& m : doc.GetObject()) {
+      model_members += keygate::as_view(m.name) == "model" ? 1 : 0;
+    }
+    model = keygate::find_member_span(text, "model");
+  }
+  ChatOptions options(bool stream, bool with_text = true) const {
+    ChatOptions o;
+    o.stream = stream;
+    if (with_text && model.found() && model_members == 1) {
+      o.text = {text, model.begin, model.end};
+    }
+    return o;
+  }
+};
+
+bool same_json(const std::string& a, const std::string& b) {
+  rapidjson::Document x, y;
+  x.Parse(a.data(), a.size());
+  y.Parse(b.data(), b.size());
+  return !x.HasParseError() && !y.HasParseError() && x == y;
+}
+
+}  // namespace
+
+TEST_CASE("openai: editing the client's text gives what writing the document out gives",
+          "[openai][request_text]") {
+  // Guards against: the in-place edit of the request text sending the upstream something other
+  // than the member-by-member writer would (a model left as the client named it, include_usage
+  // missing on a stream, a dropped or renamed parameter passed on as it came).
+  const std::vector<std::string> bodies = {
+      R"({"model":"openai/gpt-4o-mini","messages":[{"role":"user","content":"hi"}]})",
+      R"(  { "model" : "openai/gpt-4o-mini" , "messages":[{"role":"user","content":"a\"b\\c\u00e9"}],)"
+      R"( "temperature": 1.0e0, "n": 1 }  )",
+      R"({"messages":[{"role":"user","content":"model"}],"model":"x","stream":true})",
+      R"({"messages":[],"model":"x","stream":false,"metadata":{"model":"inner"}})",
+      R"({"model":"x","messages":[],"stream":true,"stream_options":{"include_usage":false}})",
+      R"({"model":"x","messages":[],"stream":true,"stream_options":{"include_usage":true}})",
+      R"({"model":"x","messages":[],"stream":true,"stream_options":{"include_usage":true,)"
+      R"("include_usage":false}})",
+      R"({"model":"x","messages":[],"stream":true,"stream_options":{"continuous_usage_stats":)"
+      R"(true,"include_usage":true}})",
+      R"({"model":"x","messages":[],"stream_options":null})",
+      R"({"model":"x","messages":[],"stream":true,"stream":true})",
+      R"({"model":"x","messages":[],"logprobs":true,"max_completion_tokens":5,"seed":1})",
+      R"({"mod\u0065l":"x","messages":[],"tools":[{"type":"function","function":{"name":"f"}}]})",
+      R"({"model":"x","model":"y","messages":[]})",
+  };
+  int edited = 0, checked = 0;
+  for (const std::string provider : {"openai", "groq", "mistral"}) {
+    for (const auto& body : bodies) {
+      for (bool stream : {false, true}) {
+        INFO(provider << " stream=" << stream << " " << body);
+        const ParsedRequest req(body);
+        // What the client asked for is what plan_chat derived: "stream" as a boolean.
+        auto s = req.doc.FindMember("stream");
+        if ((s != req.doc.MemberEnd() && s->value.IsBool() && s->value.GetBool()) != stream) {
+          continue;
+        }
+        auto by_text = adapter(provider).build_chat_request(req.doc, req.options(stream), "m-1");
+        auto by_writer =
+            adapter(provider).build_chat_request(req.doc, req.options(stream, false), "m-1");
+        REQUIRE(by_text.has_value());
+        REQUIRE(by_writer.has_value());
+        CHECK(same_json(by_text->body, by_writer->body));
+        ++checked;
+        // The edit keeps the client's spelling of a number; the writer spells it its own way.
+        if (body.find("1.0e0") != std::string::npos) {
+          CHECK(by_text->body.find("1.0e0") != std::string::npos);
+          ++edited;
+        }
+      }
+    }
+  }
+  CHECK(checked >= 30);
+  CHECK(edited == 3);  // one body, three providers none of which drops or renames its members
+}
+
+TEST_CASE("openai: the text is edited only where nothing else changes", "[openai][request_text]") {
+  auto edited = [](std::string_view provider, const std::string& body, bool stream) {
+    const ParsedRequest req(body);
+    auto up = adapter(provider).build_chat_request(req.doc, req.options(stream), "m-1");
+    REQUIRE(up.has_value());
+    // The writer never writes blanks: a blank kept from the client's text tells the edit.
+    return up->body.find(", ") != std::string::npos;
+  };
+  const std::string plain = R"({"model":"openai/x", "messages":[], "temperature":0.2})";
+  CHECK(edited("openai", plain, false));
+  CHECK(edited("mistral", plain, false));
+  const std::string streaming = R"({"model":"openai/x", "messages":[], "stream":true})";
+  CHECK(edited("openai", streaming, true));
+  const ParsedRequest s(streaming);
+  auto up = adapter("openai").build_chat_request(s.doc, s.options(true), "m-1");
+  REQUIRE(up.has_value());
+  CHECK(up->body ==
+        R"({"model":"m-1", "messages":[], "stream":true,"stream_options":{"include_usage":true}})");
+  CHECK_FALSE(edited("openai", R"({"model":"x", "messages":[], "stream_options":null})", false));
+  CHECK(edited(
+      "openai",
+      R"({"model":"x", "messages":[], "stream":true, "stream_options":{"include_usage":true}})",
+      true));
+  CHECK_FALSE(edited(
+      "openai",
+      R"({"model":"x", "messages":[], "stream":true, "stream_options":{"include_usage":false}})",
+      true));
+  CHECK_FALSE(edited("groq", R"({"model":"x", "messages":[], "logprobs":true})", false));
+  CHECK_FALSE(edited("mistral", R"({"model":"x", "messages":[], "seed":1})", false));
+  CHECK_FALSE(edited("openai", R"({"model":"x", "model":"y", "messages":[]})", false));
+  // No text at all (agent parameters merged): the writer.
+  const ParsedRequest a(plain);
+  auto written = adapter("openai").build_chat_request(a.doc, a.options(false, false), "m-1");
+  REQUIRE(written.has_value());
+  CHECK(written->body == R"({"model":"m-1","messages":[],"temperature":0.2})");
+}

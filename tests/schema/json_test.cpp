@@ -195,3 +195,36 @@ TEST_CASE("parse errors keep Document::Parse's code and offset", "[json]") {
   REQUIRE_FALSE(array.has_value());
   CHECK(array.error().message == "The JSON body must be an object.");
 }
+
+TEST_CASE("find_member_span finds a top-level member's value, of any type, exactly",
+          "[json][member_span]") {
+  // Guards against: an edit of the request text replacing the wrong bytes (a key, a nested
+  // member of the same name, a value cut short or running into the next member).
+  auto value_of = [](const std::string& text, std::string_view name) {
+    const keygate::MemberSpan span = keygate::find_member_span(text, name);
+    return span.found() ? text.substr(span.begin, span.end - span.begin) : std::string("<none>");
+  };
+  CHECK(value_of(R"({"model":"gpt-4o"})", "model") == R"("gpt-4o")");
+  CHECK(value_of(R"( { "model" :  "a\"b" , "x":1 } )", "model") == R"("a\"b")");
+  CHECK(value_of(R"({"messages":[{"model":"inner"}],"meta":{"model":2},"model":"outer"})",
+                 "model") == R"("outer")");
+  CHECK(value_of(R"({"mod\u0065l":"escaped key"})", "model") == R"("escaped key")");
+  CHECK(value_of(R"({"model":"first","model":"second"})", "model") == R"("first")");
+  CHECK(value_of(R"({"a":1,"n":-12.5e3,"b":2})", "n") == "-12.5e3");
+  CHECK(value_of(R"({"t":true,"f":false,"z":null})", "f") == "false");
+  CHECK(value_of(R"({"t":true,"f":false,"z":null})", "z") == "null");
+  CHECK(value_of(R"({"o":{"a":[1,{"b":"}"}]},"p":0})", "o") == R"({"a":[1,{"b":"}"}]})");
+  CHECK(value_of(R"({"arr":[ 1, [2], "]" ]  ,"p":0})", "arr") == R"([ 1, [2], "]" ])");
+  CHECK(value_of(R"({"model":"x"})", "other") == "<none>");
+  CHECK(value_of(R"({"messages":[]})", "model") == "<none>");
+  CHECK(value_of(R"({"model":)", "model") == "<none>");
+  CHECK(value_of(R"([{"model":"in an array"}])", "model") == "<none>");
+  // A long conversation before the member: read through, found where it is.
+  std::string big = R"({"messages":[)";
+  for (int i = 0; i < 500; ++i) {
+    big += std::string(i ? "," : "") + R"({"role":"user","content":"turn )" + std::to_string(i) +
+           R"( with \"quotes\" and model"})";
+  }
+  big += R"(],"model" : "late"})";
+  CHECK(value_of(big, "model") == R"("late")");
+}

@@ -1,5 +1,7 @@
 #include "testing/mock_upstream.hpp"
 
+#include <rapidjson/document.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
@@ -246,7 +248,15 @@ MockHandler openai_json_handler(std::string content) {
 
 MockHandler openai_stream_handler(int n, std::chrono::milliseconds gap) {
   return [n, gap](MockExchange& ex) -> net::awaitable<void> {
-    bool usage = ex.request.body.find("\"include_usage\":true") != std::string::npos;
+    // As OpenAI does: the usage chunk only for stream_options.include_usage = true.
+    rapidjson::Document request;
+    request.Parse(ex.request.body.data(), ex.request.body.size());
+    const rapidjson::Value* options = request.IsObject() && request.HasMember("stream_options")
+                                          ? &request["stream_options"]
+                                          : nullptr;
+    const bool usage =
+        options != nullptr && options->IsObject() && options->HasMember("include_usage") &&
+        (*options)["include_usage"].IsBool() && (*options)["include_usage"].GetBool();
     co_await ex.start_chunked();
     for (int i = 0; i < n; ++i) {
       if (gap.count() > 0) {

@@ -205,6 +205,15 @@ TEST_CASE("find_member_span finds a top-level member's value, of any type, exact
     return span.found() ? text.substr(span.begin, span.end - span.begin) : std::string("<none>");
   };
   CHECK(value_of(R"({"model":"gpt-4o"})", "model") == R"("gpt-4o")");
+  CHECK(value_of("\n{ \"model\"\t:\r\"gpt-4o\" ,\"x\":1}", "model") == R"("gpt-4o")");
+  CHECK(value_of(R"({"model":"with \"escape\"","x":1})", "model") == R"("with \"escape\"")");
+  CHECK(value_of(R"({"model":"back\\slash"})", "model") == R"("back\\slash")");
+  CHECK(value_of(R"({"model":{"nested":"object"},"x":1})", "model") == R"({"nested":"object"})");
+  CHECK(value_of(R"({"modelx":"no","model":"yes"})", "model") == R"("yes")");
+  CHECK(value_of(R"({"model":"unterminated)", "model") == "<none>");
+  CHECK(value_of("{\"model\":\"control\x01"
+                 "char\"}",
+                 "model") == "<none>");  // not valid JSON: the readers refuse it
   CHECK(value_of(R"( { "model" :  "a\"b" , "x":1 } )", "model") == R"("a\"b")");
   CHECK(value_of(R"({"messages":[{"model":"inner"}],"meta":{"model":2},"model":"outer"})",
                  "model") == R"("outer")");

@@ -75,10 +75,12 @@ HttpSession::HttpSession(Server& server, tcp::socket socket)
   socket_.set_option(tcp::no_delay(true), ec);
   watch_timer_ = server_.client_watch();
   // On the timer's thread, under its lock: hand over to this session's executor, unless the
-  // session is on its way out.
+  // session is on its way out. The reference moves into the posted handler: were it released
+  // here as the last one, ~HttpSession would run under the timer's lock and take it again.
   watch_entry_.on_due = [this](uint64_t request) {
     if (auto self = weak_from_this().lock()) {
-      net::post(socket_.get_executor(), [self, request] { self->on_watch_due(request); });
+      auto executor = socket_.get_executor();
+      net::post(executor, [self = std::move(self), request] { self->on_watch_due(request); });
     }
   };
 }

@@ -160,8 +160,8 @@ inline rapidjson::ParseResult nul_inside(const std::string& text) {
 }
 
 // Parses `text` into a SAX handler (RapidJSON's reader events) and builds nothing: for reading a
-// few values out of a text that is passed on as it is. NUL-terminated as parse_json_value's
-// std::string overload, with the same NUL rule; the reader's string stack starts on this stack.
+// few values out of a text that is passed on as it is. The same NUL rule as parse_json_value's
+// std::string overload; the text itself is left as it is (the parse runs on a copy).
 template <class Handler>
 rapidjson::ParseResult scan_json(const std::string& text, Handler& handler) {
   if (auto nul = nul_inside(text); nul.IsError()) {
@@ -171,8 +171,17 @@ rapidjson::ParseResult scan_json(const std::string& text, Handler& handler) {
   rapidjson::MemoryPoolAllocator<> pool(stack, sizeof stack, 16 * 1024);
   rapidjson::GenericReader<rapidjson::UTF8<>, rapidjson::UTF8<>, rapidjson::MemoryPoolAllocator<>>
       reader(&pool, 512);
-  rapidjson::StringStream in(text.c_str());
-  return reader.Parse<rapidjson::kParseDefaultFlags>(in, handler);
+  // In situ, on a copy: the reader then hands each string over where it lies in the copy
+  // instead of copying it to its stack first (a chat answer's usage scan: 5.7k -> 4.3k
+  // instructions, callgrind). The copy's buffer is kept per thread up to 64 KiB.
+  thread_local std::string copy;
+  copy.assign(text);
+  rapidjson::InsituStringStream in(copy.data());
+  const rapidjson::ParseResult result = reader.Parse<rapidjson::kParseInsituFlag>(in, handler);
+  if (copy.capacity() > 64 * 1024) {
+    std::string().swap(copy);
+  }
+  return result;
 }
 
 // Typed member access: absent -> nullopt; present with the wrong type -> 400 naming the field.

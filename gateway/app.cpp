@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "gateway/log.hpp"
+#include "gateway/memory_trim.hpp"
 #include "schema/json.hpp"
 
 namespace keygate::gateway {
@@ -116,6 +117,8 @@ Result<uint16_t> App::start() {
   int n = effective_threads(config_);
   server_->set_single_threaded(n == 1);
   server_->start();
+  trim_timer_ = std::make_unique<net::steady_timer>(ioc_);
+  arm_memory_trim();
   for (int i = 0; i < n; ++i) {
     threads_.emplace_back([this] { ioc_.run(); });
   }
@@ -123,6 +126,17 @@ Result<uint16_t> App::start() {
             ",\"address\":\"" + config_.listen_host + "\",\"port\":" + std::to_string(*port) +
                 ",\"threads\":" + std::to_string(n));
   return port;
+}
+
+void App::arm_memory_trim() {
+  trim_timer_->expires_after(std::chrono::seconds(1));
+  trim_timer_->async_wait([this](const error_code& ec) {
+    if (ec) {
+      return;
+    }
+    trim_memory();
+    arm_memory_trim();
+  });
 }
 
 void App::shutdown() {

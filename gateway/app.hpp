@@ -65,6 +65,8 @@ class App {
   RouteTable routes_;
   std::unique_ptr<Server> server_;
   std::unique_ptr<net::signal_set> signals_;
+  std::unique_ptr<net::steady_timer> trim_timer_;  // gateway/memory_trim.hpp, once a second
+  void arm_memory_trim();
   net::executor_work_guard<net::io_context::executor_type> work_;
   std::vector<std::thread> threads_;
 };
@@ -72,7 +74,7 @@ class App {
 void register_health_routes(RouteTable& routes, Keystore& keystore);
 // The usage recorder for this configuration (usage_recording.cpp): stores rows in the keystore's
 // database through its own writer thread, priced with the catalog, and feeds `metrics`.
-std::unique_ptr<UsageSink> make_usage_sink(const Config& config,
-                                           const providers::Catalog& catalog, Metrics& metrics);
+std::unique_ptr<UsageSink> make_usage_sink(const Config& config, const providers::Catalog& catalog,
+                                           Metrics& metrics);
 
 }  // namespace keygate::gateway

@@ -2,8 +2,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <thread>
 
+#include "gateway/memory_trim.hpp"
 #include "testing/gateway_fixture.hpp"
 #include "testing/http_client.hpp"
 
@@ -29,7 +31,8 @@ TEST_CASE("unknown paths are 404 and wrong methods 405, in OpenAI's error shape"
 }
 
 TEST_CASE("an oversized body is refused with 413 before it is read", "[server][limits]") {
-  TestGateway gw(GatewayOptions{.tweak = [](gateway::Config& c) { c.server.max_body_bytes = 1024; }});
+  TestGateway gw(
+      GatewayOptions{.tweak = [](gateway::Config& c) { c.server.max_body_bytes = 1024; }});
   std::string big(4096, 'x');
   auto r = http_request(gw.port(), "POST", "/v1/chat/completions", big,
                         {{"authorization", bearer(gw.user_token)}});
@@ -40,7 +43,8 @@ TEST_CASE("an oversized body is refused with 413 before it is read", "[server][l
 }
 
 TEST_CASE("a chunked body over the limit is a 413 too", "[server][limits]") {
-  TestGateway gw(GatewayOptions{.tweak = [](gateway::Config& c) { c.server.max_body_bytes = 1024; }});
+  TestGateway gw(
+      GatewayOptions{.tweak = [](gateway::Config& c) { c.server.max_body_bytes = 1024; }});
   HttpConnection conn(gw.port());
   std::string chunk(800, 'y');
   char size[16];
@@ -61,9 +65,8 @@ TEST_CASE("a header that trickles in (slowloris) is cut off at the header timeou
           "[server][limits]") {
   // Like nginx's client_header_timeout: the connection is closed (no answer is owed to a client
   // that never finished its request).
-  TestGateway gw(GatewayOptions{.tweak = [](gateway::Config& c) {
-    c.server.header_read_timeout = 300ms;
-  }});
+  TestGateway gw(
+      GatewayOptions{.tweak = [](gateway::Config& c) { c.server.header_read_timeout = 300ms; }});
   HttpConnection conn(gw.port());
   auto t0 = std::chrono::steady_clock::now();
   bool cut = false;
@@ -82,7 +85,8 @@ TEST_CASE("a header that trickles in (slowloris) is cut off at the header timeou
 }
 
 TEST_CASE("an idle keep-alive connection is closed after the idle timeout", "[server][limits]") {
-  TestGateway gw(GatewayOptions{.tweak = [](gateway::Config& c) { c.server.idle_timeout = 300ms; }});
+  TestGateway gw(
+      GatewayOptions{.tweak = [](gateway::Config& c) { c.server.idle_timeout = 300ms; }});
   HttpConnection conn(gw.port());
   conn.send("GET", "/healthz", "");
   REQUIRE(conn.read_header() == 200);
@@ -124,4 +128,28 @@ TEST_CASE("garbage instead of HTTP gets a 400 and does not hurt the server", "[s
   conn.send_raw("\x01\x02 this is not http\r\n\r\n");
   CHECK(conn.read_raw().find("400") != std::string::npos);
   CHECK(http_request(gw.port(), "GET", "/healthz").status == 200);
+}
+
+namespace {
+std::atomic<int> trims{0};
+void count_trim() {
+  trims.fetch_add(1);
+}
+}  // namespace
+
+TEST_CASE("a running server hands free memory back once a second, and keeps serving",
+          "[server][memory]") {
+  // Guards against: the allocator's trim never running (pages freed by connections gone idle
+  // would stay resident: gateway/memory_trim.hpp), or running so often it costs the hot path.
+  gateway::set_memory_trim(&count_trim);
+  trims = 0;
+  {
+    TestGateway gw;
+    std::this_thread::sleep_for(2600ms);
+    CHECK(http_request(gw.port(), "GET", "/healthz").status == 200);
+    const int seen = trims.load();
+    CHECK(seen >= 2);
+    CHECK(seen <= 3);
+  }
+  gateway::set_memory_trim(nullptr);
 }

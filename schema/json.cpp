@@ -287,8 +287,7 @@ MemberSpan find_member_span(const std::string& text, std::string_view name) {
     return span;
   }
   std::size_t begin = in.Tell();  // past the key's closing quote: blanks and a colon follow
-  while (begin < text.size() && (text[begin] == ' ' || text[begin] == '\t' || text[begin] == '\n' ||
-                                 text[begin] == '\r' || text[begin] == ':')) {
+  while (begin < text.size() && (json_blank(text[begin]) || text[begin] == ':')) {
     ++begin;
   }
   // The value alone, read up to its last byte and no further.

@@ -6,7 +6,7 @@ then stays silent; N asyncio clients open streams through keygate, read the firs
 their connections. keygate's resident memory is read from /proc before and with the streams open.
 Each stream costs keygate two sockets, so N is capped by the file-descriptor limit (printed).
 
-Usage: bench/idle_streams.py [--streams 9000] [--request-kb 0]
+Usage: bench/idle_streams.py [--streams 9000] [--request-kb 0] [--threads 1]
 """
 import argparse
 import asyncio
@@ -74,7 +74,7 @@ async def main_async(args):
         kg_port = s.getsockname()[1]
     data = work / "data"
     config = work / "keygate.json"
-    config.write_text(json.dumps({"listen": f"127.0.0.1:{kg_port}", "threads": 1,
+    config.write_text(json.dumps({"listen": f"127.0.0.1:{kg_port}", "threads": args.threads,
                                   "limits": {"max_connections": args.streams + 100},
                                   "providers": {"openai": {"base_url": f"http://127.0.0.1:{mock_port}/v1"}}}))
     kg = [str(KEYGATE)]
@@ -126,6 +126,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--streams", type=int, default=9000)
     ap.add_argument("--request-kb", type=int, default=0, help="size of each streaming request")
+    ap.add_argument("--threads", type=int, default=1, help="keygate's I/O threads")
     args = ap.parse_args()
     if not KEYGATE.exists():
         raise SystemExit("build/keygate is missing: run scripts/setup.sh first")

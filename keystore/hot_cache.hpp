@@ -2,7 +2,8 @@
 // Short-lived in-process caches that keep the request path off the database:
 //   token cache key     -> the caller's identity (tokens.hpp: token_cache_key)
 //   (user, provider)    -> the SEALED key row a request would use (or "no key")
-// Plaintext never enters them: a cached key row is still ciphertext and is opened per request.
+// Plaintext never enters them: a cached key row is still ciphertext, sealed again under this
+// process's own cache key (cache_sealer.hpp), and is opened per request.
 // Lookups build no key string and copy no row: entries are immutable and handed out as
 // shared_ptr<const ...>, so a reader keeps its row alive even if clear() runs meanwhile.
 // Every keystore write in this process clears them at once; entries also expire after a short
@@ -19,7 +20,7 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "keystore/sealer.hpp"
+#include "keystore/cache_sealer.hpp"
 #include "keystore/store.hpp"
 
 namespace keygate {
@@ -29,7 +30,7 @@ struct CachedKeyRow {
   std::string source;                  // "user" | "system"
   std::optional<std::string> user_id;  // owner, part of the associated data
   std::string provider;
-  Sealed sealed;
+  CacheSealed sealed;  // under the process's cache key, not the master key
   std::optional<int64_t> expires_at;
 };
 

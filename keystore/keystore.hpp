@@ -129,7 +129,7 @@ class Keystore {
   Result<CreatedToken> create_token_locked(std::string_view user_id, std::string_view name,
                                            std::optional<int64_t> expires_at);
 
-  // Sealed-row lookup shared by resolve() and resolve_cached().
+  // Opens a row of the hot cache (sealed under cache_sealer_).
   Result<SecretKey> open_cached_row(const CachedKeyRow& row) const;
 
   mutable std::mutex mu_;
@@ -144,6 +144,8 @@ class Keystore {
   std::optional<SecretKey> token_key_;  // token-hash subkey (from the pepper); null when sealed
   // The token cache's own key (tokens.hpp, token_cache_key): random, for this process only.
   const SecretKey cache_key_ = SecretKey::random(kTokenCacheKeyBytes);
+  // The key cache's own seal: random, for this process only (cache_sealer.hpp).
+  const CacheSealer cache_sealer_;
   KeystoreStatus status_;
 };
 

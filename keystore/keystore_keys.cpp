@@ -3,8 +3,8 @@
 #include "keystore/base62.hpp"
 #include "keystore/keystore.hpp"
 #include "keystore/tokens.hpp"
-#include "schema/try.hpp"
 #include "keystore/validate.hpp"
+#include "schema/try.hpp"
 
 namespace keygate {
 
@@ -295,27 +295,28 @@ Result<std::optional<ResolvedKey>> Keystore::resolve(std::string_view user_id,
     cache_.put_key(user_id, provider, std::nullopt);
     return std::optional<ResolvedKey>{};
   }
-  CachedKeyRow sealed_row{stmt->column_text(0),
-                          stmt->column_text(1),
-                          stmt->column_opt_text(3),
-                          std::string(provider),
-                          Sealed{stmt->column_blob(4), stmt->column_blob(5), stmt->column_int(6)},
-                          stmt->column_opt_int(7)};
-  auto last_used = stmt->column_opt_int(2);
+  const std::string key_id = stmt->column_text(0);
+  const std::string source = stmt->column_text(1);
+  const std::optional<std::string> owner_id = stmt->column_opt_text(3);
+  const Sealed sealed{stmt->column_blob(4), stmt->column_blob(5), stmt->column_int(6)};
+  const std::optional<int64_t> expires_at = stmt->column_opt_int(7);
+  const auto last_used = stmt->column_opt_int(2);
   stmt->reset();
+  const SealContextView context{key_id, owner_id ? std::string_view(*owner_id) : "system",
+                                provider};
   // Fails closed: a row that does not authenticate is an error, never a silent fallback to
   // another key the caller did not choose.
-  KG_TRY(secret, open_cached_row(sealed_row));
+  KG_TRY(secret, sealer_->open(sealed, context));
   if (!last_used || t - *last_used >= kLastUsedGranularity) {
     KG_TRY(touch, db_.prepare("UPDATE provider_keys SET last_used_at = ? WHERE id = ?"));
-    touch->bind(1, t).bind(2, sealed_row.key_id);
+    touch->bind(1, t).bind(2, key_id);
     KG_CHECK(touch->run());
   }
-  std::string key_id = sealed_row.key_id;
-  std::string source = sealed_row.source;
-  cache_.put_key(user_id, provider, std::move(sealed_row));
-  return std::optional<ResolvedKey>(
-      ResolvedKey{std::move(*secret), std::move(source), std::move(key_id)});
+  // The cache keeps the key sealed again, under the process's cache key, which opens faster.
+  cache_.put_key(user_id, provider,
+                 CachedKeyRow{key_id, source, owner_id, std::string(provider),
+                              cache_sealer_.seal(*secret, context), expires_at});
+  return std::optional<ResolvedKey>(ResolvedKey{std::move(*secret), source, key_id});
 }
 
 Result<SecretKey> Keystore::open_cached_row(const CachedKeyRow& row) const {
@@ -326,7 +327,7 @@ Result<SecretKey> Keystore::open_cached_row(const CachedKeyRow& row) const {
   }
   // Viewed, not copied: this runs on every proxied request.
   const std::string_view owner = row.user_id ? std::string_view(*row.user_id) : "system";
-  return sealer_->open(row.sealed, SealContextView{row.key_id, owner, row.provider});
+  return cache_sealer_.open(row.sealed, SealContextView{row.key_id, owner, row.provider});
 }
 
 std::optional<Result<std::optional<ResolvedKey>>> Keystore::resolve_cached(

@@ -13,25 +13,11 @@
 #include <string_view>
 #include <vector>
 
+#include "keystore/seal_context.hpp"
 #include "keystore/secret.hpp"
 #include "schema/error.hpp"
 
 namespace keygate {
-
-// A SealContext's three fields, borrowed: opening a cached key on the request path builds no
-// strings. Valid while what it views is.
-struct SealContextView {
-  std::string_view key_id;
-  std::string_view owner;
-  std::string_view provider;
-};
-
-struct SealContext {
-  std::string key_id;
-  std::string owner;  // user id, or "system"
-  std::string provider;
-  operator SealContextView() const { return {key_id, owner, provider}; }
-};
 
 struct Sealed {
   std::vector<unsigned char> ciphertext;  // includes the 16-byte tag

@@ -28,7 +28,7 @@ TEST_CASE("a cached key row is a sealed row, a cached miss is remembered, clear(
           "[hot_cache]") {
   HotCache cache(5s);
   CachedKeyRow row{
-      "key_1",     "user", std::string("usr_1"), "openai", Sealed{{1, 2, 3}, {4, 5, 6}, 1},
+      "key_1",     "user", std::string("usr_1"), "openai", CacheSealed{{1, 2, 3}, {4, 5, 6}},
       std::nullopt};
   cache.put_key("usr_1", "openai", row);
   cache.put_key("usr_1", "anthropic", std::nullopt);
@@ -47,7 +47,7 @@ TEST_CASE("a cached key row is a sealed row, a cached miss is remembered, clear(
 
 TEST_CASE("a cached key past its expiry is not served", "[hot_cache]") {
   HotCache cache(5s);
-  CachedKeyRow row{"key_1", "user", std::string("usr_1"), "openai", Sealed{}, int64_t{100}};
+  CachedKeyRow row{"key_1", "user", std::string("usr_1"), "openai", CacheSealed{}, int64_t{100}};
   cache.put_key("usr_1", "openai", row);
   CHECK(cache.key("usr_1", "openai", 99));
   CHECK_FALSE(cache.key("usr_1", "openai", 100));
@@ -59,7 +59,7 @@ TEST_CASE("a row handed out stays whole and unchanged after clear() and a new pu
   HotCache cache(5s);
   cache.put_key("usr_1", "openai",
                 CachedKeyRow{"key_old", "user", std::string("usr_1"), "openai",
-                             Sealed{{1, 2, 3}, {4, 5, 6}, 1}, std::nullopt});
+                             CacheSealed{{1, 2, 3}, {4, 5, 6}}, std::nullopt});
   Identity alice{"usr_1", "alice", false, "tok_1"};
   cache.put_identity("hash-a", alice, std::nullopt);
   auto row = cache.key("usr_1", "openai", 0);
@@ -70,7 +70,7 @@ TEST_CASE("a row handed out stays whole and unchanged after clear() and a new pu
   cache.clear();
   cache.put_key("usr_1", "openai",
                 CachedKeyRow{"key_new", "user", std::string("usr_1"), "openai",
-                             Sealed{{7, 8}, {9}, 2}, std::nullopt});
+                             CacheSealed{{7, 8}, {9}}, std::nullopt});
   CHECK((*row)->key_id == "key_old");
   CHECK((*row)->sealed.ciphertext == std::vector<unsigned char>{1, 2, 3});
   CHECK(identity->user_name == "alice");

@@ -241,8 +241,8 @@ std::optional<std::string> selected_agent(const HttpExchange& ex, std::string_vi
   if (auto name = router::agent_from_model(model)) {
     return std::string(*name);
   }
-  if (auto h = ex.request().find("x-agent-id"); h != ex.request().end()) {
-    return std::string(h->value());
+  if (auto h = ex.request().find("x-agent-id")) {
+    return std::string(*h);
   }
   return std::nullopt;
 }

@@ -11,11 +11,12 @@
 #include <string_view>
 
 #include "gateway/asio_fwd.hpp"
+#include "gateway/client_request.hpp"
 #include "schema/error.hpp"
 
 namespace keygate::gateway {
 
-using Request = http::request<http::string_body>;
+using Request = ClientRequest;
 
 // The authenticated caller (empty for open routes).
 struct Caller {
@@ -58,8 +59,9 @@ class HttpExchange {
   virtual awaitable<bool> reply(http::status status, std::string_view body,
                                 std::string_view content_type = "application/json") = 0;
   template <class S>
-    requires std::same_as<S, std::string>
-  awaitable<bool> reply(http::status, S&&, std::string_view = {}) = delete;
+  requires std::same_as<S, std::string> awaitable<bool> reply(http::status, S&&,
+                                                              std::string_view = {})
+  = delete;
   virtual awaitable<bool> reply_error(const Error& error) = 0;
   awaitable<bool> reply_error(Error&&) = delete;
   // 204 and similar: no body.

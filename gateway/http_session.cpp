@@ -50,7 +50,7 @@ std::string make_request_id() {
 
 // The token from "Authorization: Bearer <t>" or "x-api-key: <t>" (Anthropic-style clients).
 std::string_view bearer_token(const Request& req) {
-  auto auth = req[http::field::authorization];
+  auto auth = req["authorization"];
   if (!auth.empty()) {
     constexpr std::string_view kBearer = "Bearer ";
     // ASCII case folding (std::tolower is a locale-aware call per character).
@@ -185,7 +185,7 @@ awaitable<std::optional<Error>> HttpSession::read_request_into(bool& ok) {
   if (draining_) {
     co_return std::nullopt;
   }
-  http::request_parser<http::string_body> parser;
+  ClientRequestParser parser(request_);  // fills request_ in place: no allocation once warm
   parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
   parser.body_limit(limits.max_body_bytes);
   reset_exchange();
@@ -243,7 +243,6 @@ awaitable<std::optional<Error>> HttpSession::read_request_into(bool& ok) {
   if (buffer_.capacity() > kKeptBuffer) {
     buffer_.shrink_to_fit();  // a long body's read buffer is not kept under an idle keep-alive
   }
-  request_ = parser.release();
   keep_alive_ = request_.keep_alive();
   ok = true;
   co_return std::nullopt;
@@ -252,8 +251,8 @@ awaitable<std::optional<Error>> HttpSession::read_request_into(bool& ok) {
 // Beast's async_read(_header) would do the same, but completes through the scheduler (a post)
 // even when the request is already buffered, which it usually is: a request arrives in one
 // segment and the idle read took it whole. So parse in place and read only for what is missing.
-awaitable<error_code> HttpSession::read_into(http::request_parser<http::string_body>& parser,
-                                             bool header_only, Millis timeout) {
+awaitable<error_code> HttpSession::read_into(ClientRequestParser& parser, bool header_only,
+                                             Millis timeout) {
   // One deadline for the whole header (or body), not one per read: a client trickling a byte at
   // a time must not reset it (slowloris).
   deadline_.expires_after(timeout);
@@ -542,11 +541,7 @@ awaitable<bool> HttpSession::start_stream(http::status status) {
   // a long conversation's body can be hundreds of KB, not to be held for a stream's whole length.
   // Nor are its header fields read once the stream's head is built: they go too (the bearer
   // token among them), keeping the method and version for the access log and keep-alive.
-  std::string().swap(request_.body());  // (moving an empty string in would keep the capacity)
-  Request bare;
-  bare.method(request_.method());
-  bare.version(request_.version());
-  request_ = std::move(bare);
+  request_.release_storage();
   buffer_.shrink_to_fit();
   co_return true;
 }

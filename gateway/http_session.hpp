@@ -48,8 +48,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, private Ht
   awaitable<std::optional<Error>> read_request_into(bool& ok);
   // Feeds the parser buffered bytes, reading more within `timeout` only while it needs them,
   // until the header (or the whole request) is complete.
-  awaitable<error_code> read_into(http::request_parser<http::string_body>& parser, bool header_only,
-                                  Millis timeout);
+  awaitable<error_code> read_into(ClientRequestParser& parser, bool header_only, Millis timeout);
   awaitable<void> handle_request();
   awaitable<void> dispatch();
   awaitable<void> reply_unanswered();

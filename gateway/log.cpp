@@ -32,7 +32,7 @@ void Logger::set_output(std::FILE* out) {
   out_ = out;
 }
 
-void Logger::write_line(std::string line) {
+void Logger::write_line(std::string_view line) {
   bool wake = false;
   {
     std::lock_guard lock(mutex_);

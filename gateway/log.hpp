@@ -19,8 +19,8 @@ class Logger {
   static Logger& instance();
   // Where lines go; stderr by default. The FILE must outlive the logger.
   void set_output(std::FILE* out);
-  void write_line(std::string line);  // `line` is one JSON object, no newline
-  void flush();                       // blocks until everything written so far is out
+  void write_line(std::string_view line);  // `line` is one JSON object, no newline
+  void flush();                            // blocks until everything written so far is out
   ~Logger();
 
  private:

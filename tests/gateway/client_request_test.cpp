@@ -139,3 +139,12 @@ TEST_CASE("the parser's limits and errors still apply", "[client_request]") {
   CHECK(parse(r, "GET / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n"));
   CHECK(parse(r, "POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nab") == http::error::need_more);
 }
+
+TEST_CASE("a method is any HTTP token, kept as sent", "[client_request]") {
+  ClientRequest r;
+  REQUIRE_FALSE(parse(r, "M-!#$%&'*+.^_`|~9 / HTTP/1.1\r\n\r\n"));
+  CHECK(r.method() == http::verb::unknown);
+  CHECK(r.method_string() == "M-!#$%&'*+.^_`|~9");
+  CHECK(parse(r, "M\"X / HTTP/1.1\r\n\r\n"));
+  CHECK(parse(r, "M\\X / HTTP/1.1\r\n\r\n"));
+}

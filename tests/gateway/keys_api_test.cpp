@@ -14,6 +14,7 @@
 #include "schema/time.hpp"
 #include "testing/gateway_fixture.hpp"
 #include "testing/http_client.hpp"
+#include "testing/log_capture.hpp"
 #include "testing/mock_upstream.hpp"
 
 using namespace keygate;
@@ -123,31 +124,6 @@ struct Fixture {
     REQUIRE(reqs.size() == before + 1);
     return reqs.back().header("authorization");
   }
-};
-
-// Every line the gateway logs while it lives.
-class LogCapture {
- public:
-  LogCapture() : file_(std::tmpfile()) { gateway::Logger::instance().set_output(file_); }
-  ~LogCapture() {
-    gateway::Logger::instance().flush();
-    gateway::Logger::instance().set_output(stderr);
-    std::fclose(file_);
-  }
-  std::string text() {
-    gateway::Logger::instance().flush();
-    std::fflush(file_);
-    std::rewind(file_);
-    std::string out;
-    char buf[4096];
-    while (std::size_t n = std::fread(buf, 1, sizeof buf, file_)) {
-      out.append(buf, n);
-    }
-    return out;
-  }
-
- private:
-  std::FILE* file_;
 };
 
 // No 8-character piece of `key` appears in `text`.

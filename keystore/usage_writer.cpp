@@ -1,7 +1,10 @@
 #include "keystore/usage_writer.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <iterator>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -130,7 +133,7 @@ struct UsageWriter::Impl {
   // writes a fraction of the pages (the writer's CPU per row fell by about a fifth); holding the
   // write lock a few milliseconds longer only delays other writers, which are rare (keys and
   // users being managed) and wait through the busy timeout.
-  Result<void> write(const std::vector<UsageRow>& rows, std::size_t& next) {
+  Result<void> write(std::span<const UsageRow> rows, std::size_t& next) {
     WorkPacer& pacer = WorkPacer::this_thread();
     std::size_t i = next;
     KG_TRY(tx, sqlite::transaction(db));
@@ -196,7 +199,7 @@ bool UsageWriter::enqueue(UsageRow row) {
   bool wake = false;
   {
     std::lock_guard lock(mutex_);
-    if (stopping_ || queue_.size() >= options_.capacity) {
+    if (stopping_ || queue_.size() + backlog_ >= options_.capacity) {
       dropped_.fetch_add(1, std::memory_order_relaxed);
       return false;
     }
@@ -235,15 +238,15 @@ void UsageWriter::stop() {
 
 std::size_t UsageWriter::queue_depth() const {
   std::lock_guard lock(mutex_);
-  return queue_.size();
+  return queue_.size() + backlog_;
 }
 
 bool UsageWriter::keeping_up() const {
   std::lock_guard lock(mutex_);
-  return !stopping_ && queue_.size() < options_.capacity / 4;
+  return !stopping_ && queue_.size() + backlog_ < options_.capacity / 4;
 }
 
-Result<void> UsageWriter::write_paced(const std::vector<UsageRow>& rows, std::size_t& written) {
+Result<void> UsageWriter::write_paced(std::span<const UsageRow> rows, std::size_t& written) {
   written = 0;
   WorkPacer::this_thread().restart();  // the wait for rows was not work
   Result<void> ok;
@@ -261,29 +264,38 @@ void UsageWriter::run() {
   // the core back. Behind, it writes flat out (losing rows is worse than latency).
   WorkPacer& pacer = WorkPacer::this_thread();
   pacer.start(options_.slice, [this] { return keeping_up(); });
-  std::vector<UsageRow> batch;
-  batch.reserve(options_.max_batch);
+  // The rows taken from the queue (all of it, by a swap) and how many of them are written. They
+  // are written max_batch at a time; the next swap comes once all are.
+  std::vector<UsageRow> taken;
+  std::size_t next = 0;
+  std::vector<UsageRow> valid;  // a batch without the rows the CHECK would refuse (rare)
   std::unique_lock lock(mutex_);
   for (;;) {
-    wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-    if (queue_.empty()) {
-      break;  // stopping, and everything is written
+    if (next == taken.size()) {
+      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) {
+        break;  // stopping, and everything is written
+      }
+      if (options_.max_delay.count() > 0 && !stopping_ && queue_.size() < options_.max_batch) {
+        wake_.wait_for(lock, options_.max_delay,
+                       [&] { return stopping_ || queue_.size() >= options_.max_batch; });
+      }
+      taken.swap(queue_);  // queue_ gets taken's emptied vector, and with it its capacity
+      next = 0;
     }
-    if (options_.max_delay.count() > 0 && !stopping_ && queue_.size() < options_.max_batch) {
-      wake_.wait_for(lock, options_.max_delay,
-                     [&] { return stopping_ || queue_.size() >= options_.max_batch; });
-    }
-    while (!queue_.empty() && batch.size() < options_.max_batch) {
-      batch.push_back(std::move(queue_.front()));
-      queue_.pop_front();
-    }
+    const std::size_t n = std::min(options_.max_batch, taken.size() - next);
+    backlog_ = taken.size() - next - n;
     lock.unlock();
 
-    const std::size_t n = batch.size();
+    std::span<const UsageRow> batch(taken.data() + next, n);
     // Rows the usage_known CHECK would refuse are not stored; they alone fail, not their batch.
-    const std::size_t refused =
-        std::erase_if(batch, [](const UsageRow& r) { return !usage_known_valid(r.usage_known); });
-    if (refused > 0) {
+    const auto is_refused = [](const UsageRow& r) { return !usage_known_valid(r.usage_known); };
+    if (std::any_of(batch.begin(), batch.end(), is_refused)) {
+      valid.clear();
+      std::copy_if(batch.begin(), batch.end(), std::back_inserter(valid),
+                   [&](const UsageRow& r) { return !is_refused(r); });
+      const std::size_t refused = n - valid.size();
+      batch = valid;
       failed_.fetch_add(refused, std::memory_order_relaxed);
       if (options_.on_write_error) {
         const Error e = Error::internal(
@@ -306,7 +318,19 @@ void UsageWriter::run() {
         options_.on_write_error(ok.error(), lost);
       }
     }
-    batch.clear();
+    next += n;
+    if (next == taken.size()) {
+      // The rows' strings are freed here, off the lock. The capacity stays for the swap to come,
+      // unless a backlog grew it past a few batches: idle memory is not kept for a burst.
+      taken.clear();
+      next = 0;
+      if (taken.capacity() > 4 * options_.max_batch) {
+        std::vector<UsageRow>().swap(taken);
+      }
+      if (valid.capacity() > options_.max_batch) {
+        std::vector<UsageRow>().swap(valid);
+      }
+    }
 
     lock.lock();
     done_seq_ += n;

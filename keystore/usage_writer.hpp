@@ -26,13 +26,14 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "schema/error.hpp"
 
@@ -111,7 +112,7 @@ class UsageWriter {
   void run();
   // Writes `rows` in one transaction, in time slices (see UsageWriterOptions::slice); `written`
   // counts the rows committed: all of them, or none when it fails.
-  Result<void> write_paced(const std::vector<UsageRow>& rows, std::size_t& written);
+  Result<void> write_paced(std::span<const UsageRow> rows, std::size_t& written);
   bool keeping_up() const;
 
   std::unique_ptr<Impl> impl_;  // the connection and prepared insert; writer thread only
@@ -119,7 +120,11 @@ class UsageWriter {
   mutable std::mutex mutex_;
   std::condition_variable wake_;  // rows queued, or stop
   std::condition_variable done_;  // a batch finished
-  std::deque<UsageRow> queue_;
+  // Rows enqueued and not yet taken by the writer. A vector rather than a deque: the writer swaps
+  // it for its own emptied one, so in steady state a row is moved into capacity that is already
+  // there (a deque of rows this size allocated a node per row, on the I/O thread).
+  std::vector<UsageRow> queue_;
+  std::size_t backlog_ = 0;    // rows the writer took with a swap but has not started writing yet
   uint64_t enqueued_seq_ = 0;  // rows accepted so far
   uint64_t done_seq_ = 0;      // rows committed or failed so far
   bool stopping_ = false;

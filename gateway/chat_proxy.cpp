@@ -360,7 +360,11 @@ awaitable<void> list_models(HttpExchange& ex, ApiContext& s) {
   w.key("data");
   w.start_array();
   for (const auto& provider : s.catalog.providers()) {
-    auto credential = co_await s.keys.resolve(ex.caller, provider);
+    std::optional<Result<Credential>> cached = s.keys.resolve_cached(ex.caller, provider);
+    if (!cached) {
+      cached.emplace(co_await s.keys.resolve(ex.caller, provider));
+    }
+    const Result<Credential>& credential = *cached;
     if (!credential) {
       continue;
     }

@@ -199,7 +199,12 @@ awaitable<std::optional<Error>> HttpSession::read_request_into(bool& ok) {
   parser.body_limit(limits.max_body_bytes);
   reset_exchange();
 
-  auto hec = co_await read_into(parser, true, limits.header_read_timeout);
+  // The request usually came whole in the idle read: parse it here, and await read_into (a
+  // coroutine frame and its resumptions) only for the bytes still missing.
+  auto hec = feed_parser(parser, buffer_, true);
+  if (hec == http::error::need_more) {
+    hec = co_await read_into(parser, true, limits.header_read_timeout);
+  }
   if (hec == http::error::body_limit) {
     // Beast checks Content-Length against the body limit while it reads the header.
     co_return body_too_large(limits.max_body_bytes);
@@ -232,7 +237,10 @@ awaitable<std::optional<Error>> HttpSession::read_request_into(bool& ok) {
     co_return body_too_large(limits.max_body_bytes);
   }
   if (!parser.is_done()) {
-    auto bec = co_await read_into(parser, false, limits.body_read_timeout);
+    auto bec = feed_parser(parser, buffer_, false);
+    if (bec == http::error::need_more) {
+      bec = co_await read_into(parser, false, limits.body_read_timeout);
+    }
     if (bec == http::error::body_limit) {
       co_return body_too_large(limits.max_body_bytes);
     }
@@ -339,7 +347,12 @@ awaitable<void> HttpSession::reply_unanswered() {
 }
 
 awaitable<void> HttpSession::dispatch() {
-  auto refusal = co_await route_and_authenticate();
+  std::unique_ptr<Error> refusal;
+  if (auto decided = route_and_authenticate_cached()) {
+    refusal = std::move(*decided);
+  } else {
+    refusal = co_await authenticate_from_store();
+  }
   if (refusal) {
     co_await reply_error(*refusal);
     co_return;
@@ -359,8 +372,10 @@ static std::unique_ptr<Error> refuse(Error e) {
   return std::make_unique<Error>(std::move(e));
 }
 
-// Finds the route and checks the caller; an error to answer when the request cannot proceed.
-awaitable<std::unique_ptr<Error>> HttpSession::route_and_authenticate() {
+// Finds the route and checks the caller: an error to answer when the request cannot proceed,
+// nullptr when it can, nullopt when the token must be looked up (authenticate_from_store).
+// Synchronous: nearly every request is decided here, without a coroutine frame of its own.
+std::optional<std::unique_ptr<Error>> HttpSession::route_and_authenticate_cached() {
   route_ = nullptr;
   auto target = request_.target();
   if (is_plain_path(target)) {
@@ -368,7 +383,7 @@ awaitable<std::unique_ptr<Error>> HttpSession::route_and_authenticate() {
   } else {
     auto parsed = boost::urls::parse_origin_form(target);
     if (!parsed) {
-      co_return refuse(Error::invalid_request("Malformed request target.", {}, "bad_path"));
+      return refuse(Error::invalid_request("Malformed request target.", {}, "bad_path"));
     }
     path_ = std::string(parsed->encoded_path());
     for (auto p : parsed->params()) {
@@ -378,7 +393,7 @@ awaitable<std::unique_ptr<Error>> HttpSession::route_and_authenticate() {
   for (auto& [k, v] : query_) {
     for (auto name : kCredentialQueryNames) {
       if (k == name) {
-        co_return refuse(Error::invalid_request(
+        return refuse(Error::invalid_request(
             "Credentials in the query string are refused (they end up in logs). Send the token "
             "in the Authorization header.",
             k, "credential_in_query"));
@@ -388,34 +403,49 @@ awaitable<std::unique_ptr<Error>> HttpSession::route_and_authenticate() {
   auto match = server_.routes().match(request_.method(), path_);
   if (!match.route) {
     if (match.path_matched) {
-      co_return refuse(Error{405,
-                             "invalid_request_error",
-                             "method_not_allowed",
-                             "Method not allowed on " + path_ + ".",
-                             {},
-                             false});
+      return refuse(Error{405,
+                          "invalid_request_error",
+                          "method_not_allowed",
+                          "Method not allowed on " + path_ + ".",
+                          {},
+                          false});
     }
-    co_return refuse(Error::not_found("Unknown path " + path_ + ".", "unknown_url"));
+    return refuse(Error::not_found("Unknown path " + path_ + ".", "unknown_url"));
   }
   params_ = std::move(match.params);
   route_ = match.route;
   if (route_->access == Access::open) {
-    co_return nullptr;
+    return nullptr;
   }
   auto token = bearer_token(request_);
   if (token.empty()) {
-    co_return refuse(Error::unauthorized(
+    return refuse(Error::unauthorized(
         "Missing token: send 'Authorization: Bearer <keygate token>'.", "missing_token"));
   }
-  auto who = co_await server_.authenticator().authenticate(token);
+  auto who = server_.authenticator().authenticate_cached(token);
   if (!who) {
-    co_return refuse(who.error());
+    return std::nullopt;
+  }
+  return admit(*who);
+}
+
+// The token's lookup in the keystore, off the I/O thread: a token not seen lately.
+awaitable<std::unique_ptr<Error>> HttpSession::authenticate_from_store() {
+  const std::string_view token = bearer_token(request_);
+  auto who = co_await server_.authenticator().authenticate(token);
+  co_return admit(who);
+}
+
+// The authenticated caller for this request, if the route lets it in.
+std::unique_ptr<Error> HttpSession::admit(Result<Caller>& who) {
+  if (!who) {
+    return refuse(who.error());
   }
   caller = std::move(*who);
   if (route_->access == Access::admin && !caller.admin) {
-    co_return refuse(Error::forbidden("This route is for administrators."));
+    return refuse(Error::forbidden("This route is for administrators."));
   }
-  co_return nullptr;
+  return nullptr;
 }
 
 // A one-byte peek rather than async_wait: a wait re-arms the socket in epoll (an epoll_ctl per

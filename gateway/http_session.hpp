@@ -52,7 +52,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, private Ht
   awaitable<void> handle_request();
   awaitable<void> dispatch();
   awaitable<void> reply_unanswered();
-  awaitable<std::unique_ptr<Error>> route_and_authenticate();
+  std::optional<std::unique_ptr<Error>> route_and_authenticate_cached();
+  awaitable<std::unique_ptr<Error>> authenticate_from_store();
+  std::unique_ptr<Error> admit(Result<Caller>& who);
   void watch_client();
   void on_watch_due(uint64_t request);
   void on_client_readable(const error_code& ec, std::size_t n);

@@ -21,6 +21,12 @@ struct Credential {
 class KeyResolver {
  public:
   virtual ~KeyResolver() = default;
+  // The credential when it is known without I/O (the key cache), else nullopt: then resolve()
+  // looks it up. Synchronous for the same reason as Authenticator::authenticate_cached.
+  virtual std::optional<Result<Credential>> resolve_cached(
+      const Caller& /*caller*/, const providers::Provider& /*provider*/) {
+    return std::nullopt;
+  }
   virtual awaitable<Result<Credential>> resolve(const Caller& caller,
                                                 const providers::Provider& provider) = 0;
   // The upstream refused the key (401/403): a personal key is marked "error".

@@ -18,16 +18,48 @@ std::optional<SecretKey> key_from_environment(const providers::Provider& provide
   return SecretKey(std::string_view(value));
 }
 
+namespace {
+
+Caller caller_of(Identity& identity) {
+  // The identity is this request's own copy: its strings move into the caller.
+  return Caller{std::move(identity.user_id), std::move(identity.user_name),
+                std::move(identity.token_id), identity.admin};
+}
+
+// The keystore's answer for a caller and provider as the credential to use: the caller's or the
+// operator's key, else the provider's environment variable, else an error.
+Result<Credential> credential_from(Result<std::optional<ResolvedKey>>& resolved,
+                                   const providers::Provider& provider) {
+  if (!resolved) {
+    return fail(resolved.error());
+  }
+  if (*resolved) {
+    auto& key = **resolved;
+    return Credential{std::move(key.secret), std::move(key.source), std::move(key.key_id)};
+  }
+  if (auto env = key_from_environment(provider)) {
+    return Credential{std::move(env), "env", {}};
+  }
+  return fail(Error::provider_key_missing(provider.id));
+}
+
+}  // namespace
+
+std::optional<Result<Caller>> KeystoreAuthenticator::authenticate_cached(std::string_view token) {
+  // A recently verified token, from memory, on this I/O thread.
+  auto cached = keystore_.authenticate_cached(token);
+  if (!cached) {
+    return std::nullopt;
+  }
+  if (!*cached) {
+    return fail(cached->error());
+  }
+  return caller_of(**cached);
+}
+
 awaitable<Result<Caller>> KeystoreAuthenticator::authenticate(std::string_view token) {
-  // Fast path on this I/O thread: a recently verified token, from memory (no database).
-  if (auto cached = keystore_.authenticate_cached(token)) {
-    if (!*cached) {
-      co_return fail(cached->error());
-    }
-    // The identity is this request's own copy: its strings move into the caller.
-    Identity& identity = **cached;
-    co_return Caller{std::move(identity.user_id), std::move(identity.user_name),
-                     std::move(identity.token_id), identity.admin};
+  if (auto cached = authenticate_cached(token)) {
+    co_return std::move(*cached);
   }
   std::string copy(token);
   auto work = [this, &copy] {
@@ -39,33 +71,30 @@ awaitable<Result<Caller>> KeystoreAuthenticator::authenticate(std::string_view t
   if (!identity) {
     co_return fail(identity.error());
   }
-  co_return Caller{std::move(identity->user_id), std::move(identity->user_name),
-                   std::move(identity->token_id), identity->admin};
+  co_return caller_of(*identity);
+}
+
+std::optional<Result<Credential>> KeystoreKeyResolver::resolve_cached(
+    const Caller& caller, const providers::Provider& provider) {
+  if (!provider.requires_key) {
+    return Credential{std::nullopt, "none", {}};
+  }
+  // The sealed row from memory, opened here (a microsecond of crypto, no I/O).
+  auto cached = keystore_.resolve_cached(caller.user_id, provider.id);
+  if (!cached) {
+    return std::nullopt;
+  }
+  return credential_from(*cached, provider);
 }
 
 awaitable<Result<Credential>> KeystoreKeyResolver::resolve(const Caller& caller,
                                                            const providers::Provider& provider) {
-  if (!provider.requires_key) {
-    co_return Credential{std::nullopt, "none", {}};
+  if (auto cached = resolve_cached(caller, provider)) {
+    co_return std::move(*cached);
   }
-  // Fast path: the sealed row from memory, opened here (a microsecond of crypto, no I/O).
-  auto cached = keystore_.resolve_cached(caller.user_id, provider.id);
   auto work = [&] { return keystore_.resolve(caller.user_id, provider.id); };
-  if (!cached) {
-    cached.emplace(co_await db_.run(work));
-  }
-  auto& resolved = *cached;
-  if (!resolved) {
-    co_return fail(resolved.error());
-  }
-  if (*resolved) {
-    auto& key = **resolved;
-    co_return Credential{std::move(key.secret), std::move(key.source), std::move(key.key_id)};
-  }
-  if (auto env = key_from_environment(provider)) {
-    co_return Credential{std::move(env), "env", {}};
-  }
-  co_return fail(Error::provider_key_missing(provider.id));
+  auto resolved = co_await db_.run(work);
+  co_return credential_from(resolved, provider);
 }
 
 void KeystoreKeyResolver::key_rejected(const Credential& credential, int status) {

@@ -12,6 +12,7 @@ namespace keygate::gateway {
 class KeystoreAuthenticator final : public Authenticator {
  public:
   KeystoreAuthenticator(Keystore& keystore, DbExecutor& db) : keystore_(keystore), db_(db) {}
+  std::optional<Result<Caller>> authenticate_cached(std::string_view token) override;
   awaitable<Result<Caller>> authenticate(std::string_view token) override;
 
  private:
@@ -22,6 +23,8 @@ class KeystoreAuthenticator final : public Authenticator {
 class KeystoreKeyResolver final : public KeyResolver {
  public:
   KeystoreKeyResolver(Keystore& keystore, DbExecutor& db) : keystore_(keystore), db_(db) {}
+  std::optional<Result<Credential>> resolve_cached(const Caller& caller,
+                                                   const providers::Provider& provider) override;
   awaitable<Result<Credential>> resolve(const Caller& caller,
                                         const providers::Provider& provider) override;
   void key_rejected(const Credential& credential, int status) override;

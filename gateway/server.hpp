@@ -20,6 +20,12 @@ namespace keygate::gateway {
 class Authenticator {
  public:
   virtual ~Authenticator() = default;
+  // The answer when it is known without I/O (a recently verified token), else nullopt: then
+  // authenticate() looks it up. A synchronous first step because nearly every request is
+  // answered here, and a coroutine layer per request costs a frame and a resumption.
+  virtual std::optional<Result<Caller>> authenticate_cached(std::string_view /*token*/) {
+    return std::nullopt;
+  }
   virtual awaitable<Result<Caller>> authenticate(std::string_view token) = 0;
 };
 

@@ -132,7 +132,11 @@ awaitable<std::unique_ptr<UpstreamResponse>> UpstreamCall::send(
     fail_attempt(result, upstream_target.error(), Outcome::rejected);
     co_return nullptr;
   }
-  auto credential = co_await keys_.resolve(ex_.caller, provider);
+  std::optional<Result<Credential>> cached = keys_.resolve_cached(ex_.caller, provider);
+  if (!cached) {
+    cached.emplace(co_await keys_.resolve(ex_.caller, provider));
+  }
+  Result<Credential>& credential = *cached;
   if (!credential) {
     fail_attempt(result, credential.error(), Outcome::rejected);
     co_return nullptr;

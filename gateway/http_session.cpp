@@ -1,5 +1,7 @@
 #include "gateway/http_session.hpp"
 
+#include <boost/beast/core/buffers_suffix.hpp>
+
 #include <boost/url/parse.hpp>
 
 #include <algorithm>
@@ -82,6 +84,7 @@ HttpSession::HttpSession(Server& server, tcp::socket socket)
   auto endpoint = socket_.remote_endpoint(ec);
   remote_ = ec ? "unknown" : endpoint.address().to_string();
   socket_.set_option(tcp::no_delay(true), ec);
+  socket_.non_blocking(true, ec);  // write_now() must never block the I/O thread
   watch_timer_ = server_.client_watch();
   // On the timer's thread, under its lock: hand over to this session's executor, unless the
   // session is on its way out. The reference moves into the posted handler: were it released
@@ -183,6 +186,13 @@ awaitable<std::optional<Error>> HttpSession::read_request_into(bool& ok) {
   // Keep-alive: wait for the first byte of the next request with the idle timeout; the header
   // then has its own, shorter deadline from its first byte (slowloris).
   if (buffer_.size() == 0) {
+    if (std::exchange(answered_at_once_, false)) {
+      // The answer went out a moment ago: the client cannot have sent its next request yet, and
+      // a read started now would find nothing (Asio tries the socket before it waits on epoll:
+      // a wasted recvfrom per request). Started after the work that is ready, it often finds
+      // the request there.
+      co_await net::post(socket_.get_executor(), net::use_awaitable);
+    }
     deadline_.expires_after(limits.idle_timeout);
     auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(kKeptBuffer), use_tuple);
     if (ec) {
@@ -510,13 +520,37 @@ ResponseHead HttpSession::common_head(unsigned status) {
   return head;
 }
 
-awaitable<bool> HttpSession::write_wire(const WireBuffers& buffers) {
+void HttpSession::client_lost() {
+  client_gone_ = true;
+  keep_alive_ = false;
+}
+
+std::optional<bool> HttpSession::write_now(const WireBuffers& buffers, std::size_t& written) {
+  error_code ec;
+  written = socket_.write_some(buffers, ec);  // one sendmsg; the socket is non-blocking
+  if (ec == net::error::would_block || ec == net::error::try_again) {
+    written = 0;
+    return std::nullopt;
+  }
+  if (ec) {
+    client_lost();
+    return false;
+  }
+  if (written < net::buffer_size(buffers)) {
+    return std::nullopt;
+  }
+  answered_at_once_ = true;
+  return true;
+}
+
+awaitable<bool> HttpSession::write_wire(const WireBuffers& buffers, std::size_t written) {
+  beast::buffers_suffix<WireBuffers> rest(buffers);
+  rest.consume(written);
   deadline_.expires_after(server_.limits().write_timeout);
-  auto [ec, n] = co_await net::async_write(socket_, buffers, use_tuple);
+  auto [ec, n] = co_await net::async_write(socket_, rest, use_tuple);
   deadline_.expires_never();
   if (ec) {
-    client_gone_ = true;
-    keep_alive_ = false;
+    client_lost();
     co_return false;
   }
   co_return true;
@@ -542,7 +576,11 @@ awaitable<bool> HttpSession::reply(http::status status, std::string_view body,
   head.add_content_length(body.size());
   const std::string text = head.finish();
   const WireBuffers wire{net::buffer(text), net::buffer(body.data(), body.size())};
-  co_return co_await write_wire(wire);
+  std::size_t written = 0;
+  if (const std::optional<bool> done = write_now(wire, written)) {
+    co_return *done;
+  }
+  co_return co_await write_wire(wire, written);
 }
 
 awaitable<bool> HttpSession::reply_empty(http::status status) {
@@ -558,7 +596,11 @@ awaitable<bool> HttpSession::reply_empty(http::status status) {
   }
   const std::string text = head.finish();
   const WireBuffers wire{net::buffer(text)};
-  co_return co_await write_wire(wire);
+  std::size_t written = 0;
+  if (const std::optional<bool> done = write_now(wire, written)) {
+    co_return *done;
+  }
+  co_return co_await write_wire(wire, written);
 }
 
 awaitable<bool> HttpSession::start_stream(http::status status) {
@@ -596,9 +638,13 @@ awaitable<bool> HttpSession::write_stream(std::string_view bytes) {
   const WireBuffers wire{net::buffer(stream_head_),
                          net::buffer(chunk_size_line(bytes.size(), size_line)),
                          net::buffer(bytes.data(), bytes.size()), net::buffer("\r\n", 2)};
-  const bool ok = co_await write_wire(wire);
+  std::size_t written = 0;
+  std::optional<bool> ok = write_now(wire, written);
+  if (!ok) {
+    ok = co_await write_wire(wire, written);
+  }
   std::string().swap(stream_head_);
-  co_return ok;
+  co_return *ok;
 }
 
 awaitable<void> HttpSession::end_stream(std::string_view last_bytes) {
@@ -619,7 +665,10 @@ awaitable<void> HttpSession::end_stream(std::string_view last_bytes) {
     wire[3] = net::buffer("\r\n", 2);
   }
   wire[4] = net::buffer("0\r\n\r\n", 5);  // the last chunk, no trailers
-  co_await write_wire(wire);
+  std::size_t written = 0;
+  if (!write_now(wire, written)) {
+    co_await write_wire(wire, written);
+  }
   std::string().swap(stream_head_);
 }
 

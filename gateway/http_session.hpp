@@ -60,10 +60,18 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, private Ht
   void on_client_readable(const error_code& ec, std::size_t n);
   // The status line and the fields every response carries; decides keep-alive.
   ResponseHead common_head(unsigned status);
-  // Writes up to five buffers in one go (head, chunk framing, data, ...) within the write
-  // timeout; false when the client is gone.
+  // Up to five buffers written in one go (head, chunk framing, data, ...).
   using WireBuffers = std::array<net::const_buffer, 5>;
-  awaitable<bool> write_wire(const WireBuffers& buffers);
+  // Writes what the socket takes at once, without waiting: true when that was everything, false
+  // when the client is gone, nothing when `written` bytes went and the rest must wait
+  // (write_wire). Nearly every response fits in the socket's send buffer; written through
+  // async_write it would still complete through the scheduler, a post and a resumption later.
+  std::optional<bool> write_now(const WireBuffers& buffers, std::size_t& written);
+  // Writes the buffers from byte `written` on, within the write timeout; false when the client
+  // is gone.
+  awaitable<bool> write_wire(const WireBuffers& buffers, std::size_t written);
+  void client_lost();
+  bool answered_at_once_ = false;  // the last write went out whole from write_now()
 
   void write_access_log();
   void reset_exchange();

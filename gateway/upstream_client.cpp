@@ -1,5 +1,7 @@
 #include "gateway/upstream_client.hpp"
 
+#include <boost/beast/core/buffers_suffix.hpp>
+
 #include <array>
 #include <tuple>
 
@@ -82,7 +84,8 @@ awaitable<error_code> UpstreamConnection::connect(const tcp::resolver::results_t
   }
   socket().set_option(tcp::no_delay(true), ec);
   if (!tls_) {
-    co_return error_code{};
+    plain_->non_blocking(true, ec);  // write_now() must never block the I/O thread
+    co_return ec;
   }
   // SNI: many providers sit behind shared front ends that pick the certificate by name.
   if (!SSL_set_tlsext_host_name(tls_->native_handle(), host.c_str())) {
@@ -93,17 +96,49 @@ awaitable<error_code> UpstreamConnection::connect(const tcp::resolver::results_t
   co_return deadline_.outcome(hec);
 }
 
-awaitable<error_code> UpstreamConnection::write(UpstreamRequestMessage& request, Millis timeout) {
+namespace {
+
+std::array<net::const_buffer, 2> wire_of(UpstreamRequestMessage& request) {
   const WipingString& head = request.head();
-  const std::array<net::const_buffer, 2> wire{net::buffer(head.data(), head.size()),
-                                              net::buffer(request.body())};
+  return {net::buffer(head.data(), head.size()), net::buffer(request.body())};
+}
+
+}  // namespace
+
+std::optional<error_code> UpstreamConnection::write_now(UpstreamRequestMessage& request,
+                                                        std::size_t& written) {
   read_size_.restart();
+  written = 0;
+  if (tls_) {
+    return std::nullopt;
+  }
+  const auto wire = wire_of(request);
+  error_code ec;
+  written = plain_->write_some(wire, ec);  // one sendmsg; the socket is non-blocking
+  if (ec == net::error::would_block || ec == net::error::try_again) {
+    written = 0;
+    return std::nullopt;
+  }
+  if (ec) {
+    return ec;
+  }
+  if (written < net::buffer_size(wire)) {
+    return std::nullopt;
+  }
+  return error_code{};
+}
+
+awaitable<error_code> UpstreamConnection::write(UpstreamRequestMessage& request, Millis timeout,
+                                                std::size_t written) {
+  read_size_.restart();
+  beast::buffers_suffix<std::array<net::const_buffer, 2>> rest(wire_of(request));
+  rest.consume(written);
   deadline_.expires_after(timeout);
   if (tls_) {
-    auto [ec, n] = co_await net::async_write(*tls_, wire, use_tuple);
+    auto [ec, n] = co_await net::async_write(*tls_, rest, use_tuple);
     co_return deadline_.outcome(ec);
   }
-  auto [ec, n] = co_await net::async_write(*plain_, wire, use_tuple);
+  auto [ec, n] = co_await net::async_write(*plain_, rest, use_tuple);
   co_return deadline_.outcome(ec);
 }
 
@@ -420,7 +455,18 @@ awaitable<Result<std::unique_ptr<UpstreamResponse>>> UpstreamClient::send(
       *live = conn.get();
     }
     bool reused = conn->reused;
-    auto ec = co_await conn->write(request, limits_.first_byte_timeout);
+    std::size_t written = 0;
+    error_code ec;
+    if (const std::optional<error_code> now = conn->write_now(request, written)) {
+      ec = *now;
+      if (!ec) {
+        // As the session does before its next read (HttpSession::read_request_into): the
+        // upstream cannot have answered yet, so read after the work that is ready.
+        co_await net::post(here, net::use_awaitable);
+      }
+    } else {
+      ec = co_await conn->write(request, limits_.first_byte_timeout, written);
+    }
     std::unique_ptr<UpstreamResponse> response;
     if (!ec) {
       response.reset(new UpstreamResponse(*this, std::move(conn)));

@@ -47,7 +47,13 @@ class UpstreamConnection {
 
   awaitable<error_code> connect(const tcp::resolver::results_type& endpoints,
                                 const std::string& host, Millis timeout);
-  awaitable<error_code> write(UpstreamRequestMessage& request, Millis timeout);
+  // Writes what a plain connection's socket takes at once, without waiting: the outcome when
+  // that was the whole request or an error, nothing when the rest (from byte `written`) must be
+  // written with write(). A request nearly always fits in the send buffer, and async_write would
+  // complete through the scheduler even then. A TLS connection always goes through write().
+  std::optional<error_code> write_now(UpstreamRequestMessage& request, std::size_t& written);
+  awaitable<error_code> write(UpstreamRequestMessage& request, Millis timeout,
+                              std::size_t written = 0);
   awaitable<error_code> read_header(ResponseParser& parser, Millis timeout);
   // Reads whatever arrives next into the connection's buffer, waiting at most `timeout`; the
   // caller passes the byte count to commit(). Not a coroutine: no frame of its own to keep

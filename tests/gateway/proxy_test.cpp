@@ -129,6 +129,72 @@ TEST_CASE("stream chunks are relayed the moment they arrive", "[proxy][stream]")
   CHECK(rest.find("[DONE]") != std::string::npos);
 }
 
+TEST_CASE("an answer larger than the socket takes at once reaches a late reader whole", "[proxy]") {
+  // Guards against: the direct write (write_now) taking a partial write for the whole, or the
+  // rest (write_wire) resending or skipping bytes. 8 MB is far past what loopback's send buffer
+  // takes while the client does not read.
+  const std::string content(8 * 1024 * 1024, 'x');
+  ProxyFixture f(openai_json_handler(content));
+  HttpConnection conn(f.gw->port());
+  conn.send("POST", "/v1/chat/completions", chat_body("openai/gpt-4o-mini"),
+            {{"authorization", bearer(f.gw->user_token)}});
+  std::this_thread::sleep_for(300ms);  // keygate has written what fits and waits for the rest
+  REQUIRE(conn.read_header() == 200);
+  const std::string body = conn.read_rest();
+  auto d = parse(body);
+  REQUIRE(d.IsObject());
+  CHECK(std::string(d["choices"][0]["message"]["content"].GetString()) == content);
+  // The connection is still good for the next request.
+  conn.send("POST", "/v1/chat/completions", chat_body("openai/gpt-4o-mini"),
+            {{"authorization", bearer(f.gw->user_token)}});
+  CHECK(conn.read_header() == 200);
+  CHECK(conn.read_rest().size() == body.size());
+}
+
+TEST_CASE("a request larger than the socket takes at once reaches the upstream whole", "[proxy]") {
+  // Guards against: the direct write to the upstream (UpstreamConnection::write_now) taking a
+  // partial write for the whole, or write() resending or skipping bytes of the rest.
+  const std::string content(12 * 1024 * 1024, 'q');
+  ProxyFixture f(openai_json_handler("ok"));
+  f.upstream.set_read_delay(300ms);  // the request fills the buffers; keygate waits for room
+  const std::string body = R"({"model": "openai/gpt-4o-mini", "messages": [{"role": "user", )"
+                           R"("content": ")" +
+                           content + R"("}]})";
+  auto r = f.chat(body);
+  REQUIRE(r.status == 200);
+  auto reqs = f.upstream.requests();
+  REQUIRE(reqs.size() == 1);
+  auto sent = parse(reqs[0].body);
+  REQUIRE(sent.IsObject());
+  CHECK(std::string(sent["messages"][0]["content"].GetString()) == content);
+}
+
+TEST_CASE("a stream event larger than the socket takes at once reaches a late reader whole",
+          "[proxy][stream]") {
+  const std::string piece(4 * 1024 * 1024, 'y');
+  ProxyFixture f(openai_paced_stream_handler({"first", piece, "last"}, 0ms));
+  HttpConnection conn(f.gw->port());
+  conn.send("POST", "/v1/chat/completions", chat_body("openai/gpt-4o-mini", true),
+            {{"authorization", bearer(f.gw->user_token)}});
+  std::this_thread::sleep_for(300ms);
+  REQUIRE(conn.read_header() == 200);
+  const std::string body = conn.read_rest();
+  std::string relayed;
+  for (const auto& event : sse_data(body)) {
+    if (event == "[DONE]") {
+      continue;
+    }
+    auto d = parse(event);
+    REQUIRE(d.IsObject());
+    const auto& delta = d["choices"][0]["delta"];
+    if (delta.HasMember("content") && delta["content"].IsString()) {
+      relayed += delta["content"].GetString();
+    }
+  }
+  CHECK(relayed == "first" + piece + "last");
+  CHECK(sse_data(body).back() == "[DONE]");
+}
+
 TEST_CASE("upstream errors keep their status in OpenAI's shape", "[proxy][errors]") {
   ProxyFixture f([](MockExchange& ex) -> net::awaitable<void> {
     co_await ex.respond(

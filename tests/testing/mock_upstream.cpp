@@ -138,11 +138,19 @@ net::awaitable<void> MockUpstream::serve(tcp::socket socket) {
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   for (;;) {
-    http::request<http::string_body> req;
-    auto [ec, n] = co_await http::async_read(stream, buffer, req, tuple);
+    // Room for bodies past Beast's 1 MB default: tests send requests larger than a socket takes
+    // in one write.
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(64 * 1024 * 1024);
+    if (const int64_t delay = read_delay_ms_.load(); delay > 0) {
+      net::steady_timer pause(stream.get_executor(), std::chrono::milliseconds(delay));
+      co_await pause.async_wait(tuple);
+    }
+    auto [ec, n] = co_await http::async_read(stream, buffer, parser, tuple);
     if (ec) {
       co_return;
     }
+    http::request<http::string_body> req = parser.release();
     RecordedRequest rec;
     rec.method = std::string(req.method_string());
     rec.target = std::string(req.target());

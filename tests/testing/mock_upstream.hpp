@@ -89,6 +89,9 @@ class MockUpstream {
     return "http://127.0.0.1:" + std::to_string(port_) + path;
   }
   void set_handler(MockHandler handler);
+  // How long the mock waits before it reads each request: a client's large request then fills
+  // the socket buffers and has to wait for room part-way.
+  void set_read_delay(std::chrono::milliseconds delay) { read_delay_ms_ = delay.count(); }
 
   std::vector<RecordedRequest> requests();
   std::size_t request_count();
@@ -116,6 +119,7 @@ class MockUpstream {
   std::size_t cancellations_ = 0;
   std::optional<std::chrono::steady_clock::time_point> last_cancel_;
   std::atomic<std::size_t> accepted_{0};
+  std::atomic<int64_t> read_delay_ms_{0};
 };
 
 // Common answers in OpenAI's wire format.

@@ -191,7 +191,7 @@ awaitable<std::optional<Error>> HttpSession::read_request_into(bool& ok) {
       // a read started now would find nothing (Asio tries the socket before it waits on epoll:
       // a wasted recvfrom per request). Started after the work that is ready, it often finds
       // the request there.
-      co_await net::post(socket_.get_executor(), net::use_awaitable);
+      co_await net::post(socket_.get_executor(), net::deferred);
     }
     deadline_.expires_after(limits.idle_timeout);
     auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(kKeptBuffer), use_tuple);

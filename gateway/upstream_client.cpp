@@ -179,9 +179,9 @@ awaitable<std::tuple<error_code, std::size_t>> UpstreamConnection::read_more(Mil
   const net::mutable_buffer room = prepare_read();
   deadline_.expires_after(timeout);
   if (tls_) {
-    return tls_->async_read_some(room, use_tuple);
+    return tls_->async_read_some(room, use_tuple_awaitable);
   }
-  return plain_->async_read_some(room, use_tuple);
+  return plain_->async_read_some(room, use_tuple_awaitable);
 }
 
 net::mutable_buffer UpstreamConnection::prepare_read() {
@@ -462,7 +462,7 @@ awaitable<Result<std::unique_ptr<UpstreamResponse>>> UpstreamClient::send(
       if (!ec) {
         // As the session does before its next read (HttpSession::read_request_into): the
         // upstream cannot have answered yet, so read after the work that is ready.
-        co_await net::post(here, net::use_awaitable);
+        co_await net::post(here, net::deferred);
       }
     } else {
       ec = co_await conn->write(request, limits_.first_byte_timeout, written);

@@ -225,7 +225,11 @@ awaitable<void> UpstreamCall::relay_whole(UpstreamResponse& response,
                                           const providers::Adapter& adapter,
                                           const router::Target& target, AttemptResult& result) {
   const auto waited_from = Clock::now();
-  auto body = co_await response.read_all();
+  std::string body;
+  std::optional<bool> whole = response.append_buffered(body);
+  if (!whole) {
+    whole = co_await response.read_rest(body);
+  }
   ex_.log.upstream_time += Clock::now() - waited_from;
   live_connection_ = nullptr;  // read in full: nothing left to cancel upstream
   response.release_connection();
@@ -233,13 +237,14 @@ awaitable<void> UpstreamCall::relay_whole(UpstreamResponse& response,
     mark_cancelled(result);
     co_return;
   }
-  if (!body) {
-    fail_attempt(result, body.error(), outcome_of(body.error()));
+  if (!*whole) {
+    const Error error = response.error();
+    fail_attempt(result, error, outcome_of(error));
     co_return;
   }
   result.time_to_first_token = Clock::now() - started_;
   std::string storage;  // for a translated answer; a passthrough is the upstream body itself
-  auto translated = adapter.translate_response_view(*body, target.model, result.usage, storage);
+  auto translated = adapter.translate_response_view(body, target.model, result.usage, storage);
   if (!translated) {
     fail_attempt(result, translated.error(), Outcome::upstream_error);
     co_return;

@@ -291,21 +291,55 @@ awaitable<bool> UpstreamResponse::read_some(std::string_view& piece) {
 }
 
 Error UpstreamResponse::error() const {
+  if (too_large_) {
+    return Error::upstream_unreachable("Upstream response is larger than the limit.");
+  }
   return read_error(read_error_, "while reading the response body");
+}
+
+bool UpstreamResponse::append_within_limit(std::string& all, std::string_view piece) {
+  all.append(piece);
+  if (all.size() > client_.limits().max_response_bytes) {
+    failed_ = true;
+    too_large_ = true;
+    return false;
+  }
+  return true;
+}
+
+std::optional<bool> UpstreamResponse::append_buffered(std::string& all) {
+  std::string_view piece;
+  while (!parser_.is_done()) {
+    const std::optional<bool> ready = read_buffered(piece);
+    if (!ready || !*ready) {
+      return ready;
+    }
+    if (!append_within_limit(all, piece)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+awaitable<bool> UpstreamResponse::read_rest(std::string& all) {
+  for (;;) {
+    if (const std::optional<bool> whole = append_buffered(all)) {
+      co_return *whole;
+    }
+    std::string_view piece;
+    // A statement of its own: g++ 12 miscompiled `!co_await read_some(piece) || ...` here (the
+    // piece was never appended and the body ended after its first read).
+    const bool got = co_await read_some(piece);
+    if (!got || !append_within_limit(all, piece)) {
+      co_return false;
+    }
+  }
 }
 
 awaitable<Result<std::string>> UpstreamResponse::read_all() {
   std::string all;
-  std::string_view piece;
-  while (!parser_.is_done()) {
-    if (!co_await read_some(piece)) {
-      co_return fail(error());
-    }
-    all.append(piece);
-    if (all.size() > client_.limits().max_response_bytes) {
-      failed_ = true;
-      co_return fail(Error::upstream_unreachable("Upstream response is larger than the limit."));
-    }
+  if (!co_await read_rest(all)) {
+    co_return fail(error());
   }
   co_return all;
 }

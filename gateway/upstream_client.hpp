@@ -104,6 +104,12 @@ class UpstreamResponse {
   Error error() const;
   // The whole remaining body, bounded by the configured limit (502 when larger).
   awaitable<Result<std::string>> read_all();
+  // read_all() in two steps. append_buffered() appends the body already read to `all`, without
+  // I/O: true when that was the whole body, false when it failed (error()), nothing when the
+  // rest must be read; read_rest() reads and appends it (false: failed). A small answer usually
+  // arrives with its header, and then costs no coroutine frame to read.
+  std::optional<bool> append_buffered(std::string& all);
+  awaitable<bool> read_rest(std::string& all);
   bool done() const { return parser_.is_done(); }
   // read_some() without I/O: nothing when the bytes already read hold no piece (it would wait).
   std::optional<bool> read_buffered(std::string_view& piece);
@@ -117,11 +123,14 @@ class UpstreamResponse {
  private:
   friend class UpstreamClient;
   UpstreamResponse(class UpstreamClient& client, std::unique_ptr<UpstreamConnection> conn);
+  // Appends a piece of the body to `all`; false when that passes max_response_bytes.
+  bool append_within_limit(std::string& all, std::string_view piece);
   UpstreamClient& client_;
   std::unique_ptr<UpstreamConnection> conn_;
   ResponseParser parser_;
   bool failed_ = false;
-  error_code read_error_;  // why read_some() failed
+  bool too_large_ = false;  // the body passed max_response_bytes
+  error_code read_error_;   // why read_some() failed
 
  public:
   ~UpstreamResponse() { release_connection(); }

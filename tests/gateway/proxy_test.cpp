@@ -195,6 +195,26 @@ TEST_CASE("a stream event larger than the socket takes at once reaches a late re
   CHECK(sse_data(body).back() == "[DONE]");
 }
 
+TEST_CASE("an answer over the response size limit is a 502, whether it came whole or in pieces",
+          "[proxy][errors][limits]") {
+  // Guards against: an unbounded read of an upstream's answer into memory. A small answer is
+  // taken from what was read with the header (UpstreamResponse::append_buffered), a large one
+  // is read on (read_all): both paths enforce the limit.
+  for (const std::size_t size : {std::size_t{600}, std::size_t{3 * 1024 * 1024}}) {
+    INFO("answer content of " << size << " bytes");
+    ProxyFixture f(openai_json_handler(std::string(size, 'z')), [&](gateway::Config& c) {
+      c.upstream.max_response_bytes = size / 2 + 256;  // 256: room for the JSON around it
+    });
+    auto r = f.chat(chat_body("openai/gpt-4o-mini"));
+    CHECK(r.status == 502);
+    CHECK(r.body.find("larger than the limit") != std::string::npos);
+    CHECK(r.body.find("zzzz") == std::string::npos);
+    // Under the limit, the same answer passes.
+    f.upstream.set_handler(openai_json_handler(std::string(size / 4, 'z')));
+    CHECK(f.chat(chat_body("openai/gpt-4o-mini")).status == 200);
+  }
+}
+
 TEST_CASE("upstream errors keep their status in OpenAI's shape", "[proxy][errors]") {
   ProxyFixture f([](MockExchange& ex) -> net::awaitable<void> {
     co_await ex.respond(

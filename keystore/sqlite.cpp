@@ -132,6 +132,11 @@ void Statement::reset() {
   bind_error_ = 0;
 }
 
+void Statement::rewind() {
+  sqlite3_reset(stmt_);
+  bind_error_ = 0;
+}
+
 bool Statement::is_null(int column) const {
   return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
 }

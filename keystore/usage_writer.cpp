@@ -93,9 +93,9 @@ struct UsageWriter::Impl {
     return day_text[slot];
   }
 
-  // Binds row `r` as the `slot`-th row of `s`. Text is bound without a copy: the rows and
-  // day_text outlive the statement's run, and write() resets the statement (dropping the
-  // bindings) before they change.
+  // Binds row `r` as the `slot`-th row of `s`, every one of its 22 parameters. Text is bound
+  // without a copy: the rows and day_text outlive the statement's run, and every run binds all
+  // parameters anew (write() only rewinds the statement, leaving the old bindings unread).
   void bind_row(sqlite::Statement& s, std::size_t slot, const UsageRow& r) {
     const int b = static_cast<int>(slot) * kColumns;
     s.bind_static(b + 1, r.request_id)
@@ -149,7 +149,9 @@ struct UsageWriter::Impl {
         bind_row(s, j, rows[i + j]);
       }
       Result<void> ran = s.run();
-      s.reset();  // drops the in-place bindings before the rows can change
+      // Every parameter is bound again before the next run (bind_row), so the bindings are not
+      // cleared: the text they point at may be freed meanwhile, but SQLite reads it only in step.
+      s.rewind();
       KG_CHECK(ran);
       i += n;
     }

@@ -11,6 +11,7 @@
 #include "gateway/buffered_parse.hpp"
 #include "gateway/log.hpp"
 #include "gateway/request_target.hpp"
+#include "gateway/write_at_once.hpp"
 #include "providers/anthropic_inbound.hpp"
 #include "schema/json.hpp"
 
@@ -526,18 +527,13 @@ void HttpSession::client_lost() {
 }
 
 std::optional<bool> HttpSession::write_now(const WireBuffers& buffers, std::size_t& written) {
-  error_code ec;
-  written = socket_.write_some(buffers, ec);  // one sendmsg; the socket is non-blocking
-  if (ec == net::error::would_block || ec == net::error::try_again) {
-    written = 0;
+  const std::optional<error_code> done = write_at_once(socket_, buffers, written);
+  if (!done) {
     return std::nullopt;
   }
-  if (ec) {
+  if (*done) {
     client_lost();
     return false;
-  }
-  if (written < net::buffer_size(buffers)) {
-    return std::nullopt;
   }
   answered_at_once_ = true;
   return true;

@@ -1,15 +1,16 @@
 #include "gateway/upstream_client.hpp"
 
-#include <boost/beast/core/buffers_suffix.hpp>
-
 #include <array>
 #include <tuple>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/url/parse.hpp>
 
 #include <openssl/ssl.h>
+
+#include "gateway/write_at_once.hpp"
 
 namespace keygate::gateway {
 
@@ -112,20 +113,7 @@ std::optional<error_code> UpstreamConnection::write_now(UpstreamRequestMessage& 
   if (tls_) {
     return std::nullopt;
   }
-  const auto wire = wire_of(request);
-  error_code ec;
-  written = plain_->write_some(wire, ec);  // one sendmsg; the socket is non-blocking
-  if (ec == net::error::would_block || ec == net::error::try_again) {
-    written = 0;
-    return std::nullopt;
-  }
-  if (ec) {
-    return ec;
-  }
-  if (written < net::buffer_size(wire)) {
-    return std::nullopt;
-  }
-  return error_code{};
+  return write_at_once(*plain_, wire_of(request), written);
 }
 
 awaitable<error_code> UpstreamConnection::write(UpstreamRequestMessage& request, Millis timeout,

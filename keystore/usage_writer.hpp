@@ -76,7 +76,10 @@ struct UsageWriterOptions {
   // (work_pacer.hpp, paced_vfs.hpp). On a saturated core a writer that
   // ran for a whole scheduler tick (~4 ms) would stall the I/O thread for that long: the p99 of
   // every request. Behind, it writes flat out (losing rows is worse than latency). 0: no pacing.
-  std::chrono::microseconds slice{250};
+  // 50 us, about one 16-row statement: a request that arrives while the writer has the core
+  // waits at most that long. At one connection, p99 was 0.32 ms with 250 us slices and 0.12 ms
+  // with 50 (20 us: 0.11); CPU per request at 16 connections the same within noise.
+  std::chrono::microseconds slice{50};
   // Called on the writer thread when a batch could not be stored (rows lost).
   std::function<void(const Error& error, std::size_t rows)> on_write_error;
 };

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include "keystore/sqlite.hpp"
 #include "keystore/work_pacer.hpp"
 
 // A shim in the shape SQLite documents for VFSes layered over another
@@ -173,6 +174,7 @@ int shim_current_time_int64(sqlite3_vfs* vfs, sqlite3_int64* out) {
 }
 
 sqlite3_vfs* make_vfs() {
+  configure_library();  // before sqlite3_vfs_find, which initialises SQLite
   sqlite3_vfs* root = sqlite3_vfs_find(nullptr);
   // Version 2 methods (xCurrentTimeInt64) are forwarded; the system-call overrides of version
   // 3 exist for SQLite's own tests and are left out.

@@ -179,7 +179,15 @@ std::optional<std::string> Statement::column_opt_text(int column) const {
   return column_text(column);
 }
 
+void configure_library() {
+  // SQLITE_MISUSE when SQLite was initialised first (by code outside keygate): then its
+  // defaults stay, which are correct, only slower.
+  static const int configured = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  (void)configured;
+}
+
 Result<Database> Database::open(const std::string& path, const char* vfs) {
+  configure_library();
   sqlite3* raw = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags, vfs);

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <sqlite3.h>
+
 #include "keystore/sqlite.hpp"
 #include "schema/migrations.hpp"
 #include "test_support.hpp"
@@ -133,4 +135,15 @@ TEST_CASE("bind_static reads the caller's bytes; empty is TEXT, or NULL with _or
   CHECK(stmt->column_text(2) == "gpt-4o-mini");
   CHECK(stmt->column_text(5) == "null");
   CHECK(stmt->is_null(3));
+}
+
+TEST_CASE("SQLite keeps no memory statistics (a global mutex on every allocation)", "[sqlite]") {
+  // Guards against: configure_library() not running before SQLite initialises, which leaves every
+  // SQLite allocation in the process (the usage writer's above all) taking a global mutex.
+  testing::TempDir dir;
+  auto db = sqlite::Database::open(dir.file("k.db"));
+  REQUIRE(db.has_value());
+  REQUIRE(sqlite::apply_migrations(*db).has_value());
+  REQUIRE(db->exec("INSERT INTO meta(key, value) VALUES('probe', zeroblob(100000))").has_value());
+  CHECK(sqlite3_memory_used() == 0);  // counted only with statistics on
 }

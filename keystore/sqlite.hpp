@@ -79,8 +79,8 @@ class Statement {
 
 // Process-wide SQLite settings, applied before SQLite first initialises (Database::open and the
 // paced VFS call it; later calls do nothing). Memory statistics off: with them on, every
-// allocation SQLite makes takes a global mutex to count bytes nobody reads here, about 3% of the
-// usage writer's instructions a row.
+// allocation SQLite makes takes a global mutex to count bytes nobody reads here: 2-4% of the
+// usage writer's instructions a row (callgrind, on databases of 2M and 39M rows).
 void configure_library();
 
 class Database {

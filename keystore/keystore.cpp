@@ -10,8 +10,8 @@ namespace keygate {
 Result<std::unique_ptr<Keystore>> Keystore::open(const std::string& db_path,
                                                  std::optional<MasterKeyMaterial> master_key) {
   KG_CHECK(crypto_init());
-  KG_TRY(db, sqlite::Database::open(db_path));
-  KG_CHECK(sqlite::apply_migrations(*db));
+  KG_TRY(db, db::Database::open(db_path));
+  KG_CHECK(db::apply_migrations(*db));
   std::unique_ptr<Keystore> ks(new Keystore(std::move(*db)));
   ks->clock_ = [] { return now_unix(); };
   KG_CHECK(ks->unlock(std::move(master_key)));
@@ -54,7 +54,7 @@ Result<void> Keystore::unlock(std::optional<MasterKeyMaterial> master_key) {
     // Fresh database: adopt this key as version 1 and create the token pepper. A database that
     // already holds tokens or keys but lost its meta rows must not silently adopt a new key: its
     // rows would never open again.
-    KG_TRY(tx, sqlite::transaction(db_));
+    KG_TRY(tx, db::transaction(db_));
     KG_TRY(used, db_.prepare("SELECT (SELECT count(*) FROM tokens) + "
                              "(SELECT count(*) FROM provider_keys)"));
     KG_TRY(counted, used->step());

@@ -36,7 +36,7 @@
 #include "keystore/hot_cache.hpp"
 #include "keystore/master_key.hpp"
 #include "keystore/sealer.hpp"
-#include "keystore/sqlite.hpp"
+#include "keystore/database.hpp"
 #include "keystore/store.hpp"
 #include "keystore/tokens.hpp"
 #include "schema/error.hpp"
@@ -119,7 +119,7 @@ class Keystore {
                                            int64_t test_stop_after_rows = -1);
 
  private:
-  explicit Keystore(sqlite::Database db) : db_(std::move(db)) {}
+  explicit Keystore(db::Database db) : db_(std::move(db)) {}
 
   Result<void> unlock(std::optional<MasterKeyMaterial> master_key);
   Result<void> require_ready() const;
@@ -137,7 +137,7 @@ class Keystore {
   // holding mu_ must not stall an I/O thread). Written only by unlock() and rotation.
   mutable std::shared_mutex material_mu_;
   HotCache cache_;
-  sqlite::Database db_;
+  db::Database db_;
   std::function<int64_t()> clock_;
   std::optional<MasterKeyMaterial> master_;
   std::unique_ptr<Sealer> sealer_;      // current master key version; null when sealed

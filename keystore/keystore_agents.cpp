@@ -13,7 +13,7 @@ namespace {
 constexpr std::string_view kAgentColumns =
     "user_id, name, model, params_json, fallbacks_json, created_at, updated_at";
 
-Agent read_agent(const sqlite::Statement& s) {
+Agent read_agent(const db::Statement& s) {
   return Agent{s.column_text(0), s.column_text(1), s.column_text(2), s.column_text(3),
                s.column_text(4), s.column_int(5),  s.column_int(6)};
 }

@@ -18,12 +18,12 @@ constexpr std::string_view kTokenColumns =
 // a write transaction.
 constexpr int64_t kLastUsedGranularity = 60;
 
-User read_user(const sqlite::Statement& s) {
+User read_user(const db::Statement& s) {
   return User{s.column_text(0), s.column_text(1), s.column_text(2) == "admin", s.column_int(3),
               s.column_int(4) != 0};
 }
 
-TokenInfo read_token(const sqlite::Statement& s) {
+TokenInfo read_token(const db::Statement& s) {
   return TokenInfo{s.column_text(0), s.column_text(1),    s.column_text(2),    s.column_text(3),
                    s.column_int(4),  s.column_opt_int(5), s.column_opt_int(6), s.column_opt_int(7)};
 }
@@ -65,7 +65,7 @@ Result<CreatedUser> Keystore::create_user(std::string_view name, bool admin) {
   KG_CHECK(require_ready());
   CreatedUser out;
   out.user = User{random_id("usr_"), std::string(name), admin, now(), false};
-  KG_TRY(tx, sqlite::transaction(db_));
+  KG_TRY(tx, db::transaction(db_));
   KG_TRY(stmt, db_.prepare("INSERT INTO users(id, name, role, created_at) VALUES(?, ?, ?, ?)"));
   stmt->bind(1, out.user.id)
       .bind(2, out.user.name)
@@ -123,7 +123,7 @@ Result<CreatedToken> Keystore::create_token(std::string_view user_id, std::strin
                                             std::optional<int64_t> expires_at) {
   std::lock_guard lock(mu_);
   KG_CHECK(require_ready());
-  KG_TRY(tx, sqlite::transaction(db_));
+  KG_TRY(tx, db::transaction(db_));
   KG_TRY(exists, db_.prepare("SELECT 1 FROM users WHERE id = ?"));
   exists->bind(1, user_id);
   KG_TRY(row, exists->step());

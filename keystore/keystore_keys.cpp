@@ -15,12 +15,12 @@ constexpr std::string_view kKeyColumns =
     "created_at, updated_at, last_used_at, last_tested_at, last_error";
 
 // Matches the rows `owner` may see: its own user-scope keys, or system keys for nullopt.
-constexpr std::string_view kOwnerFilter = "scope = ? AND user_id IS ?";
+constexpr std::string_view kOwnerFilter = "scope = ? AND user_id IS NOT DISTINCT FROM ?";
 
 constexpr int64_t kLastUsedGranularity = 60;
 constexpr size_t kMaxSecretBytes = 8192;
 
-KeyRecord read_key(const sqlite::Statement& s) {
+KeyRecord read_key(const db::Statement& s) {
   KeyRecord k;
   k.id = s.column_text(0);
   k.scope = s.column_text(1);
@@ -41,7 +41,7 @@ KeyRecord read_key(const sqlite::Statement& s) {
 }
 
 // Binds kOwnerFilter's two parameters starting at `index`.
-void bind_owner(sqlite::Statement& s, int index, const Owner& owner) {
+void bind_owner(db::Statement& s, int index, const Owner& owner) {
   s.bind(index, owner ? "user" : "system").bind(index + 1, owner);
 }
 
@@ -107,7 +107,7 @@ Result<KeyRecord> Keystore::create_key(const Owner& owner, std::string_view prov
   if (expires_at && *expires_at <= t) {
     return fail(Error::invalid_request("'expires_at' is in the past.", "expires_at"));
   }
-  KG_TRY(tx, sqlite::transaction(db_));
+  KG_TRY(tx, db::transaction(db_));
   if (owner) {
     KG_TRY(exists, db_.prepare("SELECT 1 FROM users WHERE id = ?"));
     exists->bind(1, *owner);
@@ -180,7 +180,7 @@ Result<KeyRecord> Keystore::update_key(const Owner& owner, std::string_view key_
   if (patch.api_key) {
     KG_CHECK(require_ready());
   }
-  KG_TRY(tx, sqlite::transaction(db_));
+  KG_TRY(tx, db::transaction(db_));
   KG_TRY(current, get_key_locked(owner, key_id));  // 404 for anyone but the owner
   KeyRecord k = std::move(*current);
   int64_t t = now();
@@ -281,14 +281,13 @@ Result<std::optional<ResolvedKey>> Keystore::resolve(std::string_view user_id,
   int64_t t = now();
   // Personal keys before system keys, then lowest priority, then newest. One statement reads the
   // sealed row too, so the choice and the ciphertext come from the same snapshot.
-  KG_TRY(stmt,
-         db_.prepare("SELECT id, scope, last_used_at, user_id, ciphertext, nonce, "
-                     "master_key_version, expires_at FROM provider_keys "
-                     "WHERE provider = ? AND status = 'active' "
-                     "AND (expires_at IS NULL OR expires_at > ?) "
-                     "AND ((scope = 'user' AND user_id = ?) OR scope = 'system') "
-                     "ORDER BY scope = 'user' DESC, priority ASC, created_at DESC, rowid DESC "
-                     "LIMIT 1"));
+  KG_TRY(stmt, db_.prepare("SELECT id, scope, last_used_at, user_id, ciphertext, nonce, "
+                           "master_key_version, expires_at FROM provider_keys "
+                           "WHERE provider = ? AND status = 'active' "
+                           "AND (expires_at IS NULL OR expires_at > ?) "
+                           "AND ((scope = 'user' AND user_id = ?) OR scope = 'system') "
+                           "ORDER BY scope = 'user' DESC, priority ASC, created_at DESC, " +
+                           std::string(db_.insertion_order()) + " DESC LIMIT 1"));
   stmt->bind(1, provider).bind(2, t).bind(3, user_id);
   KG_TRY(row, stmt->step());
   if (!*row) {

@@ -18,7 +18,7 @@ struct Row {
   Sealed sealed;
 };
 
-Result<std::optional<Row>> read_row(sqlite::Database& db, const std::string& id) {
+Result<std::optional<Row>> read_row(db::Database& db, const std::string& id) {
   KG_TRY(stmt, db.prepare("SELECT user_id, provider, ciphertext, nonce, master_key_version "
                           "FROM provider_keys WHERE id = ?"));
   stmt->bind(1, id);
@@ -61,7 +61,7 @@ Result<RotationReport> Keystore::rotate_master_key(MasterKeyMaterial new_key,
     report.to_version = **pending_version;
   } else {
     report.to_version = report.from_version + 1;
-    KG_TRY(tx, sqlite::transaction(db_));
+    KG_TRY(tx, db::transaction(db_));
     KG_CHECK(meta::put_text(db_, meta::kRotationVersion, std::to_string(report.to_version)));
     KG_CHECK(meta::put_text(db_, meta::kRotationCheck, new_check));
     KG_CHECK(tx->commit());
@@ -89,7 +89,7 @@ Result<RotationReport> Keystore::rotate_master_key(MasterKeyMaterial new_key,
     if (test_stop_after_rows >= 0 && report.resealed >= test_stop_after_rows) {
       return report;  // finished == false: simulated crash
     }
-    KG_TRY(tx, sqlite::transaction(db_));
+    KG_TRY(tx, db::transaction(db_));
     KG_TRY(row, read_row(db_, id));
     if (!*row || (*row)->sealed.master_key_version == report.to_version) {
       continue;
@@ -114,7 +114,7 @@ Result<RotationReport> Keystore::rotate_master_key(MasterKeyMaterial new_key,
   }
   KG_TRY(pepper, open_pepper(*sealer_, **stored_pepper));
   {
-    KG_TRY(tx, sqlite::transaction(db_));
+    KG_TRY(tx, db::transaction(db_));
     KG_CHECK(meta::put(db_, meta::kTokenPepper, seal_pepper(next, *pepper)));
     KG_CHECK(meta::put_text(db_, meta::kMasterKeyVersion, std::to_string(report.to_version)));
     KG_CHECK(meta::put_text(db_, meta::kMasterKeyCheck, new_check));

@@ -4,7 +4,7 @@
 
 namespace keygate::meta {
 
-Result<std::optional<sqlite::Blob>> get(sqlite::Database& db, std::string_view key) {
+Result<std::optional<db::Blob>> get(db::Database& db, std::string_view key) {
   auto stmt = db.prepare("SELECT value FROM meta WHERE key = ?");
   if (!stmt) {
     return fail(stmt.error());
@@ -15,12 +15,12 @@ Result<std::optional<sqlite::Blob>> get(sqlite::Database& db, std::string_view k
     return fail(row.error());
   }
   if (!*row) {
-    return std::optional<sqlite::Blob>{};
+    return std::optional<db::Blob>{};
   }
-  return std::optional<sqlite::Blob>(stmt->column_blob(0));
+  return std::optional<db::Blob>(stmt->column_blob(0));
 }
 
-Result<std::optional<std::string>> get_text(sqlite::Database& db, std::string_view key) {
+Result<std::optional<std::string>> get_text(db::Database& db, std::string_view key) {
   auto blob = get(db, key);
   if (!blob) {
     return fail(blob.error());
@@ -31,7 +31,7 @@ Result<std::optional<std::string>> get_text(sqlite::Database& db, std::string_vi
   return std::optional<std::string>(std::string((*blob)->begin(), (*blob)->end()));
 }
 
-Result<std::optional<int64_t>> get_int(sqlite::Database& db, std::string_view key) {
+Result<std::optional<int64_t>> get_int(db::Database& db, std::string_view key) {
   auto text = get_text(db, key);
   if (!text) {
     return fail(text.error());
@@ -47,7 +47,7 @@ Result<std::optional<int64_t>> get_int(sqlite::Database& db, std::string_view ke
   return std::optional<int64_t>(v);
 }
 
-Result<void> put(sqlite::Database& db, std::string_view key, std::span<const unsigned char> value) {
+Result<void> put(db::Database& db, std::string_view key, std::span<const unsigned char> value) {
   auto stmt = db.prepare(
       "INSERT INTO meta(key, value) VALUES(?, ?) "
       "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
@@ -58,13 +58,13 @@ Result<void> put(sqlite::Database& db, std::string_view key, std::span<const uns
   return stmt->run();
 }
 
-Result<void> put_text(sqlite::Database& db, std::string_view key, std::string_view value) {
+Result<void> put_text(db::Database& db, std::string_view key, std::string_view value) {
   return put(db, key,
              std::span<const unsigned char>(reinterpret_cast<const unsigned char*>(value.data()),
                                             value.size()));
 }
 
-Result<void> erase(sqlite::Database& db, std::string_view key) {
+Result<void> erase(db::Database& db, std::string_view key) {
   auto stmt = db.prepare("DELETE FROM meta WHERE key = ?");
   if (!stmt) {
     return fail(stmt.error());

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "keystore/sqlite.hpp"
+#include "keystore/database.hpp"
 
 namespace keygate::meta {
 
@@ -16,11 +16,11 @@ inline constexpr std::string_view kTokenPepper = "token_pepper";  // nonce || ci
 inline constexpr std::string_view kRotationVersion = "rotation_target_version";
 inline constexpr std::string_view kRotationCheck = "rotation_target_check";
 
-Result<std::optional<sqlite::Blob>> get(sqlite::Database& db, std::string_view key);
-Result<std::optional<std::string>> get_text(sqlite::Database& db, std::string_view key);
-Result<std::optional<int64_t>> get_int(sqlite::Database& db, std::string_view key);
-Result<void> put(sqlite::Database& db, std::string_view key, std::span<const unsigned char> value);
-Result<void> put_text(sqlite::Database& db, std::string_view key, std::string_view value);
-Result<void> erase(sqlite::Database& db, std::string_view key);
+Result<std::optional<db::Blob>> get(db::Database& db, std::string_view key);
+Result<std::optional<std::string>> get_text(db::Database& db, std::string_view key);
+Result<std::optional<int64_t>> get_int(db::Database& db, std::string_view key);
+Result<void> put(db::Database& db, std::string_view key, std::span<const unsigned char> value);
+Result<void> put_text(db::Database& db, std::string_view key, std::string_view value);
+Result<void> erase(db::Database& db, std::string_view key);
 
 }  // namespace keygate::meta

@@ -7,9 +7,9 @@
 
 #include <sqlite3.h>
 
-#include "schema/try.hpp"
 #include "schema/json.hpp"
 #include "schema/time.hpp"
+#include "schema/try.hpp"
 
 namespace keygate {
 
@@ -65,7 +65,7 @@ std::optional<std::string> opt_column(sqlite3_stmt* s, int column) {
 
 // Whether [from, to) spans most of the table's time range: then a plain table scan beats one
 // index probe per row (measured about 3x on a million rows). Both ends come from the index.
-Result<bool> covers_most(sqlite::Database& db, int64_t from_ms, int64_t to_ms) {
+Result<bool> covers_most(db::Database& db, int64_t from_ms, int64_t to_ms) {
   KG_TRY(span, db.prepare("SELECT min(started_at_ms), max(started_at_ms) FROM usage"));
   KG_TRY(row, span->step());
   if (!*row || span->is_null(0)) {
@@ -237,9 +237,11 @@ Result<std::pair<int64_t, int64_t>> parse_usage_range(std::string_view from, std
 }
 
 Result<std::unique_ptr<UsageReports>> UsageReports::open(const std::string& db_path) {
-  KG_TRY(db, sqlite::Database::open(db_path));
+  KG_TRY(db, db::Database::open(db_path));
   // Reports only read; this connection must never write by accident.
-  KG_CHECK(db->exec("PRAGMA query_only=ON"));
+  KG_CHECK(db->exec(db->backend() == db::Backend::sqlite
+                        ? "PRAGMA query_only=ON"
+                        : "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"));
   return std::unique_ptr<UsageReports>(new UsageReports(std::move(*db)));
 }
 
@@ -269,6 +271,9 @@ Result<UsageReport> UsageReports::query(const UsageQuery& q) {
     }
     user_id = it->first;
   }
+  if (db_.backend() == db::Backend::postgres) {
+    return query_postgres(q, std::move(report), names, user_id);
+  }
 
   std::string key_columns;
   for (UsageKey k : report.group_by) {
@@ -292,7 +297,7 @@ Result<UsageReport> UsageReports::query(const UsageQuery& q) {
   add_filter(q.provider, "provider");
   add_filter(q.model, "model_served");
 
-  sqlite3* raw = db_.handle();
+  sqlite3* raw = db_.sqlite()->handle();
   sqlite3_stmt* prepared = nullptr;
   if (sqlite3_prepare_v2(raw, sql.c_str(), static_cast<int>(sql.size()), &prepared, nullptr) !=
       SQLITE_OK) {
@@ -366,6 +371,81 @@ Result<UsageReport> UsageReports::query(const UsageQuery& q) {
   for (Group& g : groups) {
     report.rows.push_back(UsageReportRow{std::move(g.keys), g.totals});
   }
+  return report;
+}
+
+Result<UsageReport> UsageReports::query_postgres(
+    const UsageQuery& q, UsageReport report,
+    const std::unordered_map<std::string, std::string>& names,
+    const std::optional<std::string>& user_id) {
+  std::string keys;
+  for (UsageKey k : report.group_by) {
+    keys += std::string(keys.empty() ? "" : ", ") + kKeyColumns[static_cast<int>(k)];
+  }
+  // percentile_disc is the nearest rank, as the SQLite path computes it; it skips NULLs.
+  std::string sql = "SELECT " + keys + ", GROUPING(" + keys +
+                    "), count(*), "
+                    "coalesce(sum(CASE WHEN outcome IS DISTINCT FROM 'ok' THEN 1 ELSE 0 END), 0), "
+                    "coalesce(sum(CASE WHEN usage_known = 'unknown' THEN 1 ELSE 0 END), 0), "
+                    "coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0), "
+                    "coalesce(sum(cost_usd), 0), "
+                    "percentile_disc(0.5) WITHIN GROUP (ORDER BY latency_ms), "
+                    "percentile_disc(0.95) WITHIN GROUP (ORDER BY latency_ms) "
+                    "FROM usage WHERE started_at_ms >= ? AND started_at_ms < ?";
+  std::vector<const std::string*> binds;
+  auto add_filter = [&](const std::optional<std::string>& v, std::string_view column) {
+    if (v) {
+      binds.push_back(&*v);
+      sql += " AND " + std::string(column) + " = ?";
+    }
+  };
+  add_filter(user_id, "user_id");
+  add_filter(q.agent, "agent");
+  add_filter(q.provider, "provider");
+  add_filter(q.model, "model_served");
+  sql += " GROUP BY GROUPING SETS ((" + keys + "), ())";
+
+  KG_TRY(scan, db_.prepare(sql));
+  scan->bind(1, q.from_ms).bind(2, q.to_ms);
+  for (std::size_t i = 0; i < binds.size(); ++i) {
+    scan->bind(static_cast<int>(i + 3), *binds[i]);
+  }
+  const int key_count = static_cast<int>(report.group_by.size());
+  for (;;) {
+    KG_TRY(more, scan->step());
+    if (!*more) {
+      break;
+    }
+    const int m = key_count + 1;  // the first measure's column
+    UsageTotals t;
+    t.requests = scan->column_int(m);
+    t.errors = scan->column_int(m + 1);
+    t.unknown_usage = scan->column_int(m + 2);
+    t.prompt_tokens = scan->column_int(m + 3);
+    t.completion_tokens = scan->column_int(m + 4);
+    t.total_tokens = t.prompt_tokens + t.completion_tokens;
+    t.cost_usd = scan->column_double(m + 5);
+    t.latency_ms_p50 = scan->column_opt_int(m + 6);
+    t.latency_ms_p95 = scan->column_opt_int(m + 7);
+    if (scan->column_int(key_count) != 0) {  // the () grouping set: every row
+      report.totals = t;
+      continue;
+    }
+    UsageReportRow row;
+    for (int i = 0; i < key_count; ++i) {
+      std::optional<std::string> value = scan->column_opt_text(i);
+      if (report.group_by[static_cast<std::size_t>(i)] == UsageKey::user && value) {
+        if (auto n = names.find(*value); n != names.end()) {
+          value = n->second;
+        }
+      }
+      row.keys.push_back(std::move(value));
+    }
+    row.totals = t;
+    report.rows.push_back(std::move(row));
+  }
+  std::sort(report.rows.begin(), report.rows.end(),
+            [](const UsageReportRow& a, const UsageReportRow& b) { return a.keys < b.keys; });
   return report;
 }
 

@@ -16,9 +16,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
-#include "keystore/sqlite.hpp"
+#include "keystore/database.hpp"
 #include "schema/error.hpp"
 
 namespace keygate {
@@ -66,13 +67,19 @@ struct UsageReport {
 
 class UsageReports {
  public:
+  // `db_path`: a SQLite file, or a postgres:// URI (keystore/database.hpp).
   static Result<std::unique_ptr<UsageReports>> open(const std::string& db_path);
   Result<UsageReport> query(const UsageQuery& query);
 
  private:
-  explicit UsageReports(sqlite::Database db) : db_(std::move(db)) {}
+  explicit UsageReports(db::Database db) : db_(std::move(db)) {}
+  // PostgreSQL sums and ranks in the server (one GROUP BY with GROUPING SETS for the totals),
+  // rather than sending every row over the network.
+  Result<UsageReport> query_postgres(const UsageQuery& query, UsageReport report,
+                                     const std::unordered_map<std::string, std::string>& names,
+                                     const std::optional<std::string>& user_id);
   std::mutex mutex_;
-  sqlite::Database db_;
+  db::Database db_;
 };
 
 // --- the edges: parsing what a client or operator typed, and the answer formats ------------

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "keystore/database.hpp"
 #include "keystore/paced_vfs.hpp"
 #include "keystore/sqlite.hpp"
 #include "keystore/work_pacer.hpp"
@@ -23,8 +24,9 @@ namespace {
 // changes it, to undo just that statement), about 2.3k instructions a row in a 16-row insert.
 // Here a failed statement fails its whole transaction anyway (write() returns and the
 // Transaction rolls back), so undoing the statement alone is never needed.
-constexpr std::string_view kInsertHead = R"sql(
-INSERT OR FAIL INTO usage (request_id, started_at_ms, user_id, token_id, agent, provider, model_requested,
+constexpr std::string_view kInsertVerb = "INSERT OR FAIL INTO";  // PostgreSQL: "INSERT INTO"
+constexpr std::string_view kInsertHead =
+    R"sql( usage (request_id, started_at_ms, user_id, token_id, agent, provider, model_requested,
                    model_served, key_source, key_id, prompt_tokens, completion_tokens,
                    cached_tokens, reasoning_tokens, usage_known, cost_usd, latency_ms, ttft_ms,
                    upstream_status, stream, outcome, day)
@@ -41,8 +43,8 @@ constexpr std::size_t kRowsPerInsert = 16;
 constexpr int kWriteAttempts = 3;  // a busy database gets 3 x the 5 s busy timeout, then rows go
 
 // "INSERT ... VALUES (?1, ..., ?22), (?23, ...)" for `rows` rows.
-std::string insert_sql(std::size_t rows) {
-  std::string sql(kInsertHead);
+std::string insert_sql(std::size_t rows, std::string_view verb = kInsertVerb) {
+  std::string sql = std::string(verb) + std::string(kInsertHead);
   int n = 0;
   for (std::size_t r = 0; r < rows; ++r) {
     sql += r == 0 ? "(" : ",\n(";
@@ -68,9 +70,55 @@ int64_t floor_div(int64_t a, int64_t b) {
 
 constexpr int64_t kMsPerDay = 86'400'000;
 
+// Binds row `r` as the `slot`-th row of `s` (a SQLite or a PostgreSQL statement), every one of
+// its 22 parameters. SQLite binds the text without a copy: the rows and `day` outlive the
+// statement's run, and every run binds all parameters anew (write() only rewinds the statement,
+// leaving the old bindings unread).
+template <class Statement>
+void bind_row(Statement& s, std::size_t slot, const UsageRow& r, std::string_view day) {
+  const int b = static_cast<int>(slot) * kColumns;
+  s.bind_static(b + 1, r.request_id)
+      .bind(b + 2, r.started_at_ms)
+      .bind_static_or_null(b + 3, r.user_id)
+      .bind_static_or_null(b + 4, r.token_id)
+      .bind_static_or_null(b + 5, r.agent)
+      .bind_static_or_null(b + 6, r.provider)
+      .bind_static_or_null(b + 7, r.model_requested)
+      .bind_static_or_null(b + 8, r.model_served)
+      .bind_static_or_null(b + 9, r.key_source)
+      .bind_static_or_null(b + 10, r.key_id)
+      .bind(b + 11, r.prompt_tokens)
+      .bind(b + 12, r.completion_tokens)
+      .bind(b + 13, r.cached_tokens)
+      .bind(b + 14, r.reasoning_tokens)
+      .bind_static(b + 15, r.usage_known)
+      .bind(b + 17, r.latency_ms)
+      .bind(b + 18, r.ttft_ms)
+      .bind(b + 19, r.upstream_status)
+      .bind(b + 20, r.stream ? 1 : 0)
+      .bind_static_or_null(b + 21, r.outcome)
+      .bind_static(b + 22, day);
+  if (r.cost_usd) {
+    s.bind(b + 16, *r.cost_usd);
+  } else {
+    s.bind(b + 16, nullptr);
+  }
+}
+
 }  // namespace
 
 struct UsageWriter::Impl {
+  virtual ~Impl() = default;
+  // Writes rows from `next` on in one transaction, and moves `next` past them once committed.
+  virtual Result<void> write(std::span<const UsageRow> rows, std::size_t& next) = 0;
+};
+
+namespace {
+
+struct SqliteUsageTable final : UsageWriter::Impl {
+  SqliteUsageTable(sqlite::Database db, sqlite::Statement one, sqlite::Statement many)
+      : db(std::move(db)), insert_one(std::move(one)), insert_many(std::move(many)) {}
+
   sqlite::Database db;
   sqlite::Statement insert_one;   // one row
   sqlite::Statement insert_many;  // kRowsPerInsert rows
@@ -93,39 +141,6 @@ struct UsageWriter::Impl {
     return day_text[slot];
   }
 
-  // Binds row `r` as the `slot`-th row of `s`, every one of its 22 parameters. Text is bound
-  // without a copy: the rows and day_text outlive the statement's run, and every run binds all
-  // parameters anew (write() only rewinds the statement, leaving the old bindings unread).
-  void bind_row(sqlite::Statement& s, std::size_t slot, const UsageRow& r) {
-    const int b = static_cast<int>(slot) * kColumns;
-    s.bind_static(b + 1, r.request_id)
-        .bind(b + 2, r.started_at_ms)
-        .bind_static_or_null(b + 3, r.user_id)
-        .bind_static_or_null(b + 4, r.token_id)
-        .bind_static_or_null(b + 5, r.agent)
-        .bind_static_or_null(b + 6, r.provider)
-        .bind_static_or_null(b + 7, r.model_requested)
-        .bind_static_or_null(b + 8, r.model_served)
-        .bind_static_or_null(b + 9, r.key_source)
-        .bind_static_or_null(b + 10, r.key_id)
-        .bind(b + 11, r.prompt_tokens)
-        .bind(b + 12, r.completion_tokens)
-        .bind(b + 13, r.cached_tokens)
-        .bind(b + 14, r.reasoning_tokens)
-        .bind_static(b + 15, r.usage_known)
-        .bind(b + 17, r.latency_ms)
-        .bind(b + 18, r.ttft_ms)
-        .bind(b + 19, r.upstream_status)
-        .bind(b + 20, r.stream ? 1 : 0)
-        .bind_static_or_null(b + 21, r.outcome)
-        .bind_static(b + 22, day_of(r.started_at_ms, slot));
-    if (r.cost_usd) {
-      s.bind(b + 16, *r.cost_usd);
-    } else {
-      s.bind(b + 16, nullptr);
-    }
-  }
-
   // Writes rows from `next` on in one transaction, and moves `next` past them once committed.
   // The thread's WorkPacer may sleep between statements and inside the commit (its file writes
   // go through the paced VFS): the transaction stays open through the pauses. A commit writes
@@ -133,7 +148,7 @@ struct UsageWriter::Impl {
   // writes a fraction of the pages (the writer's CPU per row fell by about a fifth); holding the
   // write lock a few milliseconds longer only delays other writers, which are rare (keys and
   // users being managed) and wait through the busy timeout.
-  Result<void> write(std::span<const UsageRow> rows, std::size_t& next) {
+  Result<void> write(std::span<const UsageRow> rows, std::size_t& next) override {
     WorkPacer& pacer = WorkPacer::this_thread();
     std::size_t i = next;
     KG_TRY(tx, sqlite::transaction(db));
@@ -146,7 +161,7 @@ struct UsageWriter::Impl {
       const std::size_t n = rows.size() - i >= kRowsPerInsert ? kRowsPerInsert : 1;
       sqlite::Statement& s = n == 1 ? insert_one : insert_many;
       for (std::size_t j = 0; j < n; ++j) {
-        bind_row(s, j, rows[i + j]);
+        bind_row(s, j, rows[i + j], day_of(rows[i + j].started_at_ms, j));
       }
       Result<void> ran = s.run();
       // Every parameter is bound again before the next run (bind_row), so the bindings are not
@@ -161,8 +176,56 @@ struct UsageWriter::Impl {
   }
 };
 
-Result<std::unique_ptr<UsageWriter>> UsageWriter::open(const std::string& db_path,
-                                                       UsageWriterOptions options) {
+// PostgreSQL: a batch is one transaction of multi-row INSERTs, 100 rows (2,200 parameters) a
+// statement: one round trip per 100 rows. No pacing: the server does the work, in its own
+// processes. The table's CHECK stays on (run() holds back refused rows anyway).
+struct PostgresUsageTable final : UsageWriter::Impl {
+  static constexpr std::size_t kRowsPerStatement = 100;
+
+  explicit PostgresUsageTable(db::Database db) : db(std::move(db)) {}
+
+  db::Database db;
+  int64_t cached_day = INT64_MIN;
+  std::string cached_day_text;
+
+  Result<void> insert(std::span<const UsageRow> rows) {
+    KG_TRY(s, db.prepare(insert_sql(rows.size(), "INSERT INTO")));
+    for (std::size_t slot = 0; slot < rows.size(); ++slot) {
+      const UsageRow& r = rows[slot];
+      const int64_t day = floor_div(r.started_at_ms, kMsPerDay);
+      if (day != cached_day) {
+        cached_day_text = format_day(day * (kMsPerDay / 1000));
+        cached_day = day;
+      }
+      bind_row(*s, slot, r, cached_day_text);
+    }
+    return s->run();
+  }
+
+  Result<void> write(std::span<const UsageRow> rows, std::size_t& next) override {
+    KG_CHECK(db.exec("BEGIN"));
+    for (std::size_t i = next; i < rows.size(); i += kRowsPerStatement) {
+      const auto n = std::min(kRowsPerStatement, rows.size() - i);
+      if (auto r = insert(rows.subspan(i, n)); !r) {
+        (void)db.exec("ROLLBACK");
+        return r;
+      }
+    }
+    if (auto c = db.exec("COMMIT"); !c) {
+      (void)db.exec("ROLLBACK");
+      return c;
+    }
+    next = rows.size();
+    return {};
+  }
+};
+
+Result<std::unique_ptr<UsageWriter::Impl>> open_usage_table(const std::string& db_path) {
+  if (pg::is_postgres_target(db_path)) {
+    KG_TRY(db, db::Database::open(db_path));
+    KG_CHECK(db::apply_migrations(*db));
+    return std::unique_ptr<UsageWriter::Impl>(new PostgresUsageTable(std::move(*db)));
+  }
   KG_TRY(db, sqlite::Database::open(db_path, sqlite::paced_vfs_name()));
   KG_CHECK(sqlite::apply_migrations(*db));
   // The usage table's one CHECK (usage_known IN (...)) makes SQLite build, then clear, an
@@ -177,15 +240,22 @@ Result<std::unique_ptr<UsageWriter>> UsageWriter::open(const std::string& db_pat
   KG_CHECK(db->exec("PRAGMA temp_store = MEMORY"));
   KG_TRY(insert_one, db->prepare(insert_sql(1)));
   KG_TRY(insert_many, db->prepare(insert_sql(kRowsPerInsert)));
-  auto impl =
-      std::make_unique<Impl>(Impl{std::move(*db), std::move(*insert_one), std::move(*insert_many)});
+  return std::unique_ptr<UsageWriter::Impl>(
+      new SqliteUsageTable(std::move(*db), std::move(*insert_one), std::move(*insert_many)));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<UsageWriter>> UsageWriter::open(const std::string& db_path,
+                                                       UsageWriterOptions options) {
+  KG_TRY(impl, open_usage_table(db_path));
   if (options.capacity == 0) {
     options.capacity = 1;
   }
   if (options.max_batch == 0) {
     options.max_batch = 1;
   }
-  std::unique_ptr<UsageWriter> writer(new UsageWriter(std::move(impl), std::move(options)));
+  std::unique_ptr<UsageWriter> writer(new UsageWriter(std::move(*impl), std::move(options)));
   writer->thread_ = std::thread([w = writer.get()] { w->run(); });
   return writer;
 }
@@ -254,7 +324,13 @@ Result<void> UsageWriter::write_paced(std::span<const UsageRow> rows, std::size_
   Result<void> ok;
   for (int attempt = 0; attempt < kWriteAttempts; ++attempt) {
     ok = impl_->write(rows, written);
-    if (ok || ok.error().code != "database_busy") {
+    if (ok) {
+      break;
+    }
+    if (ok.error().code == "database_unavailable") {
+      // A PostgreSQL server restarting or a connection dropped: the next attempt reconnects.
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    } else if (ok.error().code != "database_busy") {
       break;
     }
   }

@@ -1,8 +1,9 @@
 #pragma once
 // UsageWriter: stores usage rows off the request path. enqueue() only appends to a bounded
-// in-memory queue (a mutex held for a push); one writer thread, with its own SQLite connection to
-// the keygate database (WAL, synchronous=NORMAL), moves whatever is queued into the `usage` table,
-// up to `max_batch` rows per transaction.
+// in-memory queue (a mutex held for a push); one writer thread, with its own connection to the
+// keygate database (SQLite: WAL, synchronous=NORMAL; or PostgreSQL), moves whatever is queued
+// into the `usage` table, up to `max_batch` rows per transaction. What follows about pacing and
+// what a crash loses is said of SQLite; on PostgreSQL a committed batch is the server's.
 //
 // Batching: the writer commits as soon as rows are waiting; while one batch commits, the next
 // accumulates, so batches grow with load and a row waits at most one commit (well under the
@@ -87,6 +88,7 @@ struct UsageWriterOptions {
 class UsageWriter {
  public:
   // Opens its own connection to `db_path` (migrating it if needed) and starts the thread.
+  // `db_path`: a SQLite file, or a postgres:// URI (keystore/database.hpp).
   static Result<std::unique_ptr<UsageWriter>> open(const std::string& db_path,
                                                    UsageWriterOptions options = {});
   ~UsageWriter();  // stop()
@@ -109,8 +111,10 @@ class UsageWriter {
   std::size_t largest_batch() const { return largest_batch_.load(std::memory_order_relaxed); }
   uint64_t paced_sleeps() const { return paced_sleeps_.load(std::memory_order_relaxed); }
 
- private:
+  // The table the thread writes to: a SQLite file's or a PostgreSQL server's (usage_writer.cpp).
   struct Impl;
+
+ private:
   explicit UsageWriter(std::unique_ptr<Impl> impl, UsageWriterOptions options);
   void run();
   // Writes `rows` in one transaction, in time slices (see UsageWriterOptions::slice); `written`

@@ -19,4 +19,9 @@ std::span<const Migration> migrations();
 // The version a fully migrated database has (the last migration's).
 int latest_schema_version();
 
+// PostgreSQL's list (keystore/database.cpp applies it): the same tables in PostgreSQL's types,
+// with versions of its own, kept in the keygate_schema table.
+std::span<const Migration> postgres_migrations();
+int latest_postgres_schema_version();
+
 }  // namespace keygate

@@ -7,7 +7,10 @@ build_type="${1:-Release}"
 
 packages=(cmake g++ ninja-build pkg-config libboost1.81-dev libboost-url1.81-dev libsodium-dev
           rapidjson-dev catch2 libcli11-dev libsqlite3-dev libssl-dev libmimalloc-dev ca-certificates
-          openssl)
+          openssl libpq-dev)
+# scripts/test.sh adds the PostgreSQL server, which only the tests use (a throwaway cluster).
+read -r -a extra <<< "${KEYGATE_EXTRA_PACKAGES:-}"
+packages+=("${extra[@]}")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

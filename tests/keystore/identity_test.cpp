@@ -5,7 +5,7 @@
 
 using namespace keygate;
 
-TEST_CASE("create_user validates names and refuses duplicates with 409", "[identity]") {
+TEST_CASE("create_user validates names and refuses duplicates with 409", "[identity][store]") {
   testing::TempDir dir;
   auto ks = testing::open_keystore(dir.file("k.db"));
   auto alice = ks->create_user("alice", true);
@@ -33,7 +33,8 @@ TEST_CASE("create_user validates names and refuses duplicates with 409", "[ident
   CHECK(ks->get_user("usr_nope").error().status == 404);
 }
 
-TEST_CASE("authenticate: valid, malformed, unknown, revoked and expired tokens", "[identity]") {
+TEST_CASE("authenticate: valid, malformed, unknown, revoked and expired tokens",
+          "[identity][store]") {
   testing::TempDir dir;
   auto ks = testing::open_keystore(dir.file("k.db"));
   int64_t clock = 1'800'000'000;
@@ -80,7 +81,7 @@ TEST_CASE("authenticate: valid, malformed, unknown, revoked and expired tokens",
 }
 
 TEST_CASE("the token cache answers for a verified token only, until the token changes",
-          "[identity]") {
+          "[identity][store]") {
   // Guards against: a cache keyed so that another token (or a tampered one) finds a cached
   // identity, and against a revoked token still answered from memory.
   testing::TempDir dir;
@@ -109,7 +110,7 @@ TEST_CASE("the token cache answers for a verified token only, until the token ch
   CHECK_FALSE(ks->authenticate_cached(bob->token).has_value());  // the write cleared the cache
 }
 
-TEST_CASE("last_used_at is written at most once a minute", "[identity]") {
+TEST_CASE("last_used_at is written at most once a minute", "[identity][store]") {
   testing::TempDir dir;
   auto ks = testing::open_keystore(dir.file("k.db"));
   int64_t clock = 1'800'000'000;
@@ -128,7 +129,7 @@ TEST_CASE("last_used_at is written at most once a minute", "[identity]") {
   CHECK(ks->get_token(u->token_info.id)->last_used_at == clock);
 }
 
-TEST_CASE("tokens survive reopening with the same master key", "[identity]") {
+TEST_CASE("tokens survive reopening with the same master key", "[identity][store]") {
   testing::TempDir dir;
   std::string token;
   {
@@ -141,7 +142,7 @@ TEST_CASE("tokens survive reopening with the same master key", "[identity]") {
 }
 
 TEST_CASE("wrong master key: sealed, says why, and nothing authenticates or resolves",
-          "[identity]") {
+          "[identity][store]") {
   testing::TempDir dir;
   std::string token, user_id;
   {
@@ -167,16 +168,16 @@ TEST_CASE("wrong master key: sealed, says why, and nothing authenticates or reso
   CHECK(ks->list_keys(user_id).value().size() == 1);
 }
 
-TEST_CASE("no master key: sealed with a message", "[identity]") {
+TEST_CASE("no master key: sealed with a message", "[identity][store]") {
   testing::TempDir dir;
-  auto ks = Keystore::open(dir.file("k.db"), std::nullopt);
+  auto ks = Keystore::open(testing::store_target(dir.file("k.db")), std::nullopt);
   REQUIRE(ks.has_value());
   CHECK_FALSE((*ks)->status().ready);
   CHECK((*ks)->status().message.find("no master key") != std::string::npos);
   CHECK((*ks)->create_user("x", false).error().status == 503);
 }
 
-TEST_CASE("agents: put, get, list, delete per user", "[agents]") {
+TEST_CASE("agents: put, get, list, delete per user", "[agents][store]") {
   testing::TempDir dir;
   auto ks = testing::open_keystore(dir.file("k.db"));
   std::string a = testing::make_user(*ks, "a");
@@ -200,7 +201,7 @@ TEST_CASE("agents: put, get, list, delete per user", "[agents]") {
   CHECK(ks->put_agent(Agent{a, "bad name", "x"}).error().status == 400);
 }
 
-TEST_CASE("audit log records and pages newest first", "[audit]") {
+TEST_CASE("audit log records and pages newest first", "[audit][store]") {
   testing::TempDir dir;
   auto ks = testing::open_keystore(dir.file("k.db"));
   for (int i = 0; i < 5; ++i) {
@@ -221,14 +222,14 @@ TEST_CASE("audit log records and pages newest first", "[audit]") {
 }
 
 TEST_CASE("a used database whose meta rows vanished does not adopt a new master key",
-          "[identity]") {
+          "[identity][store]") {
   testing::TempDir dir;
   {
     auto ks = testing::open_keystore(dir.file("k.db"), 1);
     testing::make_user(*ks, "frank");
   }
   {
-    auto db = sqlite::Database::open(dir.file("k.db"));
+    auto db = db::Database::open(testing::store_target(dir.file("k.db")));
     REQUIRE(db->exec("DELETE FROM meta").has_value());
   }
   auto ks = testing::open_keystore(dir.file("k.db"), 2);

@@ -19,7 +19,7 @@ std::string resolved_id(Keystore& ks, const std::string& user, const char* provi
 
 }  // namespace
 
-TEST_CASE("key CRUD: create, get, list, update, delete by the owner", "[keys]") {
+TEST_CASE("key CRUD: create, get, list, update, delete by the owner", "[keys][store]") {
   testing::TempDir dir;
   auto ks = testing::open_keystore(dir.file("k.db"));
   std::string alice = testing::make_user(*ks, "alice");
@@ -60,7 +60,7 @@ TEST_CASE("key CRUD: create, get, list, update, delete by the owner", "[keys]") 
 }
 
 TEST_CASE("another user's key is a 404 for get, update, delete and open, and stays unchanged",
-          "[keys]") {
+          "[keys][store]") {
   testing::TempDir dir;
   auto ks = testing::open_keystore(dir.file("k.db"));
   std::string alice = testing::make_user(*ks, "alice");
@@ -86,7 +86,7 @@ TEST_CASE("another user's key is a 404 for get, update, delete and open, and sta
   CHECK(ks->open_key(alice, k->id)->expose() == "sk-alice-private-key-00001111");
 }
 
-TEST_CASE("create_key validates input", "[keys]") {
+TEST_CASE("create_key validates input", "[keys][store]") {
   testing::TempDir dir;
   auto ks = testing::open_keystore(dir.file("k.db"));
   std::string u = testing::make_user(*ks, "u");
@@ -105,7 +105,7 @@ TEST_CASE("create_key validates input", "[keys]") {
 TEST_CASE(
     "resolution: personal lowest priority, then newest, then system; inactive and expired "
     "skipped",
-    "[keys]") {
+    "[keys][store]") {
   testing::TempDir dir;
   auto ks = testing::open_keystore(dir.file("k.db"));
   int64_t clock = 1'800'000'000;
@@ -167,7 +167,7 @@ TEST_CASE(
   CHECK(ks->set_key_status(sys->id, "bogus", std::nullopt, std::nullopt).error().status == 400);
 }
 
-TEST_CASE("a ciphertext swapped between two rows fails closed on resolve", "[keys]") {
+TEST_CASE("a ciphertext swapped between two rows fails closed on resolve", "[keys][store]") {
   testing::TempDir dir;
   std::string alice, bob, alice_key;
   {
@@ -183,7 +183,7 @@ TEST_CASE("a ciphertext swapped between two rows fails closed on resolve", "[key
   }
   {
     // An attacker with write access to the file copies Bob's ciphertext and nonce into Alice's row.
-    auto db = sqlite::Database::open(dir.file("k.db"));
+    auto db = db::Database::open(testing::store_target(dir.file("k.db")));
     REQUIRE(db->exec("UPDATE provider_keys SET (ciphertext, nonce) = (SELECT ciphertext, nonce "
                      "FROM provider_keys WHERE user_id = '" +
                      bob + "') WHERE user_id = '" + alice + "'")

@@ -40,7 +40,7 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE("rotation re-seals every key and keeps tokens valid", "[rotation]") {
+TEST_CASE("rotation re-seals every key and keeps tokens valid", "[rotation][store]") {
   Fixture f;
   {
     auto ks = testing::open_keystore(f.dir.file("k.db"), 1);
@@ -64,7 +64,7 @@ TEST_CASE("rotation re-seals every key and keeps tokens valid", "[rotation]") {
 }
 
 TEST_CASE("rotation killed half-way: old key still opens; re-run with the same key finishes",
-          "[rotation]") {
+          "[rotation][store]") {
   Fixture f;
   {
     auto ks = testing::open_keystore(f.dir.file("k.db"), 1);

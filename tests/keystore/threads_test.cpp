@@ -7,7 +7,7 @@
 
 using namespace keygate;
 
-TEST_CASE("concurrent authenticate, resolve and writes from several threads", "[threads]") {
+TEST_CASE("concurrent authenticate, resolve and writes from several threads", "[threads][store]") {
   testing::TempDir dir;
   auto ks = testing::open_keystore(dir.file("k.db"));
   auto u = ks->create_user("busy", false);

@@ -1,5 +1,6 @@
-// Usage reports over a real SQLite file: sums, per-group percentiles, filters that cannot widen a
-// caller's view, date ranges, CSV quoting, and a million rows.
+// Usage reports over a real SQLite file (and the [store] ones on PostgreSQL too): sums, per-group
+// percentiles, filters that cannot widen a caller's view, date ranges, CSV quoting, and a million
+// rows.
 
 #include <catch2/catch.hpp>
 
@@ -22,7 +23,7 @@ constexpr int64_t kDay = 86'400'000;
 
 struct Fixture {
   testing::TempDir dir;
-  std::string path = dir.file("k.db");
+  std::string path = testing::store_target(dir.file("k.db"));
   std::unique_ptr<Keystore> ks = testing::open_keystore(path);
   std::string alice = testing::make_user(*ks, "alice");
   std::string bob = testing::make_user(*ks, "bob");
@@ -78,7 +79,7 @@ UsageQuery january(std::vector<UsageKey> by) {
 
 }  // namespace
 
-TEST_CASE("sums and exact per-group percentiles", "[usage_reports]") {
+TEST_CASE("sums and exact per-group percentiles", "[usage_reports][store]") {
   // Guards against: percentiles computed over all rows instead of per group, or off by one rank.
   Fixture f;
   for (int i = 1; i <= 100; ++i) {
@@ -110,7 +111,7 @@ TEST_CASE("sums and exact per-group percentiles", "[usage_reports]") {
 }
 
 TEST_CASE("user group shows names; a pinned user cannot be widened by a name filter",
-          "[usage_reports]") {
+          "[usage_reports][store]") {
   // Guards against: bob reading alice's usage by passing user=alice to /v1/usage.
   Fixture f;
   f.add(f.alice, kJan1, "openai", "gpt-4o-mini", 10);
@@ -141,7 +142,7 @@ TEST_CASE("user group shows names; a pinned user cannot be widened by a name fil
   CHECK(f.run(by_name).totals.requests == 0);
 }
 
-TEST_CASE("range, day grouping, filters and unknown usage", "[usage_reports]") {
+TEST_CASE("range, day grouping, filters and unknown usage", "[usage_reports][store]") {
   // Guards against: rows outside the range counted, a bare `to` date excluding its own day, and
   // unknown usage hidden as a silent zero.
   Fixture f;
@@ -183,7 +184,7 @@ TEST_CASE("range, day grouping, filters and unknown usage", "[usage_reports]") {
   CHECK(parse_group_by("").value() == std::vector<UsageKey>{UsageKey::day});
 }
 
-TEST_CASE("CSV has the JSON's columns and quotes per RFC 4180", "[usage_reports]") {
+TEST_CASE("CSV has the JSON's columns and quotes per RFC 4180", "[usage_reports][store]") {
   // Guards against: an agent name with a comma or quote shifting the columns of a CSV import.
   Fixture f;
   f.add(f.alice, kJan1, "openai", "gpt-4o-mini", 10, "ok", 10, 20, 0.25, "a,\"b\"");

@@ -36,8 +36,8 @@ UsageRow row(int i) {
   return r;
 }
 
-int64_t count_rows(const std::string& path, const std::string& where = "1") {
-  auto db = sqlite::Database::open(path);
+int64_t count_rows(const std::string& path, const std::string& where = "1=1") {
+  auto db = db::Database::open(path);
   REQUIRE(db.has_value());
   auto s = db->prepare("SELECT count(*) FROM usage WHERE " + where);
   REQUIRE(s.has_value());
@@ -47,11 +47,12 @@ int64_t count_rows(const std::string& path, const std::string& where = "1") {
 
 }  // namespace
 
-TEST_CASE("rows are written in batches of at most max_batch, all of them", "[usage_writer]") {
+TEST_CASE("rows are written in batches of at most max_batch, all of them",
+          "[usage_writer][store]") {
   // Guards against: a writer that commits one transaction per row (slow) or loses rows that
   // arrive while a batch commits.
   testing::TempDir dir;
-  auto path = dir.file("k.db");
+  auto path = testing::store_target(dir.file("k.db"));
   testing::open_keystore(path);
   UsageWriterOptions options;
   options.max_batch = 100;
@@ -171,10 +172,10 @@ TEST_CASE("pacing off: slice 0 writes each batch in one transaction", "[usage_wr
   CHECK(count_rows(path) == 500);
 }
 
-TEST_CASE("a lone row reaches the database without a flush", "[usage_writer]") {
+TEST_CASE("a lone row reaches the database without a flush", "[usage_writer][store]") {
   // Guards against: rows that wait for a full batch (lost on SIGKILL when traffic is low).
   testing::TempDir dir;
-  auto path = dir.file("k.db");
+  auto path = testing::store_target(dir.file("k.db"));
   testing::open_keystore(path);
   auto writer = UsageWriter::open(path);
   REQUIRE(writer.has_value());
@@ -224,10 +225,10 @@ TEST_CASE("a full queue drops rows without blocking and counts them", "[usage_wr
   CHECK((*writer)->written() == 5);
 }
 
-TEST_CASE("stop() stores every queued row before it returns", "[usage_writer]") {
+TEST_CASE("stop() stores every queued row before it returns", "[usage_writer][store]") {
   // Guards against: a shutdown that ends the writer thread with rows still queued.
   testing::TempDir dir;
-  auto path = dir.file("k.db");
+  auto path = testing::store_target(dir.file("k.db"));
   testing::open_keystore(path);
   {
     auto writer = UsageWriter::open(path);
@@ -242,11 +243,12 @@ TEST_CASE("stop() stores every queued row before it returns", "[usage_writer]") 
   CHECK(count_rows(path) == 3000);
 }
 
-TEST_CASE("two rows with one request id are both kept (fallback attempts)", "[usage_writer]") {
+TEST_CASE("two rows with one request id are both kept (fallback attempts)",
+          "[usage_writer][store]") {
   // Guards against: the original primary key on request_id, which made the whole batch of a
   // request that fell back to a second provider fail.
   testing::TempDir dir;
-  auto path = dir.file("k.db");
+  auto path = testing::store_target(dir.file("k.db"));
   testing::open_keystore(path);
   auto writer = UsageWriter::open(path);
   REQUIRE(writer.has_value());
@@ -298,7 +300,7 @@ UsageRow varied_row(int i) {
 // NULL), so a comparison names the column that differs.
 std::map<std::string, std::vector<std::string>> stored_rows(const std::string& path,
                                                             int64_t* duplicates) {
-  auto db = sqlite::Database::open(path);
+  auto db = db::Database::open(path);
   REQUIRE(db.has_value());
   auto s = db->prepare(
       "SELECT request_id, started_at_ms, user_id, token_id, agent, provider, model_requested, "
@@ -352,13 +354,13 @@ std::vector<std::string> expected_columns(const UsageRow& r, const std::string& 
 
 }  // namespace
 
-TEST_CASE("batches of any size store every row once with its own values", "[usage_writer]") {
+TEST_CASE("batches of any size store every row once with its own values", "[usage_writer][store]") {
   // Guards against: the multi-row INSERT (16 rows a statement, the rest one by one) binding a
   // row's values into another row's slot, skipping or repeating rows at the 16-row boundaries or
   // at slice ends, storing "" where NULL means none, or a cost where none is known.
   for (const auto slice : {0us, 1us}) {
     testing::TempDir dir;
-    auto path = dir.file("k.db");
+    auto path = testing::store_target(dir.file("k.db"));
     testing::open_keystore(path);
     UsageWriterOptions options;
     options.max_delay = 200ms;  // each burst below is one batch
@@ -395,11 +397,11 @@ TEST_CASE("batches of any size store every row once with its own values", "[usag
 }
 
 TEST_CASE("each row's day is the UTC day it started, also across midnight in one statement",
-          "[usage_writer]") {
+          "[usage_writer][store]") {
   // Guards against: the day cache reusing one day for a whole statement (rows around midnight
   // would land on the wrong day in reports), and against truncating division before 1970.
   testing::TempDir dir;
-  auto path = dir.file("k.db");
+  auto path = testing::store_target(dir.file("k.db"));
   testing::open_keystore(path);
   UsageWriterOptions options;
   options.max_delay = 200ms;

@@ -6,6 +6,7 @@
 
 #include "gateway/log.hpp"
 #include "gateway/memory_trim.hpp"
+#include "keystore/postgres.hpp"
 #include "schema/json.hpp"
 
 namespace keygate::gateway {
@@ -29,7 +30,7 @@ Result<std::unique_ptr<Keystore>> open_keystore(const Config& config) {
           return w.take();
         }());
   }
-  return Keystore::open(config.data_dir + "/keygate.db", std::move(key));
+  return Keystore::open(database_target(config), std::move(key));
 }
 
 Result<providers::Catalog> load_catalog(const Config& config) {
@@ -122,9 +123,12 @@ Result<uint16_t> App::start() {
   for (int i = 0; i < n; ++i) {
     threads_.emplace_back([this] { ioc_.run(); });
   }
+  JsonWriter database;  // the URI without its password, or the SQLite file
+  database.string(config_.database.empty() ? database_target(config_)
+                                           : pg::redact_target(config_.database));
   log_event("info", "listening",
             ",\"address\":\"" + config_.listen_host + "\",\"port\":" + std::to_string(*port) +
-                ",\"threads\":" + std::to_string(n));
+                ",\"threads\":" + std::to_string(n) + ",\"database\":" + database.take());
   return port;
 }
 

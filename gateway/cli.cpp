@@ -9,6 +9,7 @@
 
 #include "gateway/app.hpp"
 #include "gateway/log.hpp"
+#include "keystore/postgres.hpp"
 #include "keystore/secret.hpp"
 #include "schema/time.hpp"
 
@@ -17,6 +18,7 @@ namespace {
 
 struct CommonOptions {
   std::string data_dir;
+  std::string database;
   std::string config_file;
   std::string master_key_file;
 };
@@ -40,6 +42,17 @@ Result<Config> build_config(const CommonOptions& o) {
   }
   if (!o.data_dir.empty()) {
     config.data_dir = o.data_dir;
+  }
+  if (const char* env = std::getenv("KEYGATE_DATABASE"); env && *env) {
+    config.database = env;
+  }
+  if (!o.database.empty()) {
+    config.database = o.database;
+  }
+  if (!config.database.empty() && !pg::is_postgres_target(config.database)) {
+    return fail(Error::invalid_request(
+        "--database must be a postgres:// or postgresql:// URI (leave it out for SQLite in the "
+        "data directory)"));
   }
   config.master_key_file = o.master_key_file;
   return config;
@@ -80,8 +93,10 @@ int cmd_init(const Config& config) {
     return report(users.error());
   }
   if (!users->empty()) {
-    return report(Error::conflict("already initialised: " + config.data_dir +
-                                  "/keygate.db has users (use `keygate users add`)"));
+    return report(Error::conflict(
+        "already initialised: " +
+        (config.database.empty() ? database_target(config) : pg::redact_target(config.database)) +
+        " has users (use `keygate users add`)"));
   }
   auto admin = (*ks)->create_user("admin", true);
   if (!admin) {
@@ -128,6 +143,9 @@ int run_cli(int argc, char** argv) {
   cli.fallthrough();  // `keygate init --data DIR`: subcommands accept the common options too
   CommonOptions common;
   cli.add_option("--data", common.data_dir, "Data directory (default ./data, env KEYGATE_DATA)");
+  cli.add_option("--database", common.database,
+                 "A postgres:// URI, for several instances sharing one PostgreSQL database "
+                 "(default: SQLite in the data directory; env KEYGATE_DATABASE)");
   cli.add_option("--config", common.config_file, "JSON configuration file");
   cli.add_option("--master-key-file", common.master_key_file,
                  "File holding the base64 master key (env KEYGATE_MASTER_KEY wins)");
@@ -141,8 +159,9 @@ int run_cli(int argc, char** argv) {
     return std::move(*c);
   };
 
-  auto* init = cli.add_subcommand("init", "Create the database and master key; print the first "
-                                          "admin token once");
+  auto* init = cli.add_subcommand("init",
+                                  "Create the database and master key; print the first "
+                                  "admin token once");
   init->callback([&] {
     if (auto c = config_or_exit()) {
       exit_code = cmd_init(*c);
@@ -160,9 +179,12 @@ int run_cli(int argc, char** argv) {
     }
   });
 
-  register_admin_commands(cli, [&]() { return config_or_exit(); }, exit_code);
-  register_agent_commands(cli, [&]() { return config_or_exit(); }, exit_code);
-  register_usage_command(cli, [&]() { return config_or_exit(); }, exit_code);
+  register_admin_commands(
+      cli, [&]() { return config_or_exit(); }, exit_code);
+  register_agent_commands(
+      cli, [&]() { return config_or_exit(); }, exit_code);
+  register_usage_command(
+      cli, [&]() { return config_or_exit(); }, exit_code);
 
   try {
     cli.parse(argc, argv);

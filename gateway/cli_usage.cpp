@@ -59,7 +59,7 @@ int cmd_usage(const Config& config, const UsageOptions& o) {
   if (!keystore) {
     return report_error(keystore.error());
   }
-  auto reports = UsageReports::open(config.data_dir + "/keygate.db");
+  auto reports = UsageReports::open(database_target(config));
   if (!reports) {
     return report_error(reports.error());
   }

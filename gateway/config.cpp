@@ -6,6 +6,7 @@
 #include <sstream>
 #include <thread>
 
+#include "keystore/postgres.hpp"
 #include "schema/json.hpp"
 
 namespace keygate::gateway {
@@ -187,6 +188,16 @@ Result<Config> parse_config(std::string_view json, Config c) {
         return fail(config_error("'data' must be a string"));
       }
       c.data_dir = std::string(as_view(v));
+    } else if (key == "database") {
+      if (!v.IsString()) {
+        return fail(config_error("'database' must be a string"));
+      }
+      c.database = std::string(as_view(v));
+      if (!c.database.empty() && !pg::is_postgres_target(c.database)) {
+        return fail(config_error(
+            "'database' must be a postgres:// or postgresql:// URI (leave it out for SQLite in "
+            "the data directory)"));
+      }
     } else if (key == "limits") {
       if (auto r = read_limits(v, c); !r) {
         return fail(r.error());
@@ -236,6 +247,10 @@ int effective_threads(const Config& config) {
   }
   unsigned n = std::thread::hardware_concurrency();
   return n == 0 ? 1 : static_cast<int>(n);
+}
+
+std::string database_target(const Config& config) {
+  return config.database.empty() ? config.data_dir + "/keygate.db" : config.database;
 }
 
 }  // namespace keygate::gateway

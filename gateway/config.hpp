@@ -46,6 +46,11 @@ struct Config {
   uint16_t listen_port = 8080;
   int threads = 0;  // 0: one per core
   std::string data_dir = "./data";
+  // Where users, tokens, keys, agents and usage live: empty for DATA/keygate.db (SQLite), or a
+  // postgres:// URI for a PostgreSQL server that several instances share (keystore/database.hpp).
+  // A password in it never reaches a log or a message (pg::redact_target); libpq also reads
+  // PGPASSWORD and ~/.pgpass.
+  std::string database;
   std::string master_key_file;
   ServerLimits server;
   UpstreamLimits upstream;
@@ -63,5 +68,8 @@ Result<Config> load_config_file(const std::string& path, Config base = {});
 // "HOST:PORT", "[::1]:PORT" or ":PORT".
 Result<void> apply_listen(Config& config, std::string_view host_port);
 int effective_threads(const Config& config);
+// The database the keystore, the usage writer and the reports open: `database`, or else the
+// SQLite file in the data directory.
+std::string database_target(const Config& config);
 
 }  // namespace keygate::gateway

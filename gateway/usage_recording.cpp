@@ -141,7 +141,7 @@ class UsageRecorder final : public UsageSink {
 
 std::unique_ptr<UsageSink> make_usage_sink(const Config& config, const providers::Catalog& catalog,
                                            Metrics& metrics) {
-  const std::string path = config.data_dir + "/keygate.db";
+  const std::string path = database_target(config);
   UsageWriterOptions options;
   options.on_write_error = [](const Error& error, std::size_t rows) {
     JsonWriter w;

@@ -1,8 +1,10 @@
 #include "testing/gateway_fixture.hpp"
 
+#include <cstdlib>
 #include <random>
 
 #include "keystore/master_key.hpp"
+#include "keystore/postgres.hpp"
 
 namespace keygate::testing {
 
@@ -28,8 +30,10 @@ TestGateway::TestGateway(GatewayOptions options) {
   }
   data_dir_ = dir_.str() + "/data";
   std::filesystem::create_directories(data_dir_);
-  if (auto ok = create_master_key_file(data_dir_ + "/master.key"); !ok) {
-    throw std::runtime_error(ok.error().message);
+  if (options.master_key_file.empty()) {
+    if (auto ok = create_master_key_file(data_dir_ + "/master.key"); !ok) {
+      throw std::runtime_error(ok.error().message);
+    }
   }
   std::string json = R"({"listen": "127.0.0.1:0", "threads": 2, "providers": {)";
   bool first = true;
@@ -47,6 +51,8 @@ TestGateway::TestGateway(GatewayOptions options) {
     throw std::runtime_error("test config: " + config.error().message);
   }
   config->data_dir = data_dir_;
+  config->database = options.database;
+  config->master_key_file = options.master_key_file;
   if (options.tweak) {
     options.tweak(*config);
   }
@@ -55,6 +61,14 @@ TestGateway::TestGateway(GatewayOptions options) {
     throw std::runtime_error("app: " + app.error().message);
   }
   app_ = std::move(*app);
+  if (!options.create_users) {
+    auto port = app_->start();
+    if (!port) {
+      throw std::runtime_error("listen: " + port.error().message);
+    }
+    port_ = *port;
+    return;
+  }
   auto admin = app_->keystore().create_user("admin", true);
   auto alice = app_->keystore().create_user("alice", false);
   auto bob = app_->keystore().create_user("bob", false);
@@ -82,11 +96,29 @@ void TestGateway::stop() {
   app_->wait();
 }
 
-TestGateway::~TestGateway() { stop(); }
+TestGateway::~TestGateway() {
+  stop();
+}
+
+std::string postgres_test_database(const std::string& name) {
+  const char* server = std::getenv("KEYGATE_TEST_POSTGRES");
+  if (server == nullptr || *server == '\0') {
+    throw std::runtime_error("KEYGATE_TEST_POSTGRES is not set (CTest's postgres fixture sets it)");
+  }
+  auto admin = pg::Connection::open(server);
+  if (!admin) {
+    throw std::runtime_error(admin.error().message);
+  }
+  if (auto r = (*admin)->exec("DROP SCHEMA IF EXISTS " + name + " CASCADE; CREATE SCHEMA " + name);
+      !r) {
+    throw std::runtime_error(r.error().message);
+  }
+  return std::string(server) + "&options=-c%20search_path%3D" + name;
+}
 
 std::string chat_body(const std::string& model, bool stream, const std::string& extra) {
-  std::string body = R"({"model": ")" + model +
-                     R"(", "messages": [{"role": "user", "content": "Say hello"}])";
+  std::string body =
+      R"({"model": ")" + model + R"(", "messages": [{"role": "user", "content": "Say hello"}])";
   if (stream) {
     body += R"(, "stream": true)";
   }

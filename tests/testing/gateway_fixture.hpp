@@ -28,7 +28,19 @@ struct GatewayOptions {
   // Extra JSON members for the config file (e.g. R"("models": {"fast": "openai/gpt-4o-mini"})").
   std::string extra_config;
   std::function<void(gateway::Config&)> tweak;
+  // A postgres:// URI (postgres_test_database()) instead of SQLite in the data directory.
+  std::string database;
+  // Another instance's master key file: two instances sharing one database need the same key.
+  std::string master_key_file;
+  // Create admin, alice and bob (their tokens fill the fields below); off for an instance that
+  // joins a database another one set up.
+  bool create_users = true;
 };
+
+// A database of its own on the PostgreSQL server in KEYGATE_TEST_POSTGRES (CTest's throwaway
+// server, tests/postgres_server.sh): a fresh schema named `name`, as a URI whose search_path
+// points at it. Throws when the variable is unset.
+std::string postgres_test_database(const std::string& name);
 
 class TestGateway {
  public:
@@ -43,7 +55,7 @@ class TestGateway {
   void stop();
 
   std::string admin_token;
-  std::string user_token;   // user "alice"
+  std::string user_token;  // user "alice"
   std::string user_id;
   std::string other_token;  // user "bob"
   std::string other_id;

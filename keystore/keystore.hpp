@@ -1,5 +1,6 @@
 #pragma once
-// Keystore: users, tokens, sealed provider keys, agents and the audit log, in one SQLite file.
+// Keystore: users, tokens, sealed provider keys, agents and the audit log, in one SQLite file or
+// in a PostgreSQL database that several instances share (database.hpp: the same SQL on both).
 //
 // Threading: synchronous and thread-safe. The gateway calls it from its database thread pool,
 // never from I/O threads. One connection guarded by a mutex, because (1) SQLite serialises
@@ -33,10 +34,10 @@
 #include <string_view>
 #include <vector>
 
+#include "keystore/database.hpp"
 #include "keystore/hot_cache.hpp"
 #include "keystore/master_key.hpp"
 #include "keystore/sealer.hpp"
-#include "keystore/database.hpp"
 #include "keystore/store.hpp"
 #include "keystore/tokens.hpp"
 #include "schema/error.hpp"
@@ -48,7 +49,8 @@ using Owner = std::optional<std::string>;
 
 class Keystore {
  public:
-  // Opens (creating and migrating if needed) the database. A fresh database is initialised with
+  // Opens (creating and migrating if needed) the database: a SQLite file's path, or a
+  // postgres:// URI. A fresh database is initialised with
   // this master key. With no master key or the wrong one, the keystore still opens, in a sealed
   // state: listing works; authentication and key material fail with 503 (see status()).
   static Result<std::unique_ptr<Keystore>> open(const std::string& db_path,

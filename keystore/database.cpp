@@ -81,21 +81,6 @@ int64_t Database::changes() const {
   return std::get<std::unique_ptr<pg::Connection>>(db_)->changes();
 }
 
-Transaction::~Transaction() {
-  if (db_ != nullptr) {
-    (void)db_->exec("ROLLBACK");
-  }
-}
-
-Result<void> Transaction::commit() {
-  auto r = db_->exec("COMMIT");
-  if (!r) {
-    return r;  // the destructor rolls back
-  }
-  db_ = nullptr;
-  return {};
-}
-
 Result<Transaction> transaction(Database& db) {
   // IMMEDIATE takes SQLite's write lock up front, so a read-then-write never fails half-way
   // with BUSY; the advisory lock does the same between keygate instances on PostgreSQL.

@@ -117,21 +117,7 @@ class Database {
 };
 
 // See the header comment. Rolls back on destruction unless commit() succeeded.
-class Transaction {
- public:
-  Transaction(Transaction&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}
-  Transaction(const Transaction&) = delete;
-  Transaction& operator=(const Transaction&) = delete;
-  Transaction& operator=(Transaction&&) = delete;
-  ~Transaction();
-
-  Result<void> commit();
-
- private:
-  friend Result<Transaction> transaction(Database& db);
-  explicit Transaction(Database* db) : db_(db) {}
-  Database* db_ = nullptr;
-};
+using Transaction = sqlite::BasicTransaction<Database>;
 
 Result<Transaction> transaction(Database& db);
 

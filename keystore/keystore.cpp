@@ -2,8 +2,8 @@
 
 #include "keystore/meta.hpp"
 #include "keystore/pepper.hpp"
-#include "schema/try.hpp"
 #include "schema/time.hpp"
+#include "schema/try.hpp"
 
 namespace keygate {
 

@@ -3,8 +3,8 @@
 #include <algorithm>
 
 #include "keystore/keystore.hpp"
-#include "schema/try.hpp"
 #include "keystore/validate.hpp"
+#include "schema/try.hpp"
 
 namespace keygate {
 

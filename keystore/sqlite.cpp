@@ -248,21 +248,6 @@ int64_t Database::changes() const {
   return sqlite3_changes64(db_);
 }
 
-Transaction::~Transaction() {
-  if (db_ != nullptr) {
-    (void)db_->exec("ROLLBACK");
-  }
-}
-
-Result<void> Transaction::commit() {
-  auto r = db_->exec("COMMIT");
-  if (!r) {
-    return r;  // the destructor rolls back
-  }
-  db_ = nullptr;
-  return {};
-}
-
 Result<Transaction> transaction(Database& db) {
   auto r = db.exec("BEGIN IMMEDIATE");
   if (!r) {

@@ -108,24 +108,40 @@ class Database {
   sqlite3* db_ = nullptr;
 };
 
-// BEGIN IMMEDIATE on construction; rolls back on destruction unless commit() succeeded.
-// IMMEDIATE takes the write lock up front so a read-then-write never fails half-way with BUSY.
-class Transaction {
+// An open transaction on `Db` (anything with exec()): rolls back on destruction unless commit()
+// succeeded. Made by transaction() here and by db::transaction() (keystore/database.hpp).
+template <class Db>
+class BasicTransaction {
  public:
-  Transaction(Transaction&& other) noexcept : db_(other.db_) { other.db_ = nullptr; }
-  Transaction(const Transaction&) = delete;
-  Transaction& operator=(const Transaction&) = delete;
-  Transaction& operator=(Transaction&&) = delete;
-  ~Transaction();
+  // Adopts a transaction that `db` has just begun.
+  explicit BasicTransaction(Db* db) : db_(db) {}
+  BasicTransaction(BasicTransaction&& other) noexcept : db_(other.db_) { other.db_ = nullptr; }
+  BasicTransaction(const BasicTransaction&) = delete;
+  BasicTransaction& operator=(const BasicTransaction&) = delete;
+  BasicTransaction& operator=(BasicTransaction&&) = delete;
+  ~BasicTransaction() {
+    if (db_ != nullptr) {
+      (void)db_->exec("ROLLBACK");
+    }
+  }
 
-  Result<void> commit();
+  Result<void> commit() {
+    auto r = db_->exec("COMMIT");
+    if (!r) {
+      return r;  // the destructor rolls back
+    }
+    db_ = nullptr;
+    return {};
+  }
 
  private:
-  friend Result<Transaction> transaction(Database& db);
-  explicit Transaction(Database* db) : db_(db) {}
-  Database* db_ = nullptr;
+  Db* db_ = nullptr;
 };
 
+using Transaction = BasicTransaction<Database>;
+
+// BEGIN IMMEDIATE: it takes the write lock up front so a read-then-write never fails half-way
+// with BUSY.
 Result<Transaction> transaction(Database& db);
 
 // Applies every migration newer than PRAGMA user_version, each in its own transaction that also

@@ -72,7 +72,7 @@ App::App(Config config, providers::Catalog catalog, std::unique_ptr<Keystore> ke
       usage_(make_usage_sink(config_, catalog_, metrics_)),
       api_{*keystore_, db_, catalog_, models_, keys_, *upstream_, *usage_},
       work_(net::make_work_guard(ioc_)) {
-  register_health_routes(routes_, *keystore_);
+  register_health_routes(routes_, *keystore_, db_);
   register_proxy_routes(routes_, api_, config_.retry, config_.breaker);
   register_key_routes(routes_, api_);
   register_admin_routes(routes_, api_);

@@ -71,7 +71,7 @@ class App {
   std::vector<std::thread> threads_;
 };
 
-void register_health_routes(RouteTable& routes, Keystore& keystore);
+void register_health_routes(RouteTable& routes, Keystore& keystore, DbExecutor& db);
 // The usage recorder for this configuration (usage_recording.cpp): stores rows in the keystore's
 // database through its own writer thread, priced with the catalog, and feeds `metrics`.
 std::unique_ptr<UsageSink> make_usage_sink(const Config& config, const providers::Catalog& catalog,

@@ -6,9 +6,10 @@
 // process's own cache key (cache_sealer.hpp), and is opened per request.
 // Lookups build no key string and copy no row: entries are immutable and handed out as
 // shared_ptr<const ...>, so a reader keeps its row alive even if clear() runs meanwhile.
-// Every keystore write in this process clears them at once; entries also expire after a short
-// TTL, which bounds how stale they can be after a write by another process (the CLI, or another
-// keygate instance sharing the database).
+// Every keystore write in this process clears them at once. On PostgreSQL, a write also tells
+// the other processes on the database to clear theirs (keystore.hpp, announce_change). Entries
+// also expire after a short TTL, which bounds how stale they can be after a write by another
+// process on a SQLite file (the CLI), or if a notification is lost with its connection.
 
 #include <chrono>
 #include <cstdint>
@@ -91,12 +92,6 @@ class HotCache {
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, IdentityEntry, StringHash, std::equal_to<>> identities_;
   std::unordered_map<UserProvider, KeyEntry, UserProviderHash, UserProviderEqual> keys_;
-};
-
-// Clears the cache when a write ends (declared after the write's lock, so it runs under it).
-struct ClearCacheOnExit {
-  HotCache& cache;
-  ~ClearCacheOnExit() { cache.clear(); }
 };
 
 }  // namespace keygate

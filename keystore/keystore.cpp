@@ -7,6 +7,11 @@
 
 namespace keygate {
 
+namespace {
+// The NOTIFY channel on which keystore writes are announced (one per database).
+constexpr const char* kChangeChannel = "keygate_keystore_changed";
+}  // namespace
+
 Result<std::unique_ptr<Keystore>> Keystore::open(const std::string& db_path,
                                                  std::optional<MasterKeyMaterial> master_key) {
   KG_CHECK(crypto_init());
@@ -15,12 +20,38 @@ Result<std::unique_ptr<Keystore>> Keystore::open(const std::string& db_path,
   std::unique_ptr<Keystore> ks(new Keystore(std::move(*db)));
   ks->clock_ = [] { return now_unix(); };
   KG_CHECK(ks->unlock(std::move(master_key)));
+  if (ks->db_.backend() == db::Backend::postgres) {
+    Keystore* raw = ks.get();
+    KG_TRY(listener, pg::Listener::start(db_path, kChangeChannel, [raw] { raw->cache_.clear(); }));
+    ks->listener_ = std::move(*listener);
+  }
   return ks;
+}
+
+void Keystore::announce_change() {
+  cache_.clear();
+  if (db_.backend() == db::Backend::postgres) {
+    // Delivered to every listener, this process's too, when no transaction is open (the write's
+    // has ended by now). If it is lost, other instances' entries still expire with their TTL.
+    (void)db_.exec(std::string("NOTIFY ") + kChangeChannel);
+  }
 }
 
 KeystoreStatus Keystore::status() const {
   std::lock_guard lock(mu_);
   return status_;
+}
+
+Result<void> Keystore::ping() {
+  std::lock_guard lock(mu_);
+  return db_.exec("SELECT 1 FROM meta LIMIT 1");  // reads storage, not just the connection
+}
+
+std::optional<Keystore::ChangeListener> Keystore::change_listener() const {
+  if (!listener_) {
+    return std::nullopt;
+  }
+  return ChangeListener{listener_->connected(), listener_->connections()};
 }
 
 void Keystore::set_clock_for_testing(std::function<int64_t()> clock) {

@@ -37,6 +37,7 @@
 #include "keystore/database.hpp"
 #include "keystore/hot_cache.hpp"
 #include "keystore/master_key.hpp"
+#include "keystore/postgres_listener.hpp"
 #include "keystore/sealer.hpp"
 #include "keystore/store.hpp"
 #include "keystore/tokens.hpp"
@@ -57,6 +58,18 @@ class Keystore {
                                                 std::optional<MasterKeyMaterial> master_key);
 
   KeystoreStatus status() const;
+
+  // Whether the database answers now (a trivial query; it reconnects a dropped PostgreSQL
+  // connection). Blocking: call it off the I/O threads.
+  Result<void> ping();
+
+  // PostgreSQL: whether this process hears other instances' keystore writes now (its NOTIFY
+  // listener is connected), and how many times it has connected. nullopt on SQLite.
+  struct ChangeListener {
+    bool connected = false;
+    int connections = 0;
+  };
+  std::optional<ChangeListener> change_listener() const;
 
   // Tests move time instead of sleeping. Default: now_unix().
   void set_clock_for_testing(std::function<int64_t()> clock);
@@ -131,6 +144,15 @@ class Keystore {
   Result<CreatedToken> create_token_locked(std::string_view user_id, std::string_view name,
                                            std::optional<int64_t> expires_at);
 
+  // After a write: clears this process's request-path caches and, on PostgreSQL, tells every
+  // instance on the database to clear theirs (NOTIFY, heard by listener_). Runs under mu_.
+  void announce_change();
+  // Declared after a write's lock, so that it runs under it when the write ends.
+  struct AnnounceChangeOnExit {
+    Keystore& keystore;
+    ~AnnounceChangeOnExit() { keystore.announce_change(); }
+  };
+
   // Opens a row of the hot cache (sealed under cache_sealer_).
   Result<SecretKey> open_cached_row(const CachedKeyRow& row) const;
 
@@ -149,6 +171,8 @@ class Keystore {
   // The key cache's own seal: random, for this process only (cache_sealer.hpp).
   const CacheSealer cache_sealer_;
   KeystoreStatus status_;
+  // PostgreSQL only: hears other instances' announce_change(). Last, so that it stops first.
+  std::unique_ptr<pg::Listener> listener_;
 };
 
 }  // namespace keygate

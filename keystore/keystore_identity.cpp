@@ -163,7 +163,7 @@ Result<TokenInfo> Keystore::get_token(std::string_view token_id) {
 
 Result<void> Keystore::revoke_token(std::string_view token_id) {
   std::lock_guard lock(mu_);
-  ClearCacheOnExit clear_cache{cache_};  // a write: the request-path caches start over
+  AnnounceChangeOnExit changed{*this};  // a write: every instance's caches start over
   // COALESCE keeps the first revocation time when revoking twice.
   KG_TRY(stmt, db_.prepare("UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?"));
   stmt->bind(1, now()).bind(2, token_id);

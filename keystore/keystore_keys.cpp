@@ -101,7 +101,7 @@ Result<KeyRecord> Keystore::create_key(const Owner& owner, std::string_view prov
   KG_CHECK(validate_text(description, "description", 1024));
   KG_CHECK(validate_secret(api_key));
   std::lock_guard lock(mu_);
-  ClearCacheOnExit clear_cache{cache_};  // a write: the request-path caches start over
+  AnnounceChangeOnExit changed{*this};  // a write: every instance's caches start over
   KG_CHECK(require_ready());
   int64_t t = now();
   if (expires_at && *expires_at <= t) {
@@ -176,7 +176,7 @@ Result<KeyRecord> Keystore::update_key(const Owner& owner, std::string_view key_
     KG_CHECK(validate_secret(*patch.api_key));
   }
   std::lock_guard lock(mu_);
-  ClearCacheOnExit clear_cache{cache_};  // a write: the request-path caches start over
+  AnnounceChangeOnExit changed{*this};  // a write: every instance's caches start over
   if (patch.api_key) {
     KG_CHECK(require_ready());
   }
@@ -234,7 +234,7 @@ Result<KeyRecord> Keystore::update_key(const Owner& owner, std::string_view key_
 
 Result<void> Keystore::delete_key(const Owner& owner, std::string_view key_id) {
   std::lock_guard lock(mu_);
-  ClearCacheOnExit clear_cache{cache_};  // a write: the request-path caches start over
+  AnnounceChangeOnExit changed{*this};  // a write: every instance's caches start over
   // secure_delete=ON overwrites the freed ciphertext in the file.
   KG_TRY(stmt,
          db_.prepare("DELETE FROM provider_keys WHERE id = ? AND " + std::string(kOwnerFilter)));
@@ -255,7 +255,7 @@ Result<void> Keystore::set_key_status(std::string_view key_id, std::string_view 
         Error::invalid_request("status must be active, inactive, error or revoked.", "status"));
   }
   std::lock_guard lock(mu_);
-  ClearCacheOnExit clear_cache{cache_};  // a write: the request-path caches start over
+  AnnounceChangeOnExit changed{*this};  // a write: every instance's caches start over
   KG_TRY(stmt, db_.prepare("UPDATE provider_keys SET status = ?, last_tested_at = "
                            "COALESCE(?, last_tested_at), last_error = ?, updated_at = ? "
                            "WHERE id = ?"));

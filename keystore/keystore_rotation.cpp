@@ -126,7 +126,7 @@ Result<RotationReport> Keystore::rotate_master_key(MasterKeyMaterial new_key,
     std::unique_lock material(material_mu_);
     sealer_ = std::make_unique<Sealer>(std::move(next));
   }
-  cache_.clear();
+  announce_change();  // every instance: rows sealed under the old key are gone
   master_ = std::move(new_key);
   status_ = KeystoreStatus{true, "", report.to_version};
   report.finished = true;

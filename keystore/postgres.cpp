@@ -359,19 +359,35 @@ Connection::~Connection() {
   PQfinish(conn_);
 }
 
+pg_conn* connect_with_defaults(const std::string& target) {
+  // Keywords before "dbname" are defaults: the target, expanded in its place, overrides them.
+  static constexpr const char* kKeywords[] = {
+      "connect_timeout",  "keepalives_idle", "keepalives_interval",
+      "keepalives_count", "dbname",          nullptr};
+  const char* values[] = {"10", "30", "10", "3", target.c_str(), nullptr};
+  pg_conn* conn = PQconnectdbParams(kKeywords, values, /*expand_dbname=*/1);
+  if (conn != nullptr) {
+    PQsetNoticeProcessor(conn, ignore_notice, nullptr);
+  }
+  return conn;
+}
+
+std::string connection_error(pg_conn* conn) {
+  std::string why = conn ? PQerrorMessage(conn) : "out of memory";
+  while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) {
+    why.pop_back();
+  }
+  return why;
+}
+
 Result<std::unique_ptr<Connection>> Connection::open(const std::string& target) {
-  pg_conn* conn = PQconnectdb(target.c_str());
+  pg_conn* conn = connect_with_defaults(target);
   std::unique_ptr<Connection> c(new Connection(conn, target));
   if (conn == nullptr || PQstatus(conn) != CONNECTION_OK) {
-    std::string why = conn ? PQerrorMessage(conn) : "out of memory";
-    while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) {
-      why.pop_back();
-    }
-    return fail(
-        Error::unavailable("cannot connect to PostgreSQL at " + redact_target(target) + ": " + why,
-                           "database_unavailable"));
+    return fail(Error::unavailable(
+        "cannot connect to PostgreSQL at " + redact_target(target) + ": " + connection_error(conn),
+        "database_unavailable"));
   }
-  PQsetNoticeProcessor(conn, ignore_notice, nullptr);
   // Times are integers keygate computes; the session's zone and encoding are fixed anyway so
   // that nothing in a result depends on the server's defaults.
   if (auto r = c->exec("SET client_encoding = 'UTF8'; SET TIME ZONE 'UTC'"); !r) {

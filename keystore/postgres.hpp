@@ -36,6 +36,16 @@ std::string redact_target(std::string_view target);
 // `?` placeholders (outside quotes and comments) renumbered as $1, $2...
 std::string numbered_placeholders(std::string_view sql);
 
+// Connects with keygate's defaults beneath the target's own settings, which win: a 10 s connect
+// timeout (libpq's default waits on TCP for minutes) and TCP keepalives that notice a vanished
+// server in about a minute (the kernel's default is two hours). The caller owns the result
+// (PQfinish) whatever its status.
+pg_conn* connect_with_defaults(const std::string& target);
+
+// A connection's last error message, without its trailing newline. Never carries a password:
+// libpq's messages name the host and port, not the credentials.
+std::string connection_error(pg_conn* conn);
+
 class Connection;
 
 class Statement {

@@ -1,11 +1,16 @@
 // The libpq layer: placeholders, what its errors say (never a password, never a row's values),
-// and what happens when the server drops a connection. The [.][postgres] tests need the server
-// in KEYGATE_TEST_POSTGRES and run in CTest's "postgres: " pass only.
+// what happens when the server drops a connection, and the NOTIFY listener. The [.][postgres] tests
+// need the server in KEYGATE_TEST_POSTGRES and run in CTest's "postgres: " pass only.
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <chrono>
+#include <thread>
+
 #include "keystore/database.hpp"
 #include "keystore/postgres.hpp"
+#include "keystore/postgres_listener.hpp"
 #include "test_support.hpp"
 
 using namespace keygate;
@@ -48,14 +53,16 @@ std::unique_ptr<pg::Connection> connect(const std::string& target) {
   return std::move(*c);
 }
 
-void terminate_backends(const std::string& target) {
-  // From another connection: PostgreSQL ends every other session of this schema's tests, as a
-  // server restart or a failover would.
+void terminate_backends(const std::string& target,
+                        std::string_view application = "keygate-test-victim") {
+  // From another connection: PostgreSQL ends every other session named `application` (each
+  // test names its own), as a server restart or a failover would.
   auto admin = connect(target);
   auto s = admin->prepare(
       "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
       "WHERE pid <> pg_backend_pid() AND datname = current_database() "
-      "AND application_name = 'keygate-test-victim'");
+      "AND application_name = ?");
+  s.bind(1, application);
   REQUIRE(s.step().value());
   CHECK(s.column_int(0) >= 1);
 }
@@ -117,5 +124,55 @@ TEST_CASE("PostgreSQL: a dropped connection reconnects, but never inside a trans
     auto s = db->prepare("SELECT count(*) FROM t");
     REQUIRE(s->step().value());
     CHECK(s->column_int(0) == 0);
+  }
+}
+
+TEST_CASE("PostgreSQL: a listener hears NOTIFY, and again after the server dropped it",
+          "[.][postgres]") {
+  testing::TempDir dir;
+  const std::string target = testing::store_target(dir.file("k.db"));
+  const std::string listener_target = target + "&application_name=keygate-test-listener";
+  std::atomic<int> signals{0};
+  auto started = pg::Listener::start(listener_target, "keygate_test_channel", [&] { ++signals; });
+  REQUIRE(started.has_value());
+  pg::Listener& listener = **started;
+  auto eventually = [](auto condition) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!condition() && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return condition();
+  };
+  auto notifier = connect(target);
+
+  // Connecting is itself a signal: what was sent before it is unknown.
+  REQUIRE(eventually([&] { return listener.connected(); }));
+  CHECK(signals.load() >= 1);
+  int before = signals.load();
+  REQUIRE(notifier->exec("NOTIFY keygate_test_channel").has_value());
+  CHECK(eventually([&] { return signals.load() > before; }));
+  before = signals.load();
+  REQUIRE(notifier->exec("NOTIFY other_channel").has_value());  // not its channel
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK(signals.load() == before);
+
+  // The server ends its session: it reconnects at once, says so, and LISTENs again.
+  terminate_backends(target, "keygate-test-listener");
+  CHECK(eventually([&] { return listener.connections() == 2 && listener.connected(); }));
+  CHECK(signals.load() > before);
+  before = signals.load();
+  REQUIRE(notifier->exec("NOTIFY keygate_test_channel").has_value());
+  CHECK(eventually([&] { return signals.load() > before; }));
+
+  // Stopping does not wait for the next notification.
+  const auto stopping = std::chrono::steady_clock::now();
+  started->reset();
+  CHECK(std::chrono::steady_clock::now() - stopping < std::chrono::milliseconds(500));
+}
+
+TEST_CASE("a NOTIFY channel must be a plain identifier", "[postgres_sql]") {
+  for (const char* bad : {"", "1abc", "a;DROP TABLE x", "a b", "\"quoted\""}) {
+    auto l = pg::Listener::start("postgresql:///nowhere", bad, [] {});
+    CHECK_FALSE(l.has_value());
   }
 }

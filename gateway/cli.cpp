@@ -185,6 +185,8 @@ int run_cli(int argc, char** argv) {
       cli, [&]() { return config_or_exit(); }, exit_code);
   register_usage_command(
       cli, [&]() { return config_or_exit(); }, exit_code);
+  register_copy_command(
+      cli, [&]() { return config_or_exit(); }, exit_code);
 
   try {
     cli.parse(argc, argv);

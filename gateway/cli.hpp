@@ -26,4 +26,8 @@ void register_agent_commands(CLI::App& cli, std::function<std::optional<Config>(
 void register_usage_command(CLI::App& cli, std::function<std::optional<Config>()> config,
                             int& exit_code);
 
+// copy-database (cli_copy.cpp); same conventions.
+void register_copy_command(CLI::App& cli, std::function<std::optional<Config>()> config,
+                           int& exit_code);
+
 }  // namespace keygate::gateway

@@ -61,6 +61,12 @@ class Statement {
   // Bindings made without a copy keep pointing at their text, which SQLite reads only in step().
   void rewind();
 
+  // For code that copies rows whose shape it does not know (database_copy.cpp).
+  enum class Type { integer, real, text, blob, null };
+  int column_count() const;
+  std::string column_name(int column) const;
+  Type column_type(int column) const;
+
   bool is_null(int column) const;
   int64_t column_int(int column) const;
   double column_double(int column) const;

@@ -55,6 +55,9 @@ Result<std::unique_ptr<App>> App::create(Config config) {
   if (!keystore) {
     return fail(keystore.error());
   }
+  if (auto listening = (*keystore)->listen_for_changes(); !listening) {
+    return fail(listening.error());
+  }
   return std::unique_ptr<App>(
       new App(std::move(config), std::move(*catalog), std::move(*keystore)));
 }

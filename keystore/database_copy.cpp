@@ -1,5 +1,7 @@
 #include "keystore/database_copy.hpp"
 
+#include <algorithm>
+#include <iterator>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -132,12 +134,18 @@ Result<std::vector<CopiedTable>> copy_database(Database& from, Database& to) {
     return fail(Error::invalid_request(
         "A copy goes from a SQLite database to a PostgreSQL one (a postgres:// URI)."));
   }
-  for (std::string_view table : {std::string_view("meta"), std::string_view("users")}) {
-    KG_TRY(existing, count_rows(to, table));
-    if (*existing > 0) {
-      return fail(Error::conflict(
-          "The target database already holds a keystore (its " + std::string(table) +
-          " table has rows): copy into a database keygate has not used yet."));
+  // Every table of the source must be one this copy knows: a table added by a later migration
+  // and not listed here would otherwise be left behind without a word.
+  KG_TRY(tables, source->prepare("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                 "AND name NOT LIKE 'sqlite_%'"));
+  while (true) {
+    KG_TRY(has_row, tables->step());
+    if (!*has_row) {
+      break;
+    }
+    const std::string name = tables->column_text(0);
+    if (std::find(std::begin(kTables), std::end(kTables), name) == std::end(kTables)) {
+      return fail(Error::internal("the source has a table this copy does not know: " + name));
     }
   }
   // One snapshot of the source (WAL: a running instance's writes after it are not seen, and it
@@ -148,6 +156,15 @@ Result<std::vector<CopiedTable>> copy_database(Database& from, Database& to) {
     ~EndRead() { (void)db.exec("COMMIT"); }
   } end_read{*source};
   KG_TRY(tx, transaction(to));
+  // Under the keystore's advisory lock: an instance starting on the target meanwhile waits.
+  for (std::string_view table : kTables) {
+    KG_TRY(existing, count_rows(to, table));
+    if (*existing > 0) {
+      return fail(Error::conflict(
+          "The target database already holds a keystore (its " + std::string(table) +
+          " table has rows): copy into a database keygate has not used yet."));
+    }
+  }
   std::vector<CopiedTable> copied;
   for (std::string_view table : kTables) {
     KG_TRY(rows, copy_table(*source, to, table));

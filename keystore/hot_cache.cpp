@@ -24,11 +24,19 @@ std::shared_ptr<const Identity> HotCache::identity(std::string_view token_key,
   return it->second.identity;
 }
 
+uint64_t HotCache::generation() const {
+  std::shared_lock lock(mu_);
+  return generation_;
+}
+
 void HotCache::put_identity(std::string_view token_key, const Identity& identity,
-                            std::optional<int64_t> token_expires_at) {
+                            std::optional<int64_t> token_expires_at, uint64_t read_at_generation) {
   auto entry =
       IdentityEntry{std::make_shared<const Identity>(identity), token_expires_at, Clock::now()};
   std::unique_lock lock(mu_);
+  if (generation_ != read_at_generation) {
+    return;  // cleared since it was read: it may be what the clear was about
+  }
   if (identities_.size() >= kMaxEntries) {
     identities_.clear();
   }
@@ -51,10 +59,13 @@ std::optional<std::shared_ptr<const CachedKeyRow>> HotCache::key(std::string_vie
 }
 
 void HotCache::put_key(std::string_view user_id, std::string_view provider,
-                       std::optional<CachedKeyRow> row) {
+                       std::optional<CachedKeyRow> row, uint64_t read_at_generation) {
   auto entry =
       KeyEntry{row ? std::make_shared<const CachedKeyRow>(std::move(*row)) : nullptr, Clock::now()};
   std::unique_lock lock(mu_);
+  if (generation_ != read_at_generation) {
+    return;  // cleared since it was read: it may be what the clear was about
+  }
   if (keys_.size() >= kMaxEntries) {
     keys_.clear();
   }
@@ -64,6 +75,7 @@ void HotCache::put_key(std::string_view user_id, std::string_view provider,
 
 void HotCache::clear() {
   std::unique_lock lock(mu_);
+  ++generation_;
   identities_.clear();
   keys_.clear();
 }

@@ -40,17 +40,22 @@ class HotCache {
   using Clock = std::chrono::steady_clock;
   explicit HotCache(std::chrono::milliseconds ttl = std::chrono::seconds(5)) : ttl_(ttl) {}
 
+  // Which clear() the cache is at. A caller reads it before it reads the database and hands
+  // it to put_*(): an entry read before a clear() that happened meanwhile (another instance's
+  // write, heard on the listener's thread) is stale and is not stored.
+  uint64_t generation() const;
+
   // Null: not cached (or past its TTL or the token's expiry).
   std::shared_ptr<const Identity> identity(std::string_view token_key, int64_t now_unix) const;
   void put_identity(std::string_view token_key, const Identity& identity,
-                    std::optional<int64_t> token_expires_at);
+                    std::optional<int64_t> token_expires_at, uint64_t read_at_generation);
 
   // nullopt: not cached. A cached "no key" is an engaged optional holding a null pointer.
   std::optional<std::shared_ptr<const CachedKeyRow>> key(std::string_view user_id,
                                                          std::string_view provider,
                                                          int64_t now_unix) const;
-  void put_key(std::string_view user_id, std::string_view provider,
-               std::optional<CachedKeyRow> row);
+  void put_key(std::string_view user_id, std::string_view provider, std::optional<CachedKeyRow> row,
+               uint64_t read_at_generation);
 
   void clear();
 
@@ -90,6 +95,7 @@ class HotCache {
 
   std::chrono::milliseconds ttl_;
   mutable std::shared_mutex mu_;
+  uint64_t generation_ = 0;  // clear() calls so far (under mu_)
   std::unordered_map<std::string, IdentityEntry, StringHash, std::equal_to<>> identities_;
   std::unordered_map<UserProvider, KeyEntry, UserProviderHash, UserProviderEqual> keys_;
 };

@@ -7,11 +7,6 @@
 
 namespace keygate {
 
-namespace {
-// The NOTIFY channel on which keystore writes are announced (one per database).
-constexpr const char* kChangeChannel = "keygate_keystore_changed";
-}  // namespace
-
 Result<std::unique_ptr<Keystore>> Keystore::open(const std::string& db_path,
                                                  std::optional<MasterKeyMaterial> master_key) {
   KG_CHECK(crypto_init());
@@ -20,20 +15,37 @@ Result<std::unique_ptr<Keystore>> Keystore::open(const std::string& db_path,
   std::unique_ptr<Keystore> ks(new Keystore(std::move(*db)));
   ks->clock_ = [] { return now_unix(); };
   KG_CHECK(ks->unlock(std::move(master_key)));
+  ks->target_ = db_path;
   if (ks->db_.backend() == db::Backend::postgres) {
-    Keystore* raw = ks.get();
-    KG_TRY(listener, pg::Listener::start(db_path, kChangeChannel, [raw] { raw->cache_.clear(); }));
-    ks->listener_ = std::move(*listener);
+    // One channel per keystore: NOTIFY channels belong to the whole database, and keystores in
+    // other schemas of it must not clear this one's caches (nor pass for its notifications).
+    KG_TRY(channel, ks->db_.prepare("SELECT 'keygate_' || substr(md5(current_database() || '.' || "
+                                    "current_schema()), 1, 16)"));
+    KG_TRY(has_row, channel->step());
+    if (!*has_row) {
+      return fail(Error::internal("PostgreSQL did not name the current schema"));
+    }
+    ks->change_channel_ = channel->column_text(0);
   }
   return ks;
 }
 
+Result<void> Keystore::listen_for_changes() {
+  std::lock_guard lock(mu_);
+  if (change_channel_.empty() || listener_) {
+    return {};  // SQLite (one process writes through this keystore), or already listening
+  }
+  KG_TRY(listener, pg::Listener::start(target_, change_channel_, [this] { cache_.clear(); }));
+  listener_ = std::move(*listener);
+  return {};
+}
+
 void Keystore::announce_change() {
   cache_.clear();
-  if (db_.backend() == db::Backend::postgres) {
+  if (!change_channel_.empty()) {
     // Delivered to every listener, this process's too, when no transaction is open (the write's
     // has ended by now). If it is lost, other instances' entries still expire with their TTL.
-    (void)db_.exec(std::string("NOTIFY ") + kChangeChannel);
+    (void)db_.exec("NOTIFY " + change_channel_);
   }
 }
 
@@ -48,6 +60,7 @@ Result<void> Keystore::ping() {
 }
 
 std::optional<Keystore::ChangeListener> Keystore::change_listener() const {
+  std::lock_guard lock(mu_);  // listener_ is set by listen_for_changes()
   if (!listener_) {
     return std::nullopt;
   }

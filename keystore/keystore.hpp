@@ -63,8 +63,13 @@ class Keystore {
   // connection). Blocking: call it off the I/O threads.
   Result<void> ping();
 
+  // PostgreSQL: starts hearing other instances' keystore writes (a connection and a thread of
+  // its own, keystore/postgres_listener.hpp), which clear this process's caches at once instead
+  // of after their TTL. For a serving instance; one-shot CLI commands need not. No-op on SQLite.
+  Result<void> listen_for_changes();
+
   // PostgreSQL: whether this process hears other instances' keystore writes now (its NOTIFY
-  // listener is connected), and how many times it has connected. nullopt on SQLite.
+  // listener is connected), and how many times it has connected. nullopt when not listening.
   struct ChangeListener {
     bool connected = false;
     int connections = 0;
@@ -171,6 +176,8 @@ class Keystore {
   // The key cache's own seal: random, for this process only (cache_sealer.hpp).
   const CacheSealer cache_sealer_;
   KeystoreStatus status_;
+  std::string target_;          // what open() was given (the listener connects to it)
+  std::string change_channel_;  // PostgreSQL: this keystore's NOTIFY channel; empty on SQLite
   // PostgreSQL only: hears other instances' announce_change(). Last, so that it stops first.
   std::unique_ptr<pg::Listener> listener_;
 };

@@ -179,6 +179,7 @@ Result<Identity> Keystore::authenticate(std::string_view token) {
   KG_CHECK(parse_token(token));
   std::lock_guard lock(mu_);
   KG_CHECK(require_ready());
+  const uint64_t generation = cache_.generation();  // before the read: see put_identity
   TokenHash hash = hash_token(token, *token_key_);
   KG_TRY(stmt,
          db_.prepare("SELECT t.id, t.user_id, t.expires_at, t.revoked_at, t.last_used_at, u.name, "
@@ -207,7 +208,7 @@ Result<Identity> Keystore::authenticate(std::string_view token) {
   const TokenCacheKey cache_key = token_cache_key(token, cache_key_);
   cache_.put_identity(
       std::string_view(reinterpret_cast<const char*>(cache_key.data()), cache_key.size()), id,
-      expires_at);
+      expires_at, generation);
   if (!last_used || t - *last_used >= kLastUsedGranularity) {
     KG_TRY(touch, db_.prepare("UPDATE tokens SET last_used_at = ? WHERE id = ?"));
     touch->bind(1, t).bind(2, id.token_id);

@@ -278,6 +278,7 @@ Result<std::optional<ResolvedKey>> Keystore::resolve(std::string_view user_id,
                                                      std::string_view provider) {
   std::lock_guard lock(mu_);
   KG_CHECK(require_ready());
+  const uint64_t generation = cache_.generation();  // before the read: see put_key
   int64_t t = now();
   // Personal keys before system keys, then lowest priority, then newest. One statement reads the
   // sealed row too, so the choice and the ciphertext come from the same snapshot.
@@ -291,7 +292,7 @@ Result<std::optional<ResolvedKey>> Keystore::resolve(std::string_view user_id,
   stmt->bind(1, provider).bind(2, t).bind(3, user_id);
   KG_TRY(row, stmt->step());
   if (!*row) {
-    cache_.put_key(user_id, provider, std::nullopt);
+    cache_.put_key(user_id, provider, std::nullopt, generation);
     return std::optional<ResolvedKey>{};
   }
   const std::string key_id = stmt->column_text(0);
@@ -314,7 +315,8 @@ Result<std::optional<ResolvedKey>> Keystore::resolve(std::string_view user_id,
   // The cache keeps the key sealed again, under the process's cache key, which opens faster.
   cache_.put_key(user_id, provider,
                  CachedKeyRow{key_id, source, owner_id, std::string(provider),
-                              cache_sealer_.seal(*secret, context), expires_at});
+                              cache_sealer_.seal(*secret, context), expires_at},
+                 generation);
   return std::optional<ResolvedKey>(ResolvedKey{std::move(*secret), source, key_id});
 }
 

@@ -59,7 +59,7 @@ void terminate_backends(const std::string& target,
   // test names its own), as a server restart or a failover would.
   auto admin = connect(target);
   auto s = admin->prepare(
-      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+      "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
       "WHERE pid <> pg_backend_pid() AND datname = current_database() "
       "AND application_name = ?");
   s.bind(1, application);

@@ -359,17 +359,31 @@ Connection::~Connection() {
   PQfinish(conn_);
 }
 
-pg_conn* connect_with_defaults(const std::string& target) {
-  // Keywords before "dbname" are defaults: the target, expanded in its place, overrides them.
-  static constexpr const char* kKeywords[] = {
-      "connect_timeout",  "keepalives_idle", "keepalives_interval",
-      "keepalives_count", "dbname",          nullptr};
+namespace {
+
+// Keywords before "dbname" are defaults: the target, expanded in its place, overrides them.
+constexpr const char* kConnectKeywords[] = {
+    "connect_timeout",  "keepalives_idle", "keepalives_interval",
+    "keepalives_count", "dbname",          nullptr};
+
+template <class Connect>
+pg_conn* connect_with(const std::string& target, Connect connect) {
   const char* values[] = {"10", "30", "10", "3", target.c_str(), nullptr};
-  pg_conn* conn = PQconnectdbParams(kKeywords, values, /*expand_dbname=*/1);
+  pg_conn* conn = connect(kConnectKeywords, values, /*expand_dbname=*/1);
   if (conn != nullptr) {
     PQsetNoticeProcessor(conn, ignore_notice, nullptr);
   }
   return conn;
+}
+
+}  // namespace
+
+pg_conn* connect_with_defaults(const std::string& target) {
+  return connect_with(target, PQconnectdbParams);
+}
+
+pg_conn* start_connecting_with_defaults(const std::string& target) {
+  return connect_with(target, PQconnectStartParams);
 }
 
 std::string connection_error(pg_conn* conn) {

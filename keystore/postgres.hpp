@@ -41,6 +41,9 @@ std::string numbered_placeholders(std::string_view sql);
 // server in about a minute (the kernel's default is two hours). The caller owns the result
 // (PQfinish) whatever its status.
 pg_conn* connect_with_defaults(const std::string& target);
+// The same settings, without waiting: PQconnectStartParams, for a caller that drives
+// PQconnectPoll itself and so can give up at any moment (connect_timeout does not apply then).
+pg_conn* start_connecting_with_defaults(const std::string& target);
 
 // A connection's last error message, without its trailing newline. Never carries a password:
 // libpq's messages name the host and port, not the credentials.

@@ -78,15 +78,66 @@ void Listener::run() {
   }
 }
 
+// Without a blocking libpq call, so that a stop is never held up by a server that does not
+// answer: the connection is driven by PQconnectPoll and LISTEN sent with PQsendQuery, each wait a
+// poll() that the wake-up pipe ends. Only the host name's lookup, inside PQconnectStartParams,
+// can still block (libpq resolves it synchronously).
 bool Listener::connect() {
-  conn_ = connect_with_defaults(target_);
-  if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
+  const auto deadline = std::chrono::steady_clock::now() + kConnectTimeout;
+  conn_ = start_connecting_with_defaults(target_);
+  if (conn_ == nullptr || PQstatus(conn_) == CONNECTION_BAD) {
     return false;
   }
-  PGresult* result = PQexec(conn_, ("LISTEN " + channel_).c_str());
-  const bool listening = result != nullptr && PQresultStatus(result) == PGRES_COMMAND_OK;
-  PQclear(result);
+  // libpq's protocol: act as if the last poll said "writing", wait for what each call asks.
+  PostgresPollingStatusType status = PGRES_POLLING_WRITING;
+  while (status != PGRES_POLLING_OK) {
+    if (status == PGRES_POLLING_FAILED ||
+        !wait_for_socket(status == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline)) {
+      return false;
+    }
+    status = PQconnectPoll(conn_);
+  }
+  if (PQsendQuery(conn_, ("LISTEN " + channel_).c_str()) == 0) {
+    return false;
+  }
+  while (PQflush(conn_) == 1) {  // the query is tiny; this is for a full socket buffer
+    if (!wait_for_socket(POLLOUT, deadline)) {
+      return false;
+    }
+  }
+  while (PQisBusy(conn_) != 0) {
+    if (!wait_for_socket(POLLIN, deadline) || PQconsumeInput(conn_) == 0) {
+      return false;
+    }
+  }
+  bool listening = false;
+  while (PGresult* result = PQgetResult(conn_)) {
+    listening = listening || PQresultStatus(result) == PGRES_COMMAND_OK;
+    PQclear(result);
+  }
   return listening;
+}
+
+bool Listener::wait_for_socket(short events, std::chrono::steady_clock::time_point deadline) {
+  while (!stopping_) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      return false;
+    }
+    pollfd fds[2] = {{PQsocket(conn_), events, 0}, {wake_[0], POLLIN, 0}};
+    const int n = ::poll(fds, 2, static_cast<int>(left.count()));
+    if (n < 0) {
+      continue;  // EINTR
+    }
+    if (fds[1].revents != 0) {
+      return false;  // stop
+    }
+    if (fds[0].revents != 0) {
+      return true;  // ready, or an error libpq reports on its next call
+    }
+  }
+  return false;
 }
 
 void Listener::listen_until_lost() {

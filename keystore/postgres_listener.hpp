@@ -10,6 +10,7 @@
 // second.
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -37,9 +38,15 @@ class Listener {
   int connections() const { return connections_.load(); }
 
  private:
+  // A connection and its LISTEN must be done within this, as libpq's connect_timeout would have
+  // it (which PQconnectPoll does not apply); then the next attempt starts.
+  static constexpr std::chrono::seconds kConnectTimeout{10};
+
   Listener(std::string target, std::string channel, std::function<void()> on_signal);
   void run();
-  bool connect();                        // connects and LISTENs; false if either failed
+  bool connect();  // connects and LISTENs; false if either failed
+  // Waits until the connection's socket is ready for `events`: false at the deadline or a stop.
+  bool wait_for_socket(short events, std::chrono::steady_clock::time_point deadline);
   void listen_until_lost();              // returns when the connection is lost or stop is asked
   bool wait_for_stop(int milliseconds);  // true if stop was asked meanwhile
 

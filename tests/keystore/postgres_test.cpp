@@ -4,6 +4,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -168,6 +173,33 @@ TEST_CASE("PostgreSQL: a listener hears NOTIFY, and again after the server dropp
   const auto stopping = std::chrono::steady_clock::now();
   started->reset();
   CHECK(std::chrono::steady_clock::now() - stopping < std::chrono::milliseconds(500));
+}
+
+TEST_CASE("a listener stops at once while a server does not answer its connection",
+          "[postgres_sql]") {
+  // Guards against a stop (SIGTERM) held for the whole connect timeout (10 s) while the server
+  // accepts TCP connections but says nothing: an overloaded or half-dead PostgreSQL. A loopback
+  // socket that listens and never answers plays it: the kernel completes the handshake.
+  const int silent = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(silent >= 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  REQUIRE(::bind(silent, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  REQUIRE(::listen(silent, 8) == 0);
+  REQUIRE(::getsockname(silent, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+  const std::string target =
+      "postgresql://keygate@127.0.0.1:" + std::to_string(ntohs(address.sin_port)) +
+      "/keygate?sslmode=disable&connect_timeout=30";
+  auto started = pg::Listener::start(target, "keygate_test_silent", [] {});
+  REQUIRE(started.has_value());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // well inside its connect
+  CHECK_FALSE((*started)->connected());
+  const auto stopping = std::chrono::steady_clock::now();
+  started->reset();
+  CHECK(std::chrono::steady_clock::now() - stopping < std::chrono::milliseconds(500));
+  ::close(silent);
 }
 
 TEST_CASE("a NOTIFY channel must be a plain identifier", "[postgres_sql]") {

@@ -22,6 +22,7 @@
 
 #include "providers/adapters.hpp"
 #include "providers/catalog.hpp"
+#include "providers/reasoning.hpp"
 #include "providers/wire.hpp"
 #include "schema/json.hpp"
 
@@ -80,8 +81,23 @@ void push_turn(std::vector<Turn>& turns, std::string_view role, Value blocks, Al
   if (turns.empty() || turns.back().role != role) {
     turns.push_back(Turn{std::string(role), Value(rapidjson::kArrayType)});
   }
+  Value& merged = turns.back().blocks;
+  const bool had_blocks = !merged.Empty();
   for (auto& block : blocks.GetArray()) {
-    turns.back().blocks.PushBack(block.Move(), a);
+    merged.PushBack(block.Move(), a);
+  }
+  if (had_blocks && role == "assistant") {
+    // Thinking blocks lead an assistant turn, also when two messages merged into it.
+    Value ordered(rapidjson::kArrayType);
+    for (bool thinking : {true, false}) {
+      for (auto& block : merged.GetArray()) {
+        const std::string_view type = as_view(block["type"]);
+        if ((type == "thinking" || type == "redacted_thinking") == thinking) {
+          ordered.PushBack(Value(block, a), a);
+        }
+      }
+    }
+    merged = std::move(ordered);
   }
 }
 
@@ -181,6 +197,59 @@ Result<Value> content_blocks(const Value* content, bool allow_images, const std:
           "Content part type '" + std::string(*type) + "' is not supported by Anthropic here.",
           part_param + ".type"));
     }
+  }
+  return blocks;
+}
+
+// An assistant message's "thinking_blocks" (keygate's answers carry them; see
+// providers/anthropic.cpp's translate_message) -> thinking and redacted_thinking blocks, which
+// must come first in the turn. Claude checks each one's signature: a thinking block without one
+// (another provider's reasoning) cannot go back and is left out.
+// https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking#preserving-thinking-blocks
+Result<Value> thinking_blocks(const Value& message, const std::string& param, Allocator& a) {
+  Value blocks(rapidjson::kArrayType);
+  const Value* list = find(message, "thinking_blocks");
+  if (list == nullptr) {
+    return blocks;
+  }
+  const std::string list_param = param + ".thinking_blocks";
+  if (!list->IsArray()) {
+    return fail(bad_request("'" + list_param + "' must be an array.", list_param));
+  }
+  for (rapidjson::SizeType i = 0; i < list->Size(); ++i) {
+    const Value& item = (*list)[i];
+    const std::string item_param = list_param + "[" + std::to_string(i) + "]";
+    auto type = client_string(item, "type", item_param + ".type");
+    if (!type) {
+      return fail(type.error());
+    }
+    Value block(rapidjson::kObjectType);
+    if (*type == "thinking") {
+      auto text = client_string(item, "thinking", item_param + ".thinking");
+      auto signature = client_string(item, "signature", item_param + ".signature");
+      if (!text || !signature) {
+        return fail(!text ? text.error() : signature.error());
+      }
+      if (signature->empty()) {
+        continue;
+      }
+      block.AddMember("type", "thinking", a);
+      block.AddMember("thinking", str_value(*text, a), a);
+      block.AddMember("signature", str_value(*signature, a), a);
+    } else if (*type == "redacted_thinking") {
+      auto data = client_string(item, "data", item_param + ".data");
+      if (!data || data->empty()) {
+        return fail(
+            !data ? data.error()
+                  : bad_request("'" + item_param + ".data' is required.", item_param + ".data"));
+      }
+      block.AddMember("type", "redacted_thinking", a);
+      block.AddMember("data", str_value(*data, a), a);
+    } else {
+      return fail(bad_request("'" + item_param + ".type' must be thinking or redacted_thinking.",
+                              item_param + ".type"));
+    }
+    blocks.PushBack(block, a);
   }
   return blocks;
 }
@@ -319,6 +388,62 @@ Result<int64_t> max_tokens_for(const Value& request, const Provider& provider,
   return kDefaultMaxTokens;
 }
 
+// Extended thinking. https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking
+// A client's own `thinking` object goes as it came (Claude validates it, and newer fields pass);
+// without a max_tokens of the client's, max_tokens grows to hold its budget and an answer.
+// A reasoning_effort becomes a budget only where Claude would take it: a model that thinks, no
+// forced tool, no temperature or top_k, top_p at least 0.95 (Claude refuses thinking with those,
+// and the client did not ask for Claude's thinking as such). Under the client's max_tokens the
+// budget takes at most half, and thinking stays off below the minimum of 1,024.
+constexpr int64_t kMinThinkingBudget = 1024;
+
+bool allows_derived_thinking(const Value& request) {
+  if (find(request, "temperature") != nullptr || find(request, "top_k") != nullptr) {
+    return false;
+  }
+  if (const Value* top_p = find(request, "top_p");
+      top_p != nullptr && top_p->IsNumber() && top_p->GetDouble() < 0.95) {
+    return false;
+  }
+  const Value* choice = find(request, "tool_choice");
+  return choice == nullptr ||
+         (choice->IsString() && (as_view(*choice) == "auto" || as_view(*choice) == "none"));
+}
+
+Result<std::optional<Value>> thinking_param(const Value& request, const Provider& provider,
+                                            std::string_view model, bool client_max_tokens,
+                                            int64_t& max_tokens, Allocator& a) {
+  auto ask = read_reasoning(request);
+  if (!ask) {
+    return fail(ask.error());
+  }
+  auto make_room = [&](int64_t budget) {
+    if (!client_max_tokens && budget >= max_tokens) {
+      max_tokens = budget + kDefaultMaxTokens;
+    }
+  };
+  if (const Value* thinking = find(request, "thinking")) {
+    if (ask->mode == ReasoningAsk::Mode::budget) {
+      make_room(ask->budget_tokens);
+    }
+    return std::optional<Value>(Value(*thinking, a));
+  }
+  if (ask->mode != ReasoningAsk::Mode::budget || !provider.is_reasoning_model(model) ||
+      !allows_derived_thinking(request)) {
+    return std::optional<Value>();  // "none": thinking is off unless asked for
+  }
+  const int64_t budget =
+      client_max_tokens ? std::min(ask->budget_tokens, max_tokens / 2) : ask->budget_tokens;
+  if (budget < kMinThinkingBudget) {
+    return std::optional<Value>();
+  }
+  make_room(budget);
+  Value thinking(rapidjson::kObjectType);
+  thinking.AddMember("type", "enabled", a);
+  thinking.AddMember("budget_tokens", budget, a);
+  return std::optional<Value>(std::move(thinking));
+}
+
 Result<std::string> build_body(const Value& request, const ChatOptions& options,
                                std::string_view model, const Provider& provider) {
   rapidjson::Document out(rapidjson::kObjectType);
@@ -359,9 +484,13 @@ Result<std::string> build_body(const Value& request, const ChatOptions& options,
       }
       push_turn(turns, "user", std::move(*blocks), a);
     } else if (*role == "assistant") {
-      auto blocks = content_blocks(content, false, param + ".content", a);
-      if (!blocks) {
-        return fail(blocks.error());
+      auto blocks = thinking_blocks(message, param, a);
+      auto text = content_blocks(content, false, param + ".content", a);
+      if (!blocks || !text) {
+        return fail(!blocks ? blocks.error() : text.error());
+      }
+      for (auto& block : text->GetArray()) {
+        blocks->PushBack(block, a);
       }
       if (const Value* calls = find(message, "tool_calls")) {
         auto ok = append_tool_uses(*calls, param + ".tool_calls", *blocks, a);
@@ -429,7 +558,16 @@ Result<std::string> build_body(const Value& request, const ChatOptions& options,
   if (!max_tokens) {
     return fail(max_tokens.error());
   }
+  const bool client_max_tokens =
+      find(request, "max_completion_tokens") != nullptr || find(request, "max_tokens") != nullptr;
+  auto thinking = thinking_param(request, provider, model, client_max_tokens, *max_tokens, a);
+  if (!thinking) {
+    return fail(thinking.error());
+  }
   out.AddMember("max_tokens", *max_tokens, a);
+  if (*thinking) {
+    out.AddMember("thinking", std::move(**thinking), a);
+  }
 
   for (auto [from, to] : {std::pair{"temperature", "temperature"}, std::pair{"top_p", "top_p"}}) {
     auto v = get_number(request, from);
@@ -439,6 +577,14 @@ Result<std::string> build_body(const Value& request, const ChatOptions& options,
     if (*v) {
       out.AddMember(rapidjson::StringRef(to), **v, a);
     }
+  }
+  if (auto top_k = get_int(request, "top_k"); !top_k) {
+    return fail(top_k.error());
+  } else if (*top_k) {
+    if (**top_k < 0) {
+      return fail(bad_request("'top_k' must not be negative.", "top_k"));
+    }
+    out.AddMember("top_k", **top_k, a);
   }
   if (const Value* stop = find(request, "stop")) {
     Value sequences(rapidjson::kArrayType);
@@ -561,6 +707,10 @@ Result<std::string> translate_message(std::string_view body, std::string_view mo
   }
   std::string text;
   std::string thinking;
+  // Each thinking block with its signature, which Claude needs back with a tool result.
+  JsonWriter thinking_blocks;
+  thinking_blocks.start_array();
+  int thinking_count = 0;
   JsonWriter calls;
   calls.start_array();
   int tool_count = 0;
@@ -577,10 +727,27 @@ Result<std::string> translate_message(std::string_view body, std::string_view mo
       text += *t;
     } else if (*type == "thinking") {
       auto t = up_string(block, "thinking");
-      if (!t) {
-        return fail(t.error());
+      auto signature = up_string(block, "signature");
+      if (!t || !signature) {
+        return fail(!t ? t.error() : signature.error());
       }
       thinking += *t;
+      thinking_blocks.start_object();
+      thinking_blocks.field("type", "thinking");
+      thinking_blocks.field("thinking", *t);
+      thinking_blocks.field("signature", *signature);
+      thinking_blocks.end_object();
+      ++thinking_count;
+    } else if (*type == "redacted_thinking") {
+      auto data = up_string(block, "data");
+      if (!data) {
+        return fail(data.error());
+      }
+      thinking_blocks.start_object();
+      thinking_blocks.field("type", "redacted_thinking");
+      thinking_blocks.field("data", *data);
+      thinking_blocks.end_object();
+      ++thinking_count;
     } else if (*type == "tool_use") {
       auto call_id = up_string(block, "id");
       auto name = up_string(block, "name");
@@ -599,9 +766,10 @@ Result<std::string> translate_message(std::string_view body, std::string_view mo
       calls.end_object();
       ++tool_count;
     }
-    // Other blocks (redacted_thinking, server tool results) have no OpenAI equivalent.
+    // Other blocks (server tool results) have no OpenAI equivalent.
   }
   calls.end_array();
+  thinking_blocks.end_array();
   if (const Value* u = find(doc, "usage")) {
     auto ok = read_usage(*u, usage);
     if (!ok) {
@@ -630,6 +798,10 @@ Result<std::string> translate_message(std::string_view body, std::string_view mo
   }
   if (!thinking.empty()) {
     w.field("reasoning_content", thinking);
+  }
+  if (thinking_count > 0) {
+    w.key("thinking_blocks");
+    w.raw(thinking_blocks.take());
   }
   if (tool_count > 0) {
     w.key("tool_calls");
@@ -842,6 +1014,16 @@ class AnthropicStream final : public StreamTranslator {
       if (!text->empty()) {
         out.push_back(content_chunk("content", *text));
       }
+    } else if (*type == "redacted_thinking") {
+      // Comes whole in its start event; it goes back to Claude as it came.
+      auto data = up_string(*block, "data");
+      if (!data) {
+        return fail(data.error());
+      }
+      out.push_back(thinking_entry_chunk("redacted_thinking",
+                                         [&](JsonWriter& w) { w.field("data", *data); }));
+    } else if (*type == "thinking") {
+      thinking_.clear();
     }
     return {};
   }
@@ -861,6 +1043,9 @@ class AnthropicStream final : public StreamTranslator {
       auto text = up_string(*delta, is_text ? "text" : "thinking");
       if (!text) {
         return fail(text.error());
+      }
+      if (!is_text) {
+        thinking_ += *text;
       }
       if (!text->empty()) {
         out.push_back(content_chunk(is_text ? "content" : "reasoning_content", *text));
@@ -891,8 +1076,20 @@ class AnthropicStream final : public StreamTranslator {
         w.end_object();
         w.end_array();
       }));
+    } else if (*type == "signature_delta") {
+      // Ends a thinking block. The entry holds the block whole (its text was streamed as
+      // reasoning_content too): Claude checks the signature against the text sent back.
+      auto signature = up_string(*delta, "signature");
+      if (!signature) {
+        return fail(signature.error());
+      }
+      out.push_back(thinking_entry_chunk("thinking", [&](JsonWriter& w) {
+        w.field("thinking", thinking_);
+        w.field("signature", *signature);
+      }));
+      thinking_.clear();
     }
-    // signature_delta, citations_delta: nothing OpenAI-shaped to send.
+    // citations_delta: nothing OpenAI-shaped to send.
     return {};
   }
 
@@ -975,6 +1172,20 @@ class AnthropicStream final : public StreamTranslator {
     return w.take();
   }
 
+  // A chunk whose delta holds one thinking_blocks entry (providers/reasoning.hpp).
+  template <class WriteFields>
+  std::string thinking_entry_chunk(std::string_view type, WriteFields&& write_fields) const {
+    return chunk([&](JsonWriter& w) {
+      w.key("thinking_blocks");
+      w.start_array();
+      w.start_object();
+      w.field("type", type);
+      write_fields(w);
+      w.end_object();
+      w.end_array();
+    });
+  }
+
   std::string content_chunk(std::string_view field, std::string_view text) const {
     return chunk([&](JsonWriter& w) { w.field(field, text); });
   }
@@ -989,6 +1200,7 @@ class AnthropicStream final : public StreamTranslator {
   int64_t created_;
   Usage usage_;
   std::map<int64_t, int> tool_index_by_block_;  // content-block index -> OpenAI tool index
+  std::string thinking_;  // the open thinking block's text, for the entry its signature ends
   int next_tool_index_ = 0;
   bool finished_ = false;  // finish_reason chunk sent
   bool done_ = false;      // message_stop seen

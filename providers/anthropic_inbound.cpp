@@ -158,8 +158,26 @@ Result<void> add_user_turn(const Value& content, const std::string& param, Value
   return {};
 }
 
-// One assistant turn: text blocks joined into its content, tool_use blocks as tool_calls. Thinking
-// blocks have no OpenAI form and are dropped.
+// A thinking or redacted_thinking block sent back -> one entry of the message's thinking_blocks
+// (providers/reasoning.hpp), which the Anthropic adapter turns back into the block.
+Result<Value> thinking_entry(const Value& block, std::string_view type, const std::string& param,
+                             Allocator& a) {
+  Value entry(rapidjson::kObjectType);
+  entry.AddMember("type", str_value(type, a), a);
+  if (type == "thinking") {
+    KG_TRY(text_or, required_string(block, "thinking", param + ".thinking"));
+    KG_TRY(signature_or, required_string(block, "signature", param + ".signature"));
+    entry.AddMember("thinking", str_value(*text_or, a), a);
+    entry.AddMember("signature", str_value(*signature_or, a), a);
+  } else {
+    KG_TRY(data_or, required_string(block, "data", param + ".data"));
+    entry.AddMember("data", str_value(*data_or, a), a);
+  }
+  return entry;
+}
+
+// One assistant turn: text blocks joined into its content, tool_use blocks as tool_calls,
+// thinking blocks (with their signatures) as thinking_blocks.
 Result<void> add_assistant_turn(const Value& content, const std::string& param, Value& out,
                                 Allocator& a) {
   if (content.IsString()) {
@@ -168,6 +186,7 @@ Result<void> add_assistant_turn(const Value& content, const std::string& param, 
   }
   std::string text;
   Value calls(rapidjson::kArrayType);
+  Value thinking(rapidjson::kArrayType);
   std::size_t i = 0;
   for (const auto& block : content.GetArray()) {
     const std::string block_param = at(param, i++);
@@ -192,7 +211,8 @@ Result<void> add_assistant_turn(const Value& content, const std::string& param, 
       call.AddMember("function", function, a);
       calls.PushBack(call, a);
     } else if (type == "thinking" || type == "redacted_thinking") {
-      continue;
+      KG_TRY(entry_or, thinking_entry(block, type, block_param, a));
+      thinking.PushBack(*entry_or, a);
     } else {
       return fail(unsupported_block(block_param, type));
     }
@@ -200,6 +220,9 @@ Result<void> add_assistant_turn(const Value& content, const std::string& param, 
   Value m = message("assistant", text.empty() && !calls.Empty() ? Value() : str_value(text, a), a);
   if (!calls.Empty()) {
     m.AddMember("tool_calls", calls, a);
+  }
+  if (!thinking.Empty()) {
+    m.AddMember("thinking_blocks", thinking, a);
   }
   out.PushBack(m, a);
   return {};
@@ -300,6 +323,46 @@ void write_input(JsonWriter& w, std::string_view arguments) {
   } else {
     w.start_object();
     w.field("_raw", arguments);
+    w.end_object();
+  }
+}
+
+// The answer's reasoning as thinking blocks, first in the content as Claude puts them: each of
+// Claude's with its signature, or else the reasoning text of another provider as one block
+// with an empty signature (shown to the user; Claude would not take it back, and keygate leaves
+// it out when it goes to Claude).
+std::string_view string_or_empty(const Value& obj, const char* name) {
+  const Value* v = find(obj, name);
+  return v != nullptr && v->IsString() ? as_view(*v) : std::string_view();
+}
+
+void write_thinking_blocks(JsonWriter& w, const Value& msg) {
+  const Value* blocks = find(msg, "thinking_blocks");
+  if (blocks != nullptr && blocks->IsArray() && !blocks->Empty()) {
+    // Only the fields the SDK's block types have, each a string, whatever else an upstream put.
+    for (const auto& block : blocks->GetArray()) {
+      const std::string_view type = string_or_empty(block, "type");
+      if (type == "thinking") {
+        w.start_object();
+        w.field("type", "thinking");
+        w.field("thinking", string_or_empty(block, "thinking"));
+        w.field("signature", string_or_empty(block, "signature"));
+        w.end_object();
+      } else if (type == "redacted_thinking") {
+        w.start_object();
+        w.field("type", "redacted_thinking");
+        w.field("data", string_or_empty(block, "data"));
+        w.end_object();
+      }
+    }
+    return;
+  }
+  if (const Value* text = find(msg, "reasoning_content");
+      text != nullptr && text->IsString() && text->GetStringLength() > 0) {
+    w.start_object();
+    w.field("type", "thinking");
+    w.field("thinking", as_view(*text));
+    w.field("signature", "");
     w.end_object();
   }
 }
@@ -414,6 +477,22 @@ Result<std::string> to_openai_request(std::string_view messages_request) {
       out.AddMember(rapidjson::StringRef(name), Value(*v, a), a);
     }
   }
+  // Carried for the providers that take it (Claude, Gemini, most of the OpenAI family); the
+  // catalog drops it for OpenAI, which refuses it.
+  if (const Value* top_k = find(in, "top_k")) {
+    if (!top_k->IsInt64() || top_k->GetInt64() < 0) {
+      return fail(bad_request("'top_k' must be a non-negative integer.", "top_k"));
+    }
+    out.AddMember("top_k", top_k->GetInt64(), a);
+  }
+  // As it came: Claude takes it as is, other providers' adapters read it (reasoning.hpp).
+  if (const Value* thinking = find(in, "thinking")) {
+    const Value* type = find(*thinking, "type");
+    if (type == nullptr || !type->IsString()) {
+      return fail(bad_request("'thinking' must be an object with a string 'type'.", "thinking"));
+    }
+    out.AddMember("thinking", Value(*thinking, a), a);
+  }
   if (const Value* stop = find(in, "stop_sequences")) {
     if (!stop->IsArray()) {
       return fail(bad_request("'stop_sequences' must be an array of strings.", "stop_sequences"));
@@ -475,6 +554,7 @@ Result<std::string> to_anthropic_message(std::string_view chat_completion) {
   w.field("model", model != nullptr && model->IsString() ? as_view(*model) : std::string_view());
   w.key("content");
   w.start_array();
+  write_thinking_blocks(w, *msg);
   if (const Value* text = find(*msg, "content");
       text != nullptr && text->IsString() && text->GetStringLength() > 0) {
     w.start_object();
@@ -534,11 +614,12 @@ struct AnthropicStreamWriter::State {
   std::vector<SseEvent> events;
   bool started = false;   // message_start went out
   bool finished = false;  // message_stop or an error event went out
-  enum class Block { none, text, tool } block = Block::none;
-  int block_index = -1;    // the open (or last) content block's index
-  int64_t tool_call = -1;  // the OpenAI tool call index the open tool_use block is for
-  std::string tool_id;     // and its id
-  int tool_blocks = 0;     // tool_use blocks opened: names ids the upstream left out
+  enum class Block { none, text, tool, thinking } block = Block::none;
+  bool thinking_streamed = false;  // the open thinking block got its text as deltas already
+  int block_index = -1;            // the open (or last) content block's index
+  int64_t tool_call = -1;          // the OpenAI tool call index the open tool_use block is for
+  std::string tool_id;             // and its id
+  int tool_blocks = 0;             // tool_use blocks opened: names ids the upstream left out
   bool any_tool_call = false;
   std::string stop_reason = "end_turn";
   int64_t input_tokens = 0;
@@ -587,9 +668,13 @@ struct AnthropicStreamWriter::State {
     block = Block::none;
   }
 
-  void open_text(std::string& out) {
+  // Closes the open block and opens the next: content_block_start with the block's type and
+  // the fields `write_fields` writes (a block starts empty; its deltas fill it).
+  template <class WriteFields>
+  void start_block(Block kind, std::string_view type, WriteFields&& write_fields,
+                   std::string& out) {
     stop_block(out);
-    block = Block::text;
+    block = kind;
     ++block_index;
     JsonWriter w;
     w.start_object();
@@ -597,37 +682,94 @@ struct AnthropicStreamWriter::State {
     w.field("index", int64_t{block_index});
     w.key("content_block");
     w.start_object();
-    w.field("type", "text");
-    w.field("text", "");
+    w.field("type", type);
+    write_fields(w);
     w.end_object();
     w.end_object();
     append_event(out, "content_block_start", w.take());
   }
 
-  void open_tool(int64_t index, std::string_view id, std::string_view name, std::string& out) {
+  void open_text(std::string& out) {
+    start_block(
+        Block::text, "text", [](JsonWriter& w) { w.field("text", ""); }, out);
+  }
+
+  // A thinking block opens with an empty signature; Claude's comes as a signature_delta at its
+  // end. Another provider's reasoning has none, and its block keeps the empty one.
+  void open_thinking(std::string& out) {
+    thinking_streamed = false;
+    start_block(
+        Block::thinking, "thinking",
+        [](JsonWriter& w) {
+          w.field("thinking", "");
+          w.field("signature", "");
+        },
+        out);
+  }
+
+  // A redacted thinking block comes whole: start (with its data) and stop.
+  void redacted_thinking(std::string_view data, std::string& out) {
+    start_block(
+        Block::thinking, "redacted_thinking", [&](JsonWriter& w) { w.field("data", data); }, out);
     stop_block(out);
-    block = Block::tool;
+  }
+
+  void thinking_text(std::string_view text, std::string& out) {
+    if (block != Block::thinking) {
+      open_thinking(out);
+    }
+    thinking_streamed = true;
+    delta("thinking_delta", "thinking", text, out);
+  }
+
+  // delta.thinking_blocks: Claude's signature ends its thinking block; a redacted block is whole.
+  void thinking_blocks(const Value& entries, std::string& out) {
+    for (const auto& entry : entries.GetArray()) {
+      const Value* type = find(entry, "type");
+      if (type == nullptr || !type->IsString()) {
+        continue;
+      }
+      if (as_view(*type) == "redacted_thinking") {
+        if (const Value* data = find(entry, "data"); data != nullptr && data->IsString()) {
+          redacted_thinking(as_view(*data), out);
+        }
+        continue;
+      }
+      if (as_view(*type) != "thinking") {
+        continue;
+      }
+      // The entry repeats the block's text; it is new only if no reasoning_content brought it.
+      const bool streamed = block == Block::thinking && thinking_streamed;
+      if (const Value* text = find(entry, "thinking");
+          !streamed && text != nullptr && text->IsString() && text->GetStringLength() > 0) {
+        thinking_text(as_view(*text), out);
+      }
+      if (const Value* signature = find(entry, "signature");
+          signature != nullptr && signature->IsString() && signature->GetStringLength() > 0) {
+        if (block != Block::thinking) {
+          open_thinking(out);
+        }
+        delta("signature_delta", "signature", as_view(*signature), out);
+        stop_block(out);
+      }
+    }
+  }
+
+  void open_tool(int64_t index, std::string_view id, std::string_view name, std::string& out) {
     tool_call = index;
     any_tool_call = true;
     tool_id = id.empty() ? "toolu_keygate_" + std::to_string(tool_blocks) : std::string(id);
-    id = tool_id;
     ++tool_blocks;
-    ++block_index;
-    JsonWriter w;
-    w.start_object();
-    w.field("type", "content_block_start");
-    w.field("index", int64_t{block_index});
-    w.key("content_block");
-    w.start_object();
-    w.field("type", "tool_use");
-    w.field("id", id);
-    w.field("name", name);
-    w.key("input");
-    w.start_object();
-    w.end_object();
-    w.end_object();
-    w.end_object();
-    append_event(out, "content_block_start", w.take());
+    start_block(
+        Block::tool, "tool_use",
+        [&](JsonWriter& w) {
+          w.field("id", tool_id);
+          w.field("name", name);
+          w.key("input");
+          w.start_object();
+          w.end_object();
+        },
+        out);
   }
 
   void delta(std::string_view kind, std::string_view field, std::string_view text,
@@ -740,6 +882,14 @@ struct AnthropicStreamWriter::State {
     }
     const Value& choice = (*choices)[0];
     if (const Value* d = find(choice, "delta")) {
+      if (const Value* text = find(*d, "reasoning_content");
+          text != nullptr && text->IsString() && text->GetStringLength() > 0) {
+        thinking_text(as_view(*text), out);
+      }
+      if (const Value* entries = find(*d, "thinking_blocks");
+          entries != nullptr && entries->IsArray()) {
+        thinking_blocks(*entries, out);
+      }
       if (const Value* text = find(*d, "content");
           text != nullptr && text->IsString() && text->GetStringLength() > 0) {
         if (block != Block::text) {

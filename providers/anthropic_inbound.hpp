@@ -16,9 +16,14 @@
 //
 // Not carried (a 400 that names the field, never silently dropped): document, search-result and
 // server-tool blocks, images inside a tool_result (OpenAI's tool messages hold text only), server
-// tools (web search, code execution, ...). Thinking blocks sent back in
-// a conversation, the `thinking` and `top_k` parameters and a tool_result's `is_error` flag are
-// ignored: the OpenAI format has no place for them.
+// tools (web search, code execution, ...). A tool_result's `is_error` flag is lost: the OpenAI
+// format has no place for it.
+//
+// Extended thinking is carried both ways (providers/reasoning.hpp): `thinking` and `top_k` go on
+// as they came, for each provider's adapter to map; thinking and redacted_thinking blocks sent
+// back become the assistant message's `thinking_blocks`; an answer's `thinking_blocks` (Claude's,
+// signed) or `reasoning_content` (another provider's, unsigned) become thinking blocks first in
+// the content, streamed as thinking_delta and signature_delta.
 
 #include <memory>
 #include <string>

@@ -1,5 +1,7 @@
 #include "providers/catalog.hpp"
 
+#include <algorithm>
+
 #include <boost/url/parse.hpp>
 
 #include <cmath>
@@ -207,11 +209,11 @@ Result<ModelInfo> parse_model(const std::string& where, const rapidjson::Value& 
 // Fills `p` from `v`; fields absent keep the values `p` already holds (its defaults). `p.id` is
 // set by the caller. base_url and kind are required.
 Result<void> parse_provider(const std::string& where, const rapidjson::Value& v, Provider& p) {
-  if (auto r =
-          only_fields(where, v,
-                      {"id", "display_name", "kind", "base_url", "auth", "requires_key", "env_var",
-                       "key_prefixes", "key_hint", "key_url", "docs_url", "capabilities",
-                       "model_prefixes", "models", "param_renames", "dropped_params"});
+  if (auto r = only_fields(
+          where, v,
+          {"id", "display_name", "kind", "base_url", "auth", "requires_key", "env_var",
+           "key_prefixes", "key_hint", "key_url", "docs_url", "capabilities", "model_prefixes",
+           "models", "param_renames", "dropped_params", "reasoning_model_prefixes"});
       !r) {
     return r;
   }
@@ -244,7 +246,8 @@ Result<void> parse_provider(const std::string& where, const rapidjson::Value& v,
         opt_string(where, v, "docs_url", p.docs_url),
         opt_strings(where, v, "capabilities", p.capabilities),
         opt_strings(where, v, "model_prefixes", p.model_prefixes),
-        opt_strings(where, v, "dropped_params", p.dropped_params)}) {
+        opt_strings(where, v, "dropped_params", p.dropped_params),
+        opt_strings(where, v, "reasoning_model_prefixes", p.reasoning_model_prefixes)}) {
     if (!r) {
       return r;
     }
@@ -340,6 +343,15 @@ std::optional<Kind> kind_from_string(std::string_view text) {
     }
   }
   return std::nullopt;
+}
+
+bool starts_with_any(std::string_view model, const std::vector<std::string>& prefixes) {
+  return std::any_of(prefixes.begin(), prefixes.end(),
+                     [&](const std::string& prefix) { return model.starts_with(prefix); });
+}
+
+bool Provider::is_reasoning_model(std::string_view model) const {
+  return starts_with_any(model, reasoning_model_prefixes);
 }
 
 const ModelInfo* Provider::find_model(std::string_view model) const {

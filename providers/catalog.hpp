@@ -28,6 +28,9 @@ struct AuthScheme {
   std::string prefix = "Bearer ";
 };
 
+// Whether `model` starts with one of `prefixes` (model_prefixes, reasoning_model_prefixes).
+bool starts_with_any(std::string_view model, const std::vector<std::string>& prefixes);
+
 struct ModelInfo {
   std::string id;
   int64_t context_window = 0;
@@ -54,10 +57,15 @@ struct Provider {
   // OpenAI-compatible family: request parameters renamed or dropped for this provider.
   std::vector<std::pair<std::string, std::string>> param_renames;
   std::vector<std::string> dropped_params;
+  // Models (by id prefix) that think on request. A reasoning ask translated to this provider's
+  // own field (providers/reasoning.hpp) goes only to them: other models refuse the field, and
+  // cannot think anyway. Claude's own `thinking` still reaches Claude as it came.
+  std::vector<std::string> reasoning_model_prefixes;
 
   std::shared_ptr<const Adapter> adapter;  // set by the catalog; never null once loaded
 
   const ModelInfo* find_model(std::string_view model) const;
+  bool is_reasoning_model(std::string_view model) const;
 };
 
 class Catalog {

@@ -23,6 +23,7 @@
 
 #include "providers/adapters.hpp"
 #include "providers/catalog.hpp"
+#include "providers/reasoning.hpp"
 #include "providers/wire.hpp"
 #include "schema/json.hpp"
 
@@ -416,9 +417,38 @@ Result<std::optional<Value>> convert_tool_choice(const Value& request, Allocator
   return std::optional<Value>(std::move(tool_config));
 }
 
+// reasoning_effort or thinking -> thinkingConfig: a budget in tokens, 0 for off, -1 for dynamic
+// (the model decides). Thought summaries come back when the client asked through `thinking`,
+// as Claude shows its thinking; reasoning_effort alone keeps them out, as OpenAI's models do.
+// https://ai.google.dev/gemini-api/docs/thinking#set-budget
+// Only for models that think (others refuse thinkingConfig), and at most 24,576 tokens, the
+// largest budget every thinking model takes (2.5 Flash's limit).
+constexpr int64_t kMaxThinkingBudget = 24576;
+Result<std::optional<Value>> thinking_config(const Value& request, bool thinking_model,
+                                             Allocator& a) {
+  auto ask = read_reasoning(request);
+  if (!ask) {
+    return fail(ask.error());
+  }
+  using Mode = ReasoningAsk::Mode;
+  if (ask->mode == Mode::unspecified || !thinking_model) {
+    return std::optional<Value>();
+  }
+  const int64_t budget = ask->mode == Mode::off ? 0
+                         : ask->mode == Mode::adaptive
+                             ? -1
+                             : std::min(ask->budget_tokens, kMaxThinkingBudget);
+  Value config(rapidjson::kObjectType);
+  config.AddMember("thinkingBudget", budget, a);
+  if (ask->show_thoughts && ask->mode != Mode::off) {
+    config.AddMember("includeThoughts", true, a);
+  }
+  return std::optional<Value>(std::move(config));
+}
+
 // Sampling parameters -> generationConfig (camelCase names).
 // https://ai.google.dev/api/generate-content#generationconfig
-Result<Value> generation_config(const Value& request, Allocator& a) {
+Result<Value> generation_config(const Value& request, bool thinking_model, Allocator& a) {
   Value config(rapidjson::kObjectType);
   for (auto [from, to] : {std::pair{"temperature", "temperature"}, std::pair{"top_p", "topP"},
                           std::pair{"presence_penalty", "presencePenalty"},
@@ -449,6 +479,21 @@ Result<Value> generation_config(const Value& request, Allocator& a) {
   }
   if (*seed) {
     config.AddMember("seed", **seed, a);
+  }
+  if (auto top_k = get_int(request, "top_k"); !top_k) {
+    return fail(top_k.error());
+  } else if (*top_k) {
+    if (**top_k < 0) {
+      return fail(bad_request("'top_k' must not be negative.", "top_k"));
+    }
+    config.AddMember("topK", **top_k, a);
+  }
+  auto thinking = thinking_config(request, thinking_model, a);
+  if (!thinking) {
+    return fail(thinking.error());
+  }
+  if (*thinking) {
+    config.AddMember("thinkingConfig", **thinking, a);
   }
   if (const Value* stop = find(request, "stop")) {
     Value sequences(rapidjson::kArrayType);
@@ -485,7 +530,7 @@ bool is_safe_model_id(std::string_view model) {
   });
 }
 
-Result<std::string> build_body(const Value& request, std::string_view model) {
+Result<std::string> build_body(const Value& request, std::string_view model, bool thinking_model) {
   rapidjson::Document out(rapidjson::kObjectType);
   Allocator& a = out.GetAllocator();
   const Value* messages = find(request, "messages");
@@ -582,7 +627,7 @@ Result<std::string> build_body(const Value& request, std::string_view model) {
   if (*choice && out.HasMember("tools")) {
     out.AddMember("toolConfig", **choice, a);
   }
-  auto config = generation_config(request, a);
+  auto config = generation_config(request, thinking_model, a);
   if (!config) {
     return fail(config.error());
   }
@@ -1096,7 +1141,7 @@ class GeminiStream final : public StreamTranslator {
 
 class GeminiAdapter final : public Adapter {
  public:
-  explicit GeminiAdapter(const Provider&) {}
+  explicit GeminiAdapter(const Provider& p) : reasoning_prefixes_(p.reasoning_model_prefixes) {}
 
   Result<UpstreamRequest> build_chat_request(const rapidjson::Document& request,
                                              const ChatOptions& options,
@@ -1108,7 +1153,7 @@ class GeminiAdapter final : public Adapter {
       return fail(Error::invalid_request("'" + std::string(model) + "' is not a Gemini model id.",
                                          "model", "model_not_found"));
     }
-    auto body = build_body(request, model);
+    auto body = build_body(request, model, starts_with_any(model, reasoning_prefixes_));
     if (!body) {
       return fail(body.error());
     }
@@ -1141,6 +1186,9 @@ class GeminiAdapter final : public Adapter {
     out.path = kModelsPath;
     return out;
   }
+
+ private:
+  std::vector<std::string> reasoning_prefixes_;  // models that take thinkingConfig
 };
 
 }  // namespace

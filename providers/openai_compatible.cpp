@@ -16,6 +16,7 @@
 #include "providers/catalog.hpp"
 #include "providers/chunk_keys.hpp"
 #include "providers/openai_answer_scan.hpp"
+#include "providers/reasoning.hpp"
 #include "schema/json.hpp"
 
 namespace keygate::providers {
@@ -272,7 +273,10 @@ class OpenAiStream final : public StreamTranslator {
 class OpenAiCompatibleAdapter final : public Adapter {
  public:
   explicit OpenAiCompatibleAdapter(const Provider& p)
-      : provider_(p.id), renames_(p.param_renames), dropped_(p.dropped_params) {}
+      : provider_(p.id),
+        renames_(p.param_renames),
+        dropped_(p.dropped_params),
+        reasoning_prefixes_(p.reasoning_model_prefixes) {}
 
   // The client's request, written out with the provider's model id, its parameter names, and
   // stream_options.include_usage on streams. Written member by member from the parsed request
@@ -327,6 +331,21 @@ class OpenAiCompatibleAdapter final : public Adapter {
       w.EndObject();
       wrote_stream_options = true;
     };
+    // Anthropic's `thinking` extension, where this provider drops it (OpenAI answers 400 to it),
+    // becomes reasoning_effort for a model that takes that, unless the client gave it too.
+    // Providers that know `thinking` themselves (DeepSeek) get it as it came.
+    std::string_view effort_from_thinking;
+    if (const auto thinking = request.FindMember("thinking");
+        thinking != request.MemberEnd() && !thinking->value.IsNull() && is_dropped("thinking")) {
+      auto ask = read_reasoning(request);
+      if (!ask) {
+        return fail(std::move(ask).error());
+      }
+      if (!request.HasMember("reasoning_effort") && !is_dropped("reasoning_effort") &&
+          starts_with_any(model, reasoning_prefixes_)) {
+        effort_from_thinking = effort_for(*ask);
+      }
+    }
     std::vector<const rapidjson::Value::Member*> renamed;
     w.StartObject();
     for (const auto& m : request.GetObject()) {
@@ -344,8 +363,14 @@ class OpenAiCompatibleAdapter final : public Adapter {
         if (options.stream && !wrote_stream_options) {
           write_stream_options();
         }
+      } else if (!effort_from_thinking.empty() && name == "thinking") {
+        w.Key("reasoning_effort");
+        w.String(effort_from_thinking.data(), size(effort_from_thinking));
       } else if (is_dropped(name)) {
         continue;
+      } else if (name == "messages" && has_thinking_blocks(m.value)) {
+        w.Key("messages");
+        write_without_thinking_blocks(m.value, w);
       } else if (const std::string* to = renamed_to(name)) {
         // The client set both names: the one this provider knows wins.
         if (!request.HasMember(to->c_str()) && !is_dropped(*to)) {
@@ -408,6 +433,8 @@ class OpenAiCompatibleAdapter final : public Adapter {
         if (++stream_options > 1 || !options.stream || !asks_for_usage(m.value)) {
           return std::nullopt;
         }
+      } else if (name == "messages" && has_thinking_blocks(m.value)) {
+        return std::nullopt;
       } else if (name != "model" && (is_dropped(name) || renamed_to(name) != nullptr)) {
         return std::nullopt;
       }
@@ -429,6 +456,40 @@ class OpenAiCompatibleAdapter final : public Adapter {
     }
     out += '}';
     return out;
+  }
+
+  // Assistant messages keygate answered for Claude carry its signed thinking blocks
+  // (providers/reasoning.hpp); they mean nothing to this family, and OpenAI rejects the field.
+  static bool has_thinking_blocks(const rapidjson::Value& messages) {
+    if (!messages.IsArray()) {
+      return false;
+    }
+    for (const auto& message : messages.GetArray()) {
+      if (message.IsObject() && message.HasMember("thinking_blocks")) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  static void write_without_thinking_blocks(const rapidjson::Value& messages,
+                                            rapidjson::Writer<rapidjson::StringBuffer>& w) {
+    w.StartArray();
+    for (const auto& message : messages.GetArray()) {
+      if (!message.IsObject()) {
+        message.Accept(w);
+        continue;
+      }
+      w.StartObject();
+      for (const auto& m : message.GetObject()) {
+        if (std::string_view(m.name.GetString(), m.name.GetStringLength()) != "thinking_blocks") {
+          w.Key(m.name.GetString(), m.name.GetStringLength());
+          m.value.Accept(w);
+        }
+      }
+      w.EndObject();
+    }
+    w.EndArray();
   }
 
   static bool asks_for_usage(const rapidjson::Value& stream_options) {
@@ -551,6 +612,7 @@ class OpenAiCompatibleAdapter final : public Adapter {
   std::string provider_;
   std::vector<std::pair<std::string, std::string>> renames_;
   std::vector<std::string> dropped_;
+  std::vector<std::string> reasoning_prefixes_;
 };
 
 }  // namespace

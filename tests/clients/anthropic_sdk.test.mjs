@@ -9,7 +9,10 @@ import { after, before, test } from 'node:test';
 
 import { loadAnthropic, startKeygate } from './harness.mjs';
 import {
+  ANTHROPIC_DELTAS,
   ANTHROPIC_REPLY,
+  ANTHROPIC_THINKING,
+  ANTHROPIC_THINKING_SIGNATURE,
   ANTHROPIC_TOOL_PREAMBLE,
   ANTHROPIC_TOOL_USE,
   startMockAnthropic,
@@ -248,4 +251,114 @@ test('a wrong key is an AuthenticationError in Anthropic form', async () => {
       return true;
     },
   );
+});
+
+// Extended thinking: Claude's signed thinking block reaches the client whole, and goes back to
+// Claude with the tool result. The mock answers 400, as Claude does, when a thinking request
+// sends back a tool-use turn without its signed block first.
+async function thinkingRoundTrip(send, reply) {
+  const thinking = { type: 'enabled', budget_tokens: 2048 };
+  const ask = { role: 'user', content: 'Weather in Paris?' };
+  const first = await send({
+    model: 'anthropic/claude-sonnet-4-5',
+    max_tokens: 4096,
+    thinking,
+    tools: [WEATHER_TOOL],
+    messages: [ask],
+  });
+  assert.deepEqual(lastMessagesRequest().body.thinking, thinking);
+  assert.deepEqual(first.content[0], {
+    type: 'thinking',
+    thinking: ANTHROPIC_THINKING,
+    signature: ANTHROPIC_THINKING_SIGNATURE,
+  });
+  const toolUse = first.content.find((b) => b.type === 'tool_use');
+  assert.equal(toolUse.id, ANTHROPIC_TOOL_USE.id);
+
+  const second = await send({
+    model: 'anthropic/claude-sonnet-4-5',
+    max_tokens: 4096,
+    thinking,
+    tools: [WEATHER_TOOL],
+    messages: [
+      ask,
+      { role: 'assistant', content: first.content },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: toolUse.id, content: '18' }] },
+    ],
+  });
+  assert.equal(second.content.at(-1).text, reply);
+  const assistantTurn = lastMessagesRequest().body.messages.find((t) => t.role === 'assistant');
+  assert.deepEqual(assistantTurn.content[0], first.content[0]);
+}
+
+test('extended thinking: the signed thinking block goes out and comes back', async () => {
+  await thinkingRoundTrip((params) => client.messages.create(params), ANTHROPIC_REPLY);
+});
+
+test('extended thinking, streamed: thinking and signature deltas assemble the block', async () => {
+  await thinkingRoundTrip(
+    (params) => client.messages.stream(params).finalMessage(),
+    ANTHROPIC_DELTAS.join(''),
+  );
+});
+
+test('a tool-use turn that lost its thinking is refused by Claude, not by keygate', async () => {
+  // The check above is only as good as the mock's refusal: prove the mock refuses.
+  await assert.rejects(
+    client.messages.create({
+      model: 'anthropic/claude-sonnet-4-5',
+      max_tokens: 4096,
+      thinking: { type: 'enabled', budget_tokens: 2048 },
+      tools: [WEATHER_TOOL],
+      messages: [
+        { role: 'user', content: 'Weather in Paris?' },
+        {
+          role: 'assistant',
+          content: [{ type: 'tool_use', ...ANTHROPIC_TOOL_USE }],
+        },
+        {
+          role: 'user',
+          content: [{ type: 'tool_result', tool_use_id: ANTHROPIC_TOOL_USE.id, content: '18' }],
+        },
+      ],
+    }),
+    (err) => {
+      assert.ok(err instanceof Anthropic.BadRequestError, String(err));
+      assert.match(err.error.error.message, /Expected `thinking`/);
+      return true;
+    },
+  );
+});
+
+test('top_k reaches Claude; OpenAI gets neither it nor thinking, but a reasoning_effort', async () => {
+  await client.messages.create({
+    model: 'anthropic/claude-sonnet-4-5',
+    max_tokens: 64,
+    top_k: 7,
+    messages: [{ role: 'user', content: 'Hi.' }],
+  });
+  assert.equal(lastMessagesRequest().body.top_k, 7);
+  const thinking = { type: 'enabled', budget_tokens: 2048 };
+  await client.messages.create({
+    model: 'openai/gpt-5-mini',
+    max_tokens: 64,
+    top_k: 7,
+    thinking,
+    messages: [{ role: 'user', content: 'Hi.' }],
+  });
+  const sent = lastChatRequest().body;
+  assert.equal('top_k' in sent, false);
+  assert.equal('thinking' in sent, false);
+  assert.equal(sent.reasoning_effort, 'low', 'a 2,048-token budget is a low effort');
+  // A model that cannot reason on request (OpenAI refuses reasoning_effort there): left out, so
+  // Claude Code, which sends thinking, still works with it.
+  await client.messages.create({
+    model: 'openai/gpt-4o-mini',
+    max_tokens: 64,
+    thinking,
+    messages: [{ role: 'user', content: 'Hi.' }],
+  });
+  const plain = lastChatRequest().body;
+  assert.equal('thinking' in plain, false);
+  assert.equal('reasoning_effort' in plain, false);
 });

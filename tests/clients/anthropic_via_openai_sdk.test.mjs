@@ -11,6 +11,8 @@ import {
   ANTHROPIC_OVERLOADED_MESSAGE,
   ANTHROPIC_REPLY,
   ANTHROPIC_STREAM_USAGE,
+  ANTHROPIC_THINKING,
+  ANTHROPIC_THINKING_SIGNATURE,
   ANTHROPIC_USAGE,
   startMockAnthropic,
 } from './mock_anthropic.mjs';
@@ -150,6 +152,94 @@ test('an Anthropic error reaches the SDK as an APIError with Anthropic\'s messag
       return true;
     },
   );
+});
+
+test('reasoning_effort turns Claude\'s thinking on; its signed blocks come back and go back', async () => {
+  const tools = [
+    {
+      type: 'function',
+      function: { name: 'get_weather', parameters: { type: 'object', properties: {} } },
+    },
+  ];
+  const ask = { role: 'user', content: 'Weather in Paris?' };
+  const first = await client.chat.completions.create({
+    model: 'anthropic/claude-sonnet-4-5',
+    max_tokens: 4096,
+    reasoning_effort: 'medium',
+    tools,
+    messages: [ask],
+  });
+  const sent = mock.requests.at(-1).body;
+  assert.deepEqual(sent.thinking, { type: 'enabled', budget_tokens: 2048 }, 'half of max_tokens');
+  const message = first.choices[0].message;
+  assert.equal(message.reasoning_content, ANTHROPIC_THINKING);
+  assert.deepEqual(message.thinking_blocks, [
+    { type: 'thinking', thinking: ANTHROPIC_THINKING, signature: ANTHROPIC_THINKING_SIGNATURE },
+  ]);
+  const call = message.tool_calls[0];
+  // The assistant message goes back as the SDK returned it, thinking_blocks included.
+  const second = await client.chat.completions.create({
+    model: 'anthropic/claude-sonnet-4-5',
+    max_tokens: 4096,
+    reasoning_effort: 'medium',
+    tools,
+    messages: [ask, message, { role: 'tool', tool_call_id: call.id, content: '18' }],
+  });
+  assert.equal(second.choices[0].message.content, ANTHROPIC_REPLY);
+  const assistantTurn = mock.requests.at(-1).body.messages.find((t) => t.role === 'assistant');
+  assert.equal(assistantTurn.content[0].signature, ANTHROPIC_THINKING_SIGNATURE);
+});
+
+test('a streamed thinking block comes as reasoning_content and a signed entry, and goes back', async () => {
+  const tools = [
+    {
+      type: 'function',
+      function: { name: 'get_weather', parameters: { type: 'object', properties: {} } },
+    },
+  ];
+  const ask = { role: 'user', content: 'Weather in Paris?' };
+  const thinking = { type: 'enabled', budget_tokens: 1024 };
+  const stream = await client.chat.completions.create({
+    model: 'anthropic/claude-sonnet-4-5',
+    max_tokens: 4096,
+    stream: true,
+    thinking,
+    tools,
+    messages: [ask],
+  });
+  let reasoning = '';
+  let content = '';
+  const thinkingBlocks = [];
+  const calls = [];
+  for await (const chunk of stream) {
+    const delta = chunk.choices[0]?.delta ?? {};
+    reasoning += delta.reasoning_content ?? '';
+    content += delta.content ?? '';
+    thinkingBlocks.push(...(delta.thinking_blocks ?? []));
+    for (const call of delta.tool_calls ?? []) {
+      calls[call.index] ??= { id: call.id, type: 'function', function: { name: '', arguments: '' } };
+      calls[call.index].function.name += call.function?.name ?? '';
+      calls[call.index].function.arguments += call.function?.arguments ?? '';
+    }
+  }
+  assert.equal(reasoning, ANTHROPIC_THINKING);
+  assert.deepEqual(thinkingBlocks, [
+    { type: 'thinking', thinking: ANTHROPIC_THINKING, signature: ANTHROPIC_THINKING_SIGNATURE },
+  ]);
+  // The message assembled from the stream, sent back: the mock refuses it, as Claude would, if
+  // the block's text or signature differ from what went out.
+  const second = await client.chat.completions.create({
+    model: 'anthropic/claude-sonnet-4-5',
+    max_tokens: 4096,
+    thinking,
+    tools,
+    messages: [
+      ask,
+      { role: 'assistant', content, tool_calls: calls, thinking_blocks: thinkingBlocks },
+      { role: 'tool', tool_call_id: calls[0].id, content: '18' },
+    ],
+  });
+  assert.equal(second.choices[0].message.content, ANTHROPIC_REPLY);
 });
 
 test('SIGTERM stops keygate with exit code 0, and the log holds no secret', async () => {

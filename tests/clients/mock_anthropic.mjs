@@ -9,6 +9,10 @@
 // except that a request offering tools whose last turn holds no tool_result gets a text block and
 // a tool_use block (ANTHROPIC_TOOL_USE; streamed as input_json_delta pieces), as Claude does
 // (https://docs.anthropic.com/en/docs/build-with-claude/tool-use).
+// With extended thinking on (`thinking.type` enabled or adaptive) every answer opens with a signed
+// thinking block (streamed as thinking_delta pieces and a signature_delta), and, as Claude does,
+// a request whose last assistant turn holds a tool_use without that signed block first is a 400
+// (https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking#preserving-thinking-blocks).
 
 import { startMockServer, sendJson, sendSse } from './mock_server.mjs';
 
@@ -26,6 +30,46 @@ export const ANTHROPIC_TOOL_USE = {
 };
 // The tool input split mid-token, as the API streams it (it often opens with an empty piece).
 export const ANTHROPIC_TOOL_JSON_PIECES = ['', '{"city": "Pa', 'ris", "un', 'it": "celsius"}'];
+
+export const ANTHROPIC_THINKING_PIECES = ['The user wants the weather;', ' I should call the tool.'];
+export const ANTHROPIC_THINKING = ANTHROPIC_THINKING_PIECES.join('');
+export const ANTHROPIC_THINKING_SIGNATURE = 'EqQBCgIYAhIMmockThinkingSignature0123456789==';
+export const ANTHROPIC_THINKING_MISSING =
+  'messages.1.content.0.type: Expected `thinking` or `redacted_thinking`, but found `text`.';
+
+function thinkingOn(body) {
+  return body.thinking?.type === 'enabled' || body.thinking?.type === 'adaptive';
+}
+
+function thinkingBlock() {
+  return { type: 'thinking', thinking: ANTHROPIC_THINKING, signature: ANTHROPIC_THINKING_SIGNATURE };
+}
+
+// Whether a thinking request sends back its last tool-use turn without the signed block first.
+function losesThinking(body) {
+  if (!thinkingOn(body) || !Array.isArray(body.messages)) {
+    return false;
+  }
+  const last = body.messages.findLast((m) => m.role === 'assistant');
+  const blocks = Array.isArray(last?.content) ? last.content : [];
+  if (!blocks.some((b) => b.type === 'tool_use')) {
+    return false;
+  }
+  // Claude checks the signature against the text: both must come back as they went out.
+  const first = blocks[0];
+  return !(
+    first?.type === 'thinking' &&
+    first.signature === ANTHROPIC_THINKING_SIGNATURE &&
+    first.thinking === ANTHROPIC_THINKING
+  );
+}
+
+function withThinking(body, answer) {
+  if (thinkingOn(body)) {
+    answer.content.unshift(thinkingBlock());
+  }
+  return answer;
+}
 
 function message(model) {
   return {
@@ -98,24 +142,25 @@ function messageEnd(stopReason) {
   ];
 }
 
-// Block 0 is text, block 1 the tool_use: the OpenAI tool index (0) is not the block index.
-function toolStreamFrames(model) {
+// Block `base` is text, the next the tool_use (after a thinking block when `base` is 1): the
+// OpenAI tool index (0) is not the block index.
+function toolStreamFrames(model, base) {
   const frames = [
     messageStart(model),
     event('content_block_start', {
       type: 'content_block_start',
-      index: 0,
+      index: base,
       content_block: { type: 'text', text: '' },
     }),
     event('content_block_delta', {
       type: 'content_block_delta',
-      index: 0,
+      index: base,
       delta: { type: 'text_delta', text: ANTHROPIC_TOOL_PREAMBLE },
     }),
-    event('content_block_stop', { type: 'content_block_stop', index: 0 }),
+    event('content_block_stop', { type: 'content_block_stop', index: base }),
     event('content_block_start', {
       type: 'content_block_start',
-      index: 1,
+      index: base + 1,
       content_block: {
         type: 'tool_use',
         id: ANTHROPIC_TOOL_USE.id,
@@ -128,22 +173,22 @@ function toolStreamFrames(model) {
     frames.push(
       event('content_block_delta', {
         type: 'content_block_delta',
-        index: 1,
+        index: base + 1,
         delta: { type: 'input_json_delta', partial_json },
       }),
     );
   }
-  frames.push(event('content_block_stop', { type: 'content_block_stop', index: 1 }));
+  frames.push(event('content_block_stop', { type: 'content_block_stop', index: base + 1 }));
   frames.push(...messageEnd('tool_use'));
   return frames;
 }
 
-function streamFrames(model) {
+function streamFrames(model, base) {
   const frames = [
     messageStart(model),
     event('content_block_start', {
       type: 'content_block_start',
-      index: 0,
+      index: base,
       content_block: { type: 'text', text: '' },
     }),
     event('ping', { type: 'ping' }),
@@ -152,13 +197,42 @@ function streamFrames(model) {
     frames.push(
       event('content_block_delta', {
         type: 'content_block_delta',
-        index: 0,
+        index: base,
         delta: { type: 'text_delta', text },
       }),
     );
   }
-  frames.push(event('content_block_stop', { type: 'content_block_stop', index: 0 }));
+  frames.push(event('content_block_stop', { type: 'content_block_stop', index: base }));
   frames.push(...messageEnd('end_turn'));
+  return frames;
+}
+
+// Block 0 when thinking is on: thinking_delta pieces, then the signature.
+function thinkingFrames() {
+  const frames = [
+    event('content_block_start', {
+      type: 'content_block_start',
+      index: 0,
+      content_block: { type: 'thinking', thinking: '', signature: '' },
+    }),
+  ];
+  for (const thinking of ANTHROPIC_THINKING_PIECES) {
+    frames.push(
+      event('content_block_delta', {
+        type: 'content_block_delta',
+        index: 0,
+        delta: { type: 'thinking_delta', thinking },
+      }),
+    );
+  }
+  frames.push(
+    event('content_block_delta', {
+      type: 'content_block_delta',
+      index: 0,
+      delta: { type: 'signature_delta', signature: ANTHROPIC_THINKING_SIGNATURE },
+    }),
+    event('content_block_stop', { type: 'content_block_stop', index: 0 }),
+  );
   return frames;
 }
 
@@ -187,12 +261,24 @@ async function handle(req, res, recorded) {
     });
     return;
   }
-  const toolUse = wantsToolUse(body);
-  if (body.stream === true) {
-    await sendSse(res, toolUse ? toolStreamFrames(model) : streamFrames(model));
+  if (losesThinking(body)) {
+    sendJson(res, 400, {
+      type: 'error',
+      error: { type: 'invalid_request_error', message: ANTHROPIC_THINKING_MISSING },
+    });
     return;
   }
-  sendJson(res, 200, toolUse ? toolUseMessage(model) : message(model));
+  const toolUse = wantsToolUse(body);
+  if (body.stream === true) {
+    const base = thinkingOn(body) ? 1 : 0;
+    const frames = toolUse ? toolStreamFrames(model, base) : streamFrames(model, base);
+    if (base === 1) {
+      frames.splice(1, 0, ...thinkingFrames());  // after message_start
+    }
+    await sendSse(res, frames);
+    return;
+  }
+  sendJson(res, 200, withThinking(body, toolUse ? toolUseMessage(model) : message(model)));
 }
 
 export function startMockAnthropic() {

@@ -183,10 +183,11 @@ std::vector<std::string> names_of(const std::vector<Event>& events) {
 // A content block rebuilt from its start, delta and stop events.
 struct Block {
   std::string type;
-  std::string id;    // tool_use
-  std::string name;  // tool_use
-  std::string text;  // text: the text deltas joined
-  std::string json;  // tool_use: the partial_json pieces joined
+  std::string id;         // tool_use
+  std::string name;       // tool_use
+  std::string text;       // text: the text deltas joined
+  std::string json;       // tool_use: the partial_json pieces joined
+  std::string signature;  // thinking: its signature; redacted_thinking: its data
   bool stopped = false;
 };
 
@@ -210,6 +211,11 @@ std::vector<Block> blocks_of(const std::vector<Event>& events) {
         b.id = str(at(e.data, "/content_block/id"));
         b.name = str(at(e.data, "/content_block/name"));
         CHECK_THAT(at(e.data, "/content_block/input"), IsJson("{}"));
+      } else if (b.type == "thinking") {
+        CHECK_THAT(at(e.data, "/content_block/thinking"), IsJson(R"("")"));
+        CHECK_THAT(at(e.data, "/content_block/signature"), IsJson(R"("")"));
+      } else if (b.type == "redacted_thinking") {
+        b.signature = str(at(e.data, "/content_block/data"));
       }
       blocks.push_back(std::move(b));
     } else if (e.name == "content_block_delta") {
@@ -219,7 +225,17 @@ std::vector<Block> blocks_of(const std::vector<Event>& events) {
       if (blocks.back().type == "text") {
         CHECK(str(at(e.data, "/delta/type")) == "text_delta");
         blocks.back().text += str(at(e.data, "/delta/text"));
+      } else if (blocks.back().type == "thinking") {
+        // Anthropic's order: thinking_deltas, then one signature_delta last.
+        CHECK(blocks.back().signature.empty());
+        if (str(at(e.data, "/delta/type")) == "signature_delta") {
+          blocks.back().signature = str(at(e.data, "/delta/signature"));
+        } else {
+          CHECK(str(at(e.data, "/delta/type")) == "thinking_delta");
+          blocks.back().text += str(at(e.data, "/delta/thinking"));
+        }
       } else {
+        CHECK(blocks.back().type == "tool_use");
         CHECK(str(at(e.data, "/delta/type")) == "input_json_delta");
         blocks.back().json += str(at(e.data, "/delta/partial_json"));
       }
@@ -368,6 +384,16 @@ TEST_CASE("anthropic inbound: requests that are invalid or cannot be carried are
                R"("source":{"type":"base64","media_type":"application/pdf","data":"AAAA"}}]}]})"),
            R"({"model":"claude-sonnet-4-5","max_tokens":100,)" + msgs +
                R"(,"tools":[{"type":"web_search_20250305","name":"web_search","max_uses":5}]})",
+           R"({"model":"m","max_tokens":100,)" + msgs + R"(,"thinking":"on"})",
+           R"({"model":"m","max_tokens":100,)" + msgs + R"(,"thinking":{"budget_tokens":2048}})",
+           R"({"model":"m","max_tokens":100,)" + msgs + R"(,"top_k":-1})",
+           R"({"model":"m","max_tokens":100,)" + msgs + R"(,"top_k":"5"})",
+           std::string(
+               R"({"model":"m","max_tokens":100,"messages":[{"role":"user","content":"hi"},)"
+               R"({"role":"assistant","content":[{"type":"thinking","thinking":"x"}]}]})"),
+           std::string(
+               R"({"model":"m","max_tokens":100,"messages":[{"role":"user","content":"hi"},)"
+               R"({"role":"assistant","content":[{"type":"redacted_thinking"}]}]})"),
        }) {
     require_400(request);
   }
@@ -522,15 +548,16 @@ TEST_CASE("anthropic inbound: a user turn of only tool results adds no empty use
   CHECK_THAT(content_text(at(messages, "/2/content")), Catch::Contains("failed: no city"));
 }
 
-TEST_CASE("anthropic inbound: thinking blocks in assistant content are dropped",
+TEST_CASE("anthropic inbound: thinking blocks sent back travel as the message's thinking_blocks",
           "[anthropic_inbound]") {
-  // Guards against a 400 (or a thinking block leaking into the text) when Claude Code sends back
-  // a conversation that had extended thinking.
+  // Guards against Claude's signed thinking lost on the way back (with thinking on, Claude
+  // refuses a tool result whose turn lost its thinking block), and against thinking leaking
+  // into the text.
   auto d = openai(
       R"({"model":"m","max_tokens":10,"messages":[)"
       R"({"role":"user","content":"hi"},)"
       R"({"role":"assistant","content":[{"type":"thinking","thinking":"hmm","signature":"c2ln"},)"
-      R"({"type":"text","text":"Hello!"}]},)"
+      R"({"type":"redacted_thinking","data":"cmVk"},{"type":"text","text":"Hello!"}]},)"
       R"({"role":"user","content":"bye"}]})");
   const auto& messages = at(d, "/messages");
   INFO(keygate::to_json(messages));
@@ -538,12 +565,16 @@ TEST_CASE("anthropic inbound: thinking blocks in assistant content are dropped",
   REQUIRE(messages.Size() == 3);
   CHECK(str(at(messages, "/1/role")) == "assistant");
   CHECK(content_text(at(messages, "/1/content")) == "Hello!");
+  CHECK_THAT(at(messages, "/1/thinking_blocks"),
+             IsJson(R"([{"type":"thinking","thinking":"hmm","signature":"c2ln"},)"
+                    R"({"type":"redacted_thinking","data":"cmVk"}])"));
+  CHECK_FALSE(has(messages, "/0/thinking_blocks"));
 }
 
 TEST_CASE("anthropic inbound: sampling parameters, stop sequences and user id are carried",
           "[anthropic_inbound]") {
-  // Guards against parameters silently dropped or left under their Anthropic names, and against
-  // thinking/top_k (which OpenAI lacks) being passed on.
+  // Guards against parameters silently dropped or left under their Anthropic names; thinking and
+  // top_k go on for the adapters to map (the catalog drops top_k for OpenAI).
   auto d = openai(
       R"({"model":"m","max_tokens":10,"messages":[{"role":"user","content":"hi"}],)"
       R"("temperature":0.5,"top_p":0.9,"top_k":40,"stop_sequences":["END","STOP"],)"
@@ -552,8 +583,8 @@ TEST_CASE("anthropic inbound: sampling parameters, stop sequences and user id ar
   CHECK_THAT(at(d, "/top_p"), IsJson("0.9"));
   CHECK_THAT(at(d, "/stop"), IsJson(R"(["END","STOP"])"));
   CHECK(str(at(d, "/user")) == "user-42");
-  CHECK_FALSE(has(d, "/top_k"));
-  CHECK_FALSE(has(d, "/thinking"));
+  CHECK_THAT(at(d, "/top_k"), IsJson("40"));
+  CHECK_THAT(at(d, "/thinking"), IsJson(R"({"type":"enabled","budget_tokens":2048})"));
   CHECK_FALSE(has(d, "/stop_sequences"));
 }
 
@@ -1015,4 +1046,117 @@ TEST_CASE(
       CHECK(out.find("message_stop") == std::string::npos);
     }
   }
+}
+
+// =============================================================================================
+// Extended thinking on the way out
+
+TEST_CASE("anthropic inbound: Claude's thinking blocks come first, with their signatures",
+          "[anthropic_inbound]") {
+  // Guards against thinking lost from the answer, blocks out of Claude's order (thinking first),
+  // or a signature dropped, without which the client cannot send the block back.
+  auto m = anthropic(
+      R"({"id":"msg_1","object":"chat.completion","model":"claude-sonnet-4-5","choices":[{"index":0,)"
+      R"("message":{"role":"assistant","content":"Let me check.","reasoning_content":"hmm",)"
+      R"("thinking_blocks":[{"type":"thinking","thinking":"hmm","signature":"c2ln"},)"
+      R"({"type":"redacted_thinking","data":"cmVk"}],)"
+      R"("tool_calls":[{"id":"toolu_1","type":"function","function":{"name":"f","arguments":"{}"}}]},)"
+      R"("finish_reason":"tool_calls"}],"usage":{"prompt_tokens":5,"completion_tokens":7}})");
+  CHECK_THAT(at(m, "/content"),
+             IsJson(R"([{"type":"thinking","thinking":"hmm","signature":"c2ln"},)"
+                    R"({"type":"redacted_thinking","data":"cmVk"},)"
+                    R"({"type":"text","text":"Let me check."},)"
+                    R"({"type":"tool_use","id":"toolu_1","name":"f","input":{}}])"));
+}
+
+TEST_CASE("anthropic inbound: another provider's reasoning is an unsigned thinking block",
+          "[anthropic_inbound]") {
+  // Guards against the reasoning of Gemini or DeepSeek (reasoning_content, no signature) hidden
+  // from a client that shows thinking, or shown with a made-up signature.
+  auto m = anthropic(
+      R"({"id":"c","object":"chat.completion","model":"gemini-2.5-flash","choices":[{"index":0,)"
+      R"("message":{"role":"assistant","content":"Blue.","reasoning_content":"Rayleigh."},)"
+      R"("finish_reason":"stop"}]})");
+  CHECK_THAT(at(m, "/content"),
+             IsJson(R"([{"type":"thinking","thinking":"Rayleigh.","signature":""},)"
+                    R"({"type":"text","text":"Blue."}])"));
+}
+
+TEST_CASE("anthropic inbound stream: thinking, its signature and a redacted block become blocks",
+          "[anthropic_inbound]") {
+  // Guards against thinking deltas sent as text, a signature lost or sent to the wrong block, and
+  // a redacted block left open.
+  const std::string bytes =
+      chunk(R"({"role":"assistant","content":""})") + chunk(R"({"reasoning_content":"Two plus"})") +
+      chunk(R"({"reasoning_content":" two."})") +
+      chunk(R"({"thinking_blocks":[{"type":"thinking","thinking":"","signature":"c2ln"}]})") +
+      chunk(R"({"thinking_blocks":[{"type":"redacted_thinking","data":"cmVk"}]})") +
+      chunk(R"({"content":"4"})") + chunk("{}", R"("stop")") + usage_chunk(5, 9) + kDone;
+  bool finished = false;
+  auto events = convert(bytes, &finished);
+  CHECK(finished);
+  auto blocks = blocks_of(events);
+  REQUIRE(blocks.size() == 3);
+  CHECK(blocks[0].type == "thinking");
+  CHECK(blocks[0].text == "Two plus two.");
+  CHECK(blocks[0].signature == "c2ln");
+  CHECK(blocks[1].type == "redacted_thinking");
+  CHECK(blocks[1].signature == "cmVk");
+  CHECK(blocks[2].type == "text");
+  CHECK(blocks[2].text == "4");
+}
+
+TEST_CASE("anthropic inbound stream: unsigned reasoning is a thinking block closed by the text",
+          "[anthropic_inbound]") {
+  // Guards against another provider's reasoning_content deltas lost or mixed into the text block.
+  const std::string bytes = chunk(R"({"reasoning_content":"Rayleigh"})") +
+                            chunk(R"({"content":"Blue"})") + chunk("{}", R"("stop")") + kDone;
+  auto blocks = blocks_of(convert(bytes));
+  REQUIRE(blocks.size() == 2);
+  CHECK(blocks[0].type == "thinking");
+  CHECK(blocks[0].text == "Rayleigh");
+  CHECK(blocks[0].signature.empty());
+  CHECK(blocks[1].type == "text");
+  CHECK(blocks[1].text == "Blue");
+}
+
+TEST_CASE("anthropic inbound stream: a signed entry repeating streamed text does not repeat it",
+          "[anthropic_inbound]") {
+  // Guards against thinking shown twice: keygate's own Claude stream (and LiteLLM-style ones)
+  // send the text as reasoning_content and again, whole, in the entry with the signature; an
+  // upstream that sends only the entry still gets its text through. Entries that are not objects
+  // are skipped, not a crash.
+  const std::string both =
+      chunk(R"({"reasoning_content":"abc"})") + chunk(R"({"reasoning_content":"def"})") +
+      chunk(
+          R"({"thinking_blocks":[7,"x",{"type":"thinking","thinking":"abcdef","signature":"s"}]})") +
+      chunk(R"({"content":"ok"})") + chunk("{}", R"("stop")") + kDone;
+  auto blocks = blocks_of(convert(both));
+  REQUIRE(blocks.size() == 2);
+  CHECK(blocks[0].text == "abcdef");
+  CHECK(blocks[0].signature == "s");
+  const std::string entry_only =
+      chunk(R"({"thinking_blocks":[{"type":"thinking","thinking":"xyz","signature":"s"}]})") +
+      chunk(R"({"content":"ok"})") + chunk("{}", R"("stop")") + kDone;
+  auto only = blocks_of(convert(entry_only));
+  REQUIRE(only.size() == 2);
+  CHECK(only[0].text == "xyz");
+  CHECK(only[0].signature == "s");
+}
+
+TEST_CASE("anthropic inbound: thinking_blocks in an answer are written with their fields only",
+          "[anthropic_inbound]") {
+  // Guards against an upstream's odd entry (null signature, extra keys) reaching the SDK as is,
+  // and against an empty thinking_blocks hiding the reasoning_content.
+  auto odd = anthropic(
+      R"({"id":"c","object":"chat.completion","model":"m","choices":[{"index":0,"message":)"
+      R"({"role":"assistant","content":"A","thinking_blocks":[{"type":"thinking","thinking":"t",)"
+      R"("signature":null,"extra":1}]},"finish_reason":"stop"}]})");
+  CHECK_THAT(at(odd, "/content/0"), IsJson(R"({"type":"thinking","thinking":"t","signature":""})"));
+  auto empty = anthropic(
+      R"({"id":"c","object":"chat.completion","model":"m","choices":[{"index":0,"message":)"
+      R"({"role":"assistant","content":"A","reasoning_content":"r","thinking_blocks":[]},)"
+      R"("finish_reason":"stop"}]})");
+  CHECK_THAT(at(empty, "/content/0"),
+             IsJson(R"({"type":"thinking","thinking":"r","signature":""})"));
 }

@@ -277,6 +277,7 @@ TEST_CASE("catalog: from_json validates the data", "[catalog]") {
       {one_provider(R"(, "param_renames": {"seed": 1})"), "param_renames"},
       {one_provider(R"(, "auth": {"header": ""})"), "auth.header"},
       {one_provider(R"(, "key_prefixes": "sk-")"), "array of strings"},
+      {one_provider(R"(, "reasoning_model_prefixes": "o")"), "array of strings"},
       {R"({"providers": [{"id": "p", "kind": "openai", "base_url": "https://a.example"},
                          {"id": "p", "kind": "openai", "base_url": "https://b.example"}]})",
        "used twice"},
@@ -302,6 +303,18 @@ TEST_CASE("catalog: provider data for the OpenAI-compatible family", "[catalog]"
   const Provider* groq = c.find("groq");
   REQUIRE(groq);
   CHECK(groq->dropped_params == std::vector<std::string>{"logprobs", "logit_bias", "top_logprobs"});
+  CHECK(c.find("openai")->dropped_params == std::vector<std::string>{"top_k", "thinking"});
+  CHECK(c.find("openai")->is_reasoning_model("gpt-5-mini"));
+  CHECK(c.find("openai")->is_reasoning_model("o4-mini"));
+  CHECK_FALSE(c.find("openai")->is_reasoning_model("gpt-4o"));
+  CHECK_FALSE(c.find("openai")->is_reasoning_model("o1-mini"));
+  CHECK(c.find("anthropic")->is_reasoning_model("claude-sonnet-4-5-20250929"));
+  CHECK_FALSE(c.find("anthropic")->is_reasoning_model("claude-3-5-haiku-latest"));
+  CHECK(c.find("google")->is_reasoning_model("gemini-2.5-pro"));
+  CHECK_FALSE(c.find("google")->is_reasoning_model("gemini-2.0-flash"));
+  auto own = Catalog::from_json(one_provider(R"(, "reasoning_model_prefixes": ["qwen3"])"));
+  REQUIRE(own.has_value());
+  CHECK(own->providers().front().reasoning_model_prefixes == std::vector<std::string>{"qwen3"});
   const auto* m = c.find("openai")->find_model("gpt-4o-mini");
   REQUIRE(m);
   CHECK(m->input_usd_per_mtok == Approx(0.15));

@@ -489,6 +489,8 @@ TEST_CASE("openai: editing the client's text gives what writing the document out
       R"({"model":"x","messages":[],"logprobs":true,"max_completion_tokens":5,"seed":1})",
       R"({"mod\u0065l":"x","messages":[],"tools":[{"type":"function","function":{"name":"f"}}]})",
       R"({"model":"x","model":"y","messages":[]})",
+      R"({"model":"x","messages":[],"thinking":{"type":"enabled","budget_tokens":2000}})",
+      R"({"model":"x","messages":[{"role":"assistant","content":"a","thinking_blocks":[]}]})",
   };
   int edited = 0, checked = 0;
   for (const std::string provider : {"openai", "groq", "mistral"}) {
@@ -550,6 +552,12 @@ TEST_CASE("openai: the text is edited only where nothing else changes", "[openai
   CHECK_FALSE(edited("groq", R"({"model":"x", "messages":[], "logprobs":true})", false));
   CHECK_FALSE(edited("mistral", R"({"model":"x", "messages":[], "seed":1})", false));
   CHECK_FALSE(edited("openai", R"({"model":"x", "model":"y", "messages":[]})", false));
+  // `thinking` to a reasoning model becomes reasoning_effort, on the text path too.
+  const ParsedRequest t(
+      R"({"model":"openai/gpt-5", "messages":[], "thinking":{"type":"enabled","budget_tokens":2000}})");
+  auto thought = adapter("openai").build_chat_request(t.doc, t.options(false), "gpt-5");
+  REQUIRE(thought.has_value());
+  CHECK(thought->body == R"({"model":"gpt-5","messages":[],"reasoning_effort":"low"})");
   // No text at all (agent parameters merged): the writer.
   const ParsedRequest a(plain);
   auto written = adapter("openai").build_chat_request(a.doc, a.options(false, false), "m-1");

@@ -114,6 +114,45 @@ Value message(std::string_view role, Value content, Allocator& a) {
   return m;
 }
 
+// A tool_result's content -> the tool message's: its text joined, or, when it holds images (a
+// screenshot a tool took), text and image_url parts in order. Claude and Gemini take those back;
+// for the OpenAI family, which takes text only in a tool message, its adapter moves the images
+// to a user message after the tool results.
+Result<Value> tool_result_content(const Value* content, const std::string& param, Allocator& a) {
+  if (content == nullptr) {
+    return str_value("", a);
+  }
+  bool images = false;
+  if (content->IsArray()) {
+    for (const auto& block : content->GetArray()) {
+      const Value* type = find(block, "type");
+      images = images || (type != nullptr && type->IsString() && as_view(*type) == "image");
+    }
+  }
+  if (!images) {
+    KG_TRY(text_or, joined_text(*content, param));
+    return str_value(*text_or, a);
+  }
+  Value parts(rapidjson::kArrayType);
+  std::size_t i = 0;
+  for (const auto& block : content->GetArray()) {
+    const std::string block_param = at(param, i++);
+    KG_TRY(type_or, required_string(block, "type", block_param + ".type"));
+    if (*type_or == "text") {
+      KG_TRY(text_or, required_string(block, "text", block_param + ".text"));
+      parts.PushBack(text_part(*text_or, a), a);
+    } else if (*type_or == "image") {
+      KG_TRY(part_or, image_part(block, block_param, a));
+      parts.PushBack(*part_or, a);
+    } else {
+      return fail(bad_request("'" + block_param + "' is a " + std::string(*type_or) +
+                                  " block; a tool_result holds text and image blocks.",
+                              block_param));
+    }
+  }
+  return parts;
+}
+
 // One user turn: tool_result blocks become "tool" messages, first (OpenAI wants them right after
 // the assistant's tool calls); the rest stays one user message after them.
 Result<void> add_user_turn(const Value& content, const std::string& param, Value& out,
@@ -139,13 +178,8 @@ Result<void> add_user_turn(const Value& content, const std::string& param, Value
     } else if (type == "tool_result") {
       KG_TRY(id_or, required_string(block, "tool_use_id", block_param + ".tool_use_id"));
       const auto& id = *id_or;
-      std::string text;
-      if (const Value* c = find(block, "content")) {
-        KG_TRY(t_or, joined_text(*c, block_param + ".content"));
-        const auto& t = *t_or;
-        text = std::move(t);
-      }
-      Value tool = message("tool", str_value(text, a), a);
+      KG_TRY(result_or, tool_result_content(find(block, "content"), block_param + ".content", a));
+      Value tool = message("tool", std::move(*result_or), a);
       tool.AddMember("tool_call_id", str_value(id, a), a);
       out.PushBack(tool, a);
     } else {

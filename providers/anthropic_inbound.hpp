@@ -15,9 +15,10 @@
 // content_block_stop, message_delta, message_stop, error).
 //
 // Not carried (a 400 that names the field, never silently dropped): document, search-result and
-// server-tool blocks, images inside a tool_result (OpenAI's tool messages hold text only), server
-// tools (web search, code execution, ...). A tool_result's `is_error` flag is lost: the OpenAI
-// format has no place for it.
+// server-tool blocks, server tools (web search, code execution, ...). A tool_result's `is_error`
+// flag is lost: the OpenAI format has no place for it. A tool_result's images become image_url
+// parts of the tool message (the OpenAI-compatible adapter moves them to a user message, as
+// OpenAI's tool messages take text only).
 //
 // Extended thinking is carried both ways (providers/reasoning.hpp): `thinking` and `top_k` go on
 // as they came, for each provider's adapter to map; thinking and redacted_thinking blocks sent

@@ -276,11 +276,12 @@ Result<void> append_function_calls(const Value& tool_calls, const std::string& p
   return {};
 }
 
-// A tool message -> functionResponse part. `response` must be an object: a JSON object result
-// goes as is, anything else is wrapped as {"content": ...}.
+// A tool message -> a functionResponse part, then its images as parts of their own (a tool
+// result from /v1/messages may hold screenshots). `response` must be an object: a JSON object
+// result goes as is, anything else is wrapped as {"content": ...}.
 // https://ai.google.dev/api/caching#FunctionResponse
-Result<Value> tool_response_part(const Value& message, const std::string& param,
-                                 const std::map<std::string, std::string>& names, Allocator& a) {
+Result<Value> tool_response_parts(const Value& message, const std::string& param,
+                                  const std::map<std::string, std::string>& names, Allocator& a) {
   auto id = client_string(message, "tool_call_id", param + ".tool_call_id");
   if (!id) {
     return fail(id.error());
@@ -293,16 +294,21 @@ Result<Value> tool_response_part(const Value& message, const std::string& param,
                             param + ".tool_call_id"));
   }
   std::string text;
+  Value images(rapidjson::kArrayType);
   const Value* content = find(message, "content");
   if (content != nullptr && content->IsString()) {
     text = as_view(*content);
   } else if (content != nullptr) {
-    auto parts = content_parts(content, false, param + ".content", a);
+    auto parts = content_parts(content, true, param + ".content", a);
     if (!parts) {
       return fail(parts.error());
     }
-    for (const auto& part : parts->GetArray()) {
-      text += as_view(part["text"]);
+    for (auto& part : parts->GetArray()) {
+      if (const Value* t = find(part, "text")) {
+        text += as_view(*t);
+      } else {
+        images.PushBack(part, a);
+      }
     }
   }
   rapidjson::Document parsed;
@@ -320,7 +326,12 @@ Result<Value> tool_response_part(const Value& message, const std::string& param,
   function_response.AddMember("response", response, a);
   Value part(rapidjson::kObjectType);
   part.AddMember("functionResponse", function_response, a);
-  return part;
+  Value parts(rapidjson::kArrayType);
+  parts.PushBack(part, a);
+  for (auto& image : images.GetArray()) {
+    parts.PushBack(image, a);
+  }
+  return parts;
 }
 
 // Gemini's Schema is an OpenAPI 3.0 subset; JSON Schema keywords outside it make the request
@@ -543,6 +554,9 @@ Result<std::string> build_body(const Value& request, std::string_view model, boo
   Value system(rapidjson::kArrayType);
   std::vector<Turn> turns;
   std::map<std::string, std::string> call_names;  // tool_call_id -> function name
+  // Images from tool results go after the run of functionResponse parts, which answer the
+  // model's calls one for one.
+  Value tool_images(rapidjson::kArrayType);
   for (rapidjson::SizeType i = 0; i < messages->Size(); ++i) {
     const Value& message = (*messages)[i];
     std::string param = "messages[" + std::to_string(i) + "]";
@@ -552,6 +566,10 @@ Result<std::string> build_body(const Value& request, std::string_view model, boo
     auto role = client_string(message, "role", param + ".role");
     if (!role) {
       return fail(role.error());
+    }
+    if (*role != "tool" && !tool_images.Empty()) {
+      push_turn(turns, "user", std::move(tool_images), a);
+      tool_images.SetArray();
     }
     const Value* content = find(message, "content");
     if (*role == "system" || *role == "developer") {
@@ -582,17 +600,22 @@ Result<std::string> build_body(const Value& request, std::string_view model, boo
       }
       push_turn(turns, "model", std::move(*parts), a);
     } else if (*role == "tool") {
-      auto part = tool_response_part(message, param, call_names, a);
-      if (!part) {
-        return fail(part.error());
+      auto parts = tool_response_parts(message, param, call_names, a);
+      if (!parts) {
+        return fail(parts.error());
       }
-      Value parts(rapidjson::kArrayType);
-      parts.PushBack(*part, a);
-      push_turn(turns, "user", std::move(parts), a);
+      Value response(rapidjson::kArrayType);
+      for (auto& part : parts->GetArray()) {
+        (response.Empty() ? response : tool_images).PushBack(part.Move(), a);
+      }
+      push_turn(turns, "user", std::move(response), a);
     } else {
       return fail(
           bad_request("Unsupported message role '" + std::string(*role) + "'.", param + ".role"));
     }
+  }
+  if (!tool_images.Empty()) {
+    push_turn(turns, "user", std::move(tool_images), a);
   }
   if (turns.empty()) {
     return fail(bad_request("At least one user or assistant message is required.", "messages"));

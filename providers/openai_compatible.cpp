@@ -368,9 +368,9 @@ class OpenAiCompatibleAdapter final : public Adapter {
         w.String(effort_from_thinking.data(), size(effort_from_thinking));
       } else if (is_dropped(name)) {
         continue;
-      } else if (name == "messages" && has_thinking_blocks(m.value)) {
+      } else if (name == "messages" && needs_rewrite(m.value)) {
         w.Key("messages");
-        write_without_thinking_blocks(m.value, w);
+        write_messages_for_family(m.value, w);
       } else if (const std::string* to = renamed_to(name)) {
         // The client set both names: the one this provider knows wins.
         if (!request.HasMember(to->c_str()) && !is_dropped(*to)) {
@@ -433,7 +433,7 @@ class OpenAiCompatibleAdapter final : public Adapter {
         if (++stream_options > 1 || !options.stream || !asks_for_usage(m.value)) {
           return std::nullopt;
         }
-      } else if (name == "messages" && has_thinking_blocks(m.value)) {
+      } else if (name == "messages" && needs_rewrite(m.value)) {
         return std::nullopt;
       } else if (name != "model" && (is_dropped(name) || renamed_to(name) != nullptr)) {
         return std::nullopt;
@@ -458,37 +458,114 @@ class OpenAiCompatibleAdapter final : public Adapter {
     return out;
   }
 
-  // Assistant messages keygate answered for Claude carry its signed thinking blocks
-  // (providers/reasoning.hpp); they mean nothing to this family, and OpenAI rejects the field.
-  static bool has_thinking_blocks(const rapidjson::Value& messages) {
-    if (!messages.IsArray()) {
+  // Two things in a conversation the family cannot take, which keygate's other dialects put
+  // there: Claude's signed thinking blocks on assistant messages (providers/reasoning.hpp), which
+  // mean nothing here and OpenAI rejects; and images in a tool message (a tool_result from
+  // /v1/messages), where OpenAI takes text only.
+  static bool is_tool_message_with_images(const rapidjson::Value& message) {
+    const auto content = message.FindMember("content");
+    if (content == message.MemberEnd() || !content->value.IsArray()) {
       return false;
     }
-    for (const auto& message : messages.GetArray()) {
-      if (message.IsObject() && message.HasMember("thinking_blocks")) {
+    const auto role = message.FindMember("role");
+    if (role == message.MemberEnd() || !role->value.IsString() ||
+        std::string_view(role->value.GetString(), role->value.GetStringLength()) != "tool") {
+      return false;
+    }
+    for (const auto& part : content->value.GetArray()) {
+      if (is_image_part(part)) {
         return true;
       }
     }
     return false;
   }
 
-  static void write_without_thinking_blocks(const rapidjson::Value& messages,
-                                            rapidjson::Writer<rapidjson::StringBuffer>& w) {
+  static bool is_image_part(const rapidjson::Value& part) {
+    if (!part.IsObject()) {
+      return false;
+    }
+    const auto type = part.FindMember("type");
+    return type != part.MemberEnd() && type->value.IsString() &&
+           std::string_view(type->value.GetString(), type->value.GetStringLength()) == "image_url";
+  }
+
+  static bool needs_rewrite(const rapidjson::Value& messages) {
+    if (!messages.IsArray()) {
+      return false;
+    }
+    for (const auto& message : messages.GetArray()) {
+      if (message.IsObject() &&
+          (message.HasMember("thinking_blocks") || is_tool_message_with_images(message))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // The messages without thinking_blocks, and with a tool message's images moved to a user
+  // message right after the run of tool messages (OpenAI wants every tool message straight
+  // after the assistant's calls), so the model still sees them.
+  static void write_messages_for_family(const rapidjson::Value& messages,
+                                        rapidjson::Writer<rapidjson::StringBuffer>& w) {
+    std::vector<const rapidjson::Value*> images;
+    auto flush_images = [&] {
+      if (images.empty()) {
+        return;
+      }
+      w.StartObject();
+      w.Key("role");
+      w.String("user");
+      w.Key("content");
+      w.StartArray();
+      for (const auto* image : images) {
+        image->Accept(w);
+      }
+      w.EndArray();
+      w.EndObject();
+      images.clear();
+    };
     w.StartArray();
     for (const auto& message : messages.GetArray()) {
+      const bool tool_images = message.IsObject() && is_tool_message_with_images(message);
+      const auto role = message.IsObject() ? message.FindMember("role") : message.MemberEnd();
+      const bool is_tool =
+          message.IsObject() && role != message.MemberEnd() && role->value.IsString() &&
+          std::string_view(role->value.GetString(), role->value.GetStringLength()) == "tool";
+      if (!is_tool) {
+        flush_images();
+      }
       if (!message.IsObject()) {
         message.Accept(w);
         continue;
       }
       w.StartObject();
       for (const auto& m : message.GetObject()) {
-        if (std::string_view(m.name.GetString(), m.name.GetStringLength()) != "thinking_blocks") {
-          w.Key(m.name.GetString(), m.name.GetStringLength());
+        const std::string_view name(m.name.GetString(), m.name.GetStringLength());
+        if (name == "thinking_blocks") {
+          continue;
+        }
+        w.Key(m.name.GetString(), m.name.GetStringLength());
+        if (name == "content" && tool_images) {
+          std::vector<const rapidjson::Value*> text;
+          for (const auto& part : m.value.GetArray()) {
+            (is_image_part(part) ? images : text).push_back(&part);
+          }
+          if (text.empty()) {
+            w.String("");  // images only: the result's content is all in the user message
+          } else {
+            w.StartArray();
+            for (const auto* part : text) {
+              part->Accept(w);
+            }
+            w.EndArray();
+          }
+        } else {
           m.value.Accept(w);
         }
       }
       w.EndObject();
     }
+    flush_images();
     w.EndArray();
   }
 

@@ -362,3 +362,41 @@ test('top_k reaches Claude; OpenAI gets neither it nor thinking, but a reasoning
   assert.equal('thinking' in plain, false);
   assert.equal('reasoning_effort' in plain, false);
 });
+
+test('a screenshot in a tool result reaches OpenAI as an image after the tool message', async () => {
+  // OpenAI takes text only in a tool message: keygate moves the image to a user message right
+  // after the tool results, where the model still sees it.
+  const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
+  const message = await client.messages.create({
+    model: 'openai/gpt-4o-mini',
+    max_tokens: 64,
+    messages: [
+      { role: 'user', content: 'Take a screenshot.' },
+      { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_shot', name: 'shot', input: {} }] },
+      {
+        role: 'user',
+        content: [
+          {
+            type: 'tool_result',
+            tool_use_id: 'toolu_shot',
+            content: [
+              { type: 'text', text: 'Taken.' },
+              { type: 'image', source: { type: 'base64', media_type: 'image/png', data: png } },
+            ],
+          },
+        ],
+      },
+    ],
+  });
+  assert.equal(message.content[0].type, 'text');
+  const sent = lastChatRequest().body.messages;
+  assert.deepEqual(sent[2], {
+    role: 'tool',
+    tool_call_id: 'toolu_shot',
+    content: [{ type: 'text', text: 'Taken.' }],
+  });
+  assert.deepEqual(sent[3], {
+    role: 'user',
+    content: [{ type: 'image_url', image_url: { url: `data:image/png;base64,${png}` } }],
+  });
+});

@@ -498,6 +498,34 @@ TEST_CASE("anthropic inbound: assistant text and tool_use blocks become content 
              IsJson(R"({"city":"Paris","days":2})"));
 }
 
+TEST_CASE("anthropic inbound: a tool result's images travel as image parts of the tool message",
+          "[anthropic_inbound]") {
+  // Guards against a 400 for a screenshot a tool returned (Claude Code's Read tool does this for
+  // image files), and against the image lost or its text reordered.
+  auto d = openai(
+      R"({"model":"m","max_tokens":10,"messages":[)"
+      R"({"role":"user","content":"Look."},)"
+      R"({"role":"assistant","content":[{"type":"tool_use","id":"toolu_1","name":"shot","input":{}}]},)"
+      R"({"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":[)"
+      R"({"type":"text","text":"Taken."},)"
+      R"({"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBO"}}]}]}]})");
+  const auto& tool = at(d, "/messages/2");
+  INFO(keygate::to_json(tool));
+  CHECK(str(at(tool, "/role")) == "tool");
+  CHECK_THAT(at(tool, "/content"),
+             IsJson(R"([{"type":"text","text":"Taken."},)"
+                    R"({"type":"image_url","image_url":{"url":"data:image/png;base64,iVBO"}}])"));
+  // Anything else in a tool result is still refused, naming the block.
+  auto bad = to_openai_request(
+      R"({"model":"m","max_tokens":10,"messages":[{"role":"user","content":[)"
+      R"({"type":"tool_result","tool_use_id":"t","content":[)"
+      R"({"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBO"}},)"
+      R"({"type":"document","source":{"type":"text","media_type":"text/plain","data":"x"}}]}]}]})");
+  REQUIRE_FALSE(bad.has_value());
+  CHECK(bad.error().status == 400);
+  CHECK(bad.error().param == "messages[0].content[0].content[1]");
+}
+
 TEST_CASE("anthropic inbound: tool results become tool messages before the rest of the user turn",
           "[anthropic_inbound]") {
   // Guards against tool results sent as user text, or after the user's follow-up (OpenAI requires

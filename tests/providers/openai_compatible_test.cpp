@@ -491,6 +491,8 @@ TEST_CASE("openai: editing the client's text gives what writing the document out
       R"({"model":"x","model":"y","messages":[]})",
       R"({"model":"x","messages":[],"thinking":{"type":"enabled","budget_tokens":2000}})",
       R"({"model":"x","messages":[{"role":"assistant","content":"a","thinking_blocks":[]}]})",
+      R"({"model":"x","messages":[{"role":"tool","tool_call_id":"c","content":[)"
+      R"({"type":"image_url","image_url":{"url":"https://x.example/a.png"}}]}]})",
   };
   int edited = 0, checked = 0;
   for (const std::string provider : {"openai", "groq", "mistral"}) {

@@ -352,6 +352,32 @@ awaitable<void> chat_completions(HttpExchange& ex, const std::string& body, ApiC
   co_await run_chain(ex, s, state, plan->chain, parsed, plan->info, release);
 }
 
+// POST /v1/messages/count_tokens, after messages_api.cpp translated it: the request resolves as a
+// chat request would (agent, model, the caller's key), and its first target's provider counts
+// it. Free upstream and no tokens generated: nothing is recorded as usage.
+awaitable<void> count_tokens(HttpExchange& ex, const std::string& body, ApiContext& s) {
+  rapidjson::MemoryPoolAllocator<> pool(json_pool_size(body.size()));
+  rapidjson::Document parsed(&pool);
+  std::optional<ChatPlan> plan = co_await plan_chat(ex, body, s, parsed);
+  if (!plan) {
+    co_return;  // answered
+  }
+  const router::Target& target = plan->chain.front();
+  set_served_by(ex, target);
+  UpstreamCall call{ex, s.upstream, s.keys};
+  Result<int64_t> count = co_await call.count_tokens(target, parsed);
+  if (!count) {
+    co_await ex.reply_error(count.error());
+    co_return;
+  }
+  JsonWriter w;
+  w.start_object();
+  w.field("input_tokens", *count);
+  w.end_object();
+  const std::string answer = w.take();
+  co_await ex.reply(http::status::ok, answer);
+}
+
 // The models the caller can use now: every catalog model of a provider for which a key resolves.
 awaitable<void> list_models(HttpExchange& ex, ApiContext& s) {
   JsonWriter w;
@@ -402,6 +428,15 @@ void register_proxy_routes(RouteTable& routes, ApiContext& services,
                                   [&services, state](HttpExchange& inner, const std::string& body) {
                                     return chat_completions(inner, body, services, *state);
                                   });
+      },
+      ErrorFormat::anthropic);
+  routes.add(
+      http::verb::post, "/v1/messages/count_tokens", Access::user,
+      [&services](HttpExchange& ex) {
+        return anthropic_count_tokens(ex,
+                                      [&services](HttpExchange& inner, const std::string& body) {
+                                        return count_tokens(inner, body, services);
+                                      });
       },
       ErrorFormat::anthropic);
   routes.add(http::verb::get, "/v1/models", Access::user,

@@ -14,8 +14,10 @@ class AnthropicExchange final : public HttpExchange {
  public:
   // `openai_body`: the translated request, freed once a stream starts (no fallback can follow
   // then, and the pipeline has parsed it already): a long conversation is hundreds of KB.
-  AnthropicExchange(HttpExchange& inner, std::string& openai_body)
-      : inner_(inner), openai_body_(openai_body) {
+  // `translate_answers` false: a 2xx answer goes out as it is (count_tokens writes Anthropic's
+  // shape itself); errors are still Anthropic's.
+  AnthropicExchange(HttpExchange& inner, std::string& openai_body, bool translate_answers = true)
+      : inner_(inner), openai_body_(openai_body), translate_answers_(translate_answers) {
     caller = inner.caller;
     log = inner.log;
     response_headers = inner.response_headers;
@@ -31,7 +33,7 @@ class AnthropicExchange final : public HttpExchange {
   awaitable<bool> reply(http::status status, std::string_view body,
                         std::string_view content_type) override {
     hand_over();
-    if (static_cast<unsigned>(status) / 100 != 2) {
+    if (static_cast<unsigned>(status) / 100 != 2 || !translate_answers_) {
       // The pipeline answers errors through reply_error(); anything else is passed on as is.
       co_return co_await inner_.reply(status, body, content_type);
     }
@@ -113,12 +115,25 @@ class AnthropicExchange final : public HttpExchange {
 
   HttpExchange& inner_;
   std::string& openai_body_;
+  bool translate_answers_;
   providers::AnthropicStreamWriter writer_;
   bool failed_ = false;  // an error event went out: nothing more does
   std::string events_;   // the translated events of one write
 };
 
 }  // namespace
+
+awaitable<void> anthropic_count_tokens(HttpExchange& ex, ChatPipeline count) {
+  auto openai_body =
+      providers::to_openai_request(ex.request().body(), providers::MessagesRequest::count_tokens);
+  if (!openai_body) {
+    const std::string body = providers::anthropic_error_body(openai_body.error());
+    co_await ex.reply(static_cast<http::status>(openai_body.error().status), body);
+    co_return;
+  }
+  AnthropicExchange anthropic(ex, *openai_body, /*translate_answers=*/false);
+  co_await count(anthropic, *openai_body);
+}
 
 awaitable<void> anthropic_messages(HttpExchange& ex, ChatPipeline chat) {
   auto openai_body = providers::to_openai_request(ex.request().body());

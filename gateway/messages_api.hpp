@@ -18,4 +18,9 @@ using ChatPipeline =
 
 awaitable<void> anthropic_messages(HttpExchange& ex, ChatPipeline chat);
 
+// POST /v1/messages/count_tokens: the Messages request (max_tokens optional) translated the same
+// way, for `count` to answer {"input_tokens": N} as it is; its errors in Anthropic's shape.
+// Clients built for Anthropic (Claude Code) call it often, to know how full the context is.
+awaitable<void> anthropic_count_tokens(HttpExchange& ex, ChatPipeline count);
+
 }  // namespace keygate::gateway

@@ -121,9 +121,27 @@ awaitable<void> UpstreamCall::attempt(const router::Target& target,
   result.latency = Clock::now() - started_;
 }
 
+awaitable<Result<int64_t>> UpstreamCall::count_tokens(const router::Target& target,
+                                                      const rapidjson::Document& request) {
+  AttemptResult result;
+  started_ = Clock::now();
+  std::unique_ptr<UpstreamResponse> response = co_await send(target, request, {}, result, true);
+  if (!response) {
+    live_connection_ = nullptr;
+    co_return fail(std::move(*result.error));
+  }
+  auto body = co_await response->read_all();
+  live_connection_ = nullptr;  // read in full: nothing left to cancel upstream
+  if (!body) {
+    co_return fail(std::move(body.error()));
+  }
+  response->release_connection();
+  co_return target.provider->adapter->read_token_count(*body);
+}
+
 awaitable<std::unique_ptr<UpstreamResponse>> UpstreamCall::send(
     const router::Target& target, const rapidjson::Document& request,
-    const providers::ChatOptions& options, AttemptResult& result) {
+    const providers::ChatOptions& options, AttemptResult& result, bool count) {
   const auto& provider = *target.provider;
   const auto& adapter = *provider.adapter;
 
@@ -144,7 +162,8 @@ awaitable<std::unique_ptr<UpstreamResponse>> UpstreamCall::send(
   result.key_source = credential->source;
   result.key_id = credential->key_id;
 
-  auto built = adapter.build_chat_request(request, options, target.model);
+  auto built = count ? adapter.build_count_tokens_request(request, target.model)
+                     : adapter.build_chat_request(request, options, target.model);
   if (!built) {
     fail_attempt(result, built.error(), Outcome::rejected);
     co_return nullptr;

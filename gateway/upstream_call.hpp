@@ -46,6 +46,11 @@ class UpstreamCall {
   // Runs the request against `target`; `result` is reset first, then filled in.
   awaitable<void> attempt(const router::Target& target, const rapidjson::Document& request,
                           const providers::ChatOptions& options, AttemptResult& result);
+  // The number of input tokens `request` would take at `target` (the adapter's counting
+  // request: POST /v1/messages/count_tokens), or why not; nothing goes to the client.
+  awaitable<Result<int64_t>> count_tokens(const router::Target& target,
+                                          const rapidjson::Document& request);
+
   // Called once, when a stream starts: from then on no other attempt can follow, so the caller
   // may free the request it keeps for fallbacks (it must not be read after that).
   void on_stream_started(std::function<void()> release) { on_stream_started_ = std::move(release); }
@@ -53,10 +58,11 @@ class UpstreamCall {
  private:
   // Resolves the key, builds and sends the request: the 2xx response to relay, or null with
   // `result` saying why not (an upstream error answer is read and translated here).
+  // `count`: the adapter's token-counting request instead of its chat request.
   awaitable<std::unique_ptr<UpstreamResponse>> send(const router::Target& target,
                                                     const rapidjson::Document& request,
                                                     const providers::ChatOptions& options,
-                                                    AttemptResult& result);
+                                                    AttemptResult& result, bool count = false);
   awaitable<void> relay_whole(UpstreamResponse& response, const providers::Adapter& adapter,
                               const router::Target& target, AttemptResult& result);
   awaitable<void> relay_stream(UpstreamResponse& response, StreamRelay& relay,

@@ -28,4 +28,16 @@ Result<std::string_view> Adapter::translate_response_view(const std::string& ups
   return std::string_view(storage);
 }
 
+Result<UpstreamRequest> Adapter::build_count_tokens_request(const rapidjson::Document&,
+                                                            std::string_view) const {
+  return fail(Error::invalid_request(
+      "This provider has no token-counting endpoint; count_tokens works for Anthropic and "
+      "Gemini models.",
+      "model", "count_tokens_unsupported"));
+}
+
+Result<int64_t> Adapter::read_token_count(std::string_view) const {
+  return fail(Error::internal("this provider does not count tokens"));
+}
+
 }  // namespace keygate::providers

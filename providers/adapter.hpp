@@ -100,6 +100,12 @@ class Adapter {
   virtual Error translate_error(int status, std::string_view upstream_body) const = 0;
   // A cheap authenticated call that proves a key works (e.g. list models).
   virtual UpstreamRequest build_key_test_request() const = 0;
+  // POST /v1/messages/count_tokens: the request that counts the input tokens `request` (the
+  // chat request build_chat_request takes) would use, and the count from its 2xx answer.
+  // Providers without a counting endpoint (the OpenAI family) answer 400 (the default).
+  virtual Result<UpstreamRequest> build_count_tokens_request(const rapidjson::Document& request,
+                                                             std::string_view model) const;
+  virtual Result<int64_t> read_token_count(std::string_view upstream_body) const;
   // GET models list for /v1/models passthrough; empty path when the provider has none.
   virtual UpstreamRequest build_list_models_request() const { return build_key_test_request(); }
 };

@@ -36,6 +36,7 @@ using Allocator = rapidjson::Document::AllocatorType;
 // Constants
 
 constexpr std::string_view kMessagesPath = "/v1/messages";
+constexpr std::string_view kCountTokensPath = "/v1/messages/count_tokens";
 constexpr std::string_view kModelsPath = "/v1/models";
 // Every request names the API version it was written against.
 // https://docs.anthropic.com/en/api/versioning
@@ -1244,6 +1245,36 @@ class AnthropicAdapter final : public Adapter {
 
   Error translate_error(int status, std::string_view upstream_body) const override {
     return make_error(status, upstream_body);
+  }
+
+  // The Messages request, trimmed to what the counting endpoint takes (it refuses max_tokens,
+  // stream and the sampling parameters). https://docs.anthropic.com/en/api/messages-count-tokens
+  Result<UpstreamRequest> build_count_tokens_request(const rapidjson::Document& request,
+                                                     std::string_view model) const override {
+    auto built = build_chat_request(request, {}, model);
+    if (!built) {
+      return fail(built.error());
+    }
+    const StackJson<> message(built->body);
+    rapidjson::Document counted(rapidjson::kObjectType);
+    for (const char* name : {"model", "system", "messages", "tools", "tool_choice", "thinking"}) {
+      if (const Value* v = find(message.value(), name)) {
+        counted.AddMember(rapidjson::StringRef(name), Value(*v, counted.GetAllocator()),
+                          counted.GetAllocator());
+      }
+    }
+    built->path = kCountTokensPath;
+    built->body = to_json(counted);
+    return built;
+  }
+
+  Result<int64_t> read_token_count(std::string_view upstream_body) const override {
+    const StackJson<> parsed(upstream_body);
+    auto count = up_int(parsed.value(), "input_tokens");
+    if (parsed.has_parse_error() || !count || *count < 0) {
+      return fail(bad_upstream("the token count has no input_tokens"));
+    }
+    return *count;
   }
 
   // Listing models is free and needs a valid key. https://docs.anthropic.com/en/api/models-list

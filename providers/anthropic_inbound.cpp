@@ -452,7 +452,8 @@ void append_event(std::string& out, std::string_view name, std::string_view data
 
 }  // namespace
 
-Result<std::string> to_openai_request(std::string_view messages_request) {
+Result<std::string> to_openai_request(std::string_view messages_request, MessagesRequest kind) {
+  const bool counting = kind == MessagesRequest::count_tokens;
   auto parsed = parse_json_object(messages_request);
   if (!parsed) {
     return fail(parsed.error());
@@ -468,10 +469,13 @@ Result<std::string> to_openai_request(std::string_view messages_request) {
   out.AddMember("model", Value(*model, a), a);
 
   const Value* max_tokens = find(in, "max_tokens");
-  if (max_tokens == nullptr || !max_tokens->IsInt64() || max_tokens->GetInt64() < 1) {
+  if (max_tokens == nullptr && counting) {
+    // not part of a count request
+  } else if (max_tokens == nullptr || !max_tokens->IsInt64() || max_tokens->GetInt64() < 1) {
     return fail(bad_request("'max_tokens' must be a positive integer.", "max_tokens"));
+  } else {
+    out.AddMember("max_tokens", max_tokens->GetInt64(), a);
   }
-  out.AddMember("max_tokens", max_tokens->GetInt64(), a);
 
   Value messages(rapidjson::kArrayType);
   if (const Value* system = find(in, "system")) {
@@ -533,7 +537,7 @@ Result<std::string> to_openai_request(std::string_view messages_request) {
     }
     out.AddMember("stop", Value(*stop, a), a);
   }
-  if (const Value* stream = find(in, "stream")) {
+  if (const Value* stream = counting ? nullptr : find(in, "stream")) {
     if (!stream->IsBool()) {
       return fail(bad_request("'stream' must be a boolean.", "stream"));
     }

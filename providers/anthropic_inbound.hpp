@@ -38,7 +38,11 @@ namespace keygate::providers {
 // client named it (keygate resolves it like any model name); a streamed request also asks for
 // usage (stream_options.include_usage), which the stream's message_delta reports.
 // Errors: 400 invalid_request_error naming the offending field.
-Result<std::string> to_openai_request(std::string_view messages_request);
+// `count_tokens`: the body of POST /v1/messages/count_tokens, where max_tokens is not asked for
+// (and stream means nothing).
+enum class MessagesRequest { message, count_tokens };
+Result<std::string> to_openai_request(std::string_view messages_request,
+                                      MessagesRequest kind = MessagesRequest::message);
 
 // A chat.completion (OpenAI's non-streamed answer) → an Anthropic message: its first choice's text
 // as a text block and its tool calls as tool_use blocks (arguments parsed into "input"),

@@ -1201,6 +1201,35 @@ class GeminiAdapter final : public Adapter {
     return make_error(status, upstream_body);
   }
 
+  // The generateContent request, wrapped as countTokens takes it, with the model named inside.
+  // https://ai.google.dev/api/tokens#method:-models.counttokens
+  Result<UpstreamRequest> build_count_tokens_request(const rapidjson::Document& request,
+                                                     std::string_view model) const override {
+    auto built = build_chat_request(request, {}, model);
+    if (!built) {
+      return fail(built.error());
+    }
+    rapidjson::Document generate;
+    generate.Parse(built->body.data(), built->body.size());
+    auto& a = generate.GetAllocator();
+    generate.AddMember("model", str_value("models/" + std::string(model), a), a);
+    rapidjson::Document counted(rapidjson::kObjectType);
+    counted.AddMember("generateContentRequest", Value(generate, counted.GetAllocator()),
+                      counted.GetAllocator());
+    built->path = std::string(kModelsPath) + "/" + std::string(model) + ":countTokens";
+    built->body = to_json(counted);
+    return built;
+  }
+
+  Result<int64_t> read_token_count(std::string_view upstream_body) const override {
+    const StackJson<> parsed(upstream_body);
+    auto count = up_int(parsed.value(), "totalTokens");
+    if (parsed.has_parse_error() || !count || *count < 0) {
+      return fail(bad_upstream("the token count has no totalTokens"));
+    }
+    return *count;
+  }
+
   // Listing models is free and needs a valid key.
   // https://ai.google.dev/api/models#method:-models.list
   UpstreamRequest build_key_test_request() const override {

@@ -15,8 +15,10 @@ import {
   ANTHROPIC_THINKING_SIGNATURE,
   ANTHROPIC_TOOL_PREAMBLE,
   ANTHROPIC_TOOL_USE,
+  mockTokenCount,
   startMockAnthropic,
 } from './mock_anthropic.mjs';
+import { mockGeminiTokenCount, startMockGemini } from './mock_gemini.mjs';
 import {
   OPENAI_DELTAS,
   OPENAI_ERROR_MESSAGE,
@@ -30,6 +32,7 @@ const Anthropic = await loadAnthropic();
 
 const OPENAI_KEY = 'sk-mock-system-key-for-sdk-tests-0123456789';
 const ANTHROPIC_KEY = 'sk-ant-mock-system-key-for-sdk-tests-0123456789';
+const GEMINI_KEY = 'AIzaMockSystemKeyForSdkTests0123456789';
 const WEATHER_TOOL = {
   name: 'get_weather',
   description: 'The weather in a city.',
@@ -42,18 +45,21 @@ const WEATHER_TOOL = {
 
 let openaiMock;
 let anthropicMock;
+let geminiMock;
 let keygate;
 let client;
 
 before(async () => {
   openaiMock = await startMockOpenAI();
   anthropicMock = await startMockAnthropic();
+  geminiMock = await startMockGemini();
   keygate = await startKeygate({
     providers: {
       openai: { base_url: `${openaiMock.url}/v1` },
       anthropic: { base_url: anthropicMock.url },
+      google: { base_url: geminiMock.url },
     },
-    env: { OPENAI_API_KEY: OPENAI_KEY, ANTHROPIC_API_KEY: ANTHROPIC_KEY },
+    env: { OPENAI_API_KEY: OPENAI_KEY, ANTHROPIC_API_KEY: ANTHROPIC_KEY, GEMINI_API_KEY: GEMINI_KEY },
   });
   // The SDK appends /v1/messages itself; it sends the key as x-api-key, which keygate accepts.
   client = new Anthropic({
@@ -67,6 +73,7 @@ after(async () => {
   await keygate?.stop();
   await openaiMock?.close();
   await anthropicMock?.close();
+  await geminiMock?.close();
 });
 
 function lastChatRequest() {
@@ -400,3 +407,59 @@ test('a screenshot in a tool result reaches OpenAI as an image after the tool me
     content: [{ type: 'image_url', image_url: { url: `data:image/png;base64,${png}` } }],
   });
 });
+
+test('messages.countTokens is counted by Claude, for the conversation keygate would send', async () => {
+  const params = {
+    model: 'anthropic/claude-sonnet-4-5',
+    system: 'Be brief.',
+    tools: [WEATHER_TOOL],
+    thinking: { type: 'enabled', budget_tokens: 2048 },
+    messages: [{ role: 'user', content: 'Weather in Paris?' }],
+  };
+  const counted = await client.messages.countTokens(params);
+  const sent = anthropicMock.requests.at(-1);
+  assert.equal(sent.path.split('?')[0], '/v1/messages/count_tokens');
+  assert.equal(sent.headers['x-api-key'], ANTHROPIC_KEY);
+  assert.equal(sent.body.model, 'claude-sonnet-4-5');
+  assert.deepEqual(sent.body.thinking, params.thinking);
+  assert.equal(sent.body.tools[0].name, WEATHER_TOOL.name);
+  assert.deepEqual(counted, { input_tokens: mockTokenCount(sent.body) });
+});
+
+test('countTokens for a model whose provider cannot count is a 400 saying so', async () => {
+  await assert.rejects(
+    client.messages.countTokens({
+      model: 'openai/gpt-4o-mini',
+      messages: [{ role: 'user', content: 'Hi.' }],
+    }),
+    (err) => {
+      assert.ok(err instanceof Anthropic.BadRequestError, String(err));
+      assert.equal(err.error.error.type, 'invalid_request_error');
+      assert.match(err.error.error.message, /token-counting/);
+      return true;
+    },
+  );
+  await assert.rejects(
+    client.messages.countTokens({ model: 'anthropic/claude-sonnet-4-5', messages: 'Hi.' }),
+    (err) => {
+      assert.ok(err instanceof Anthropic.BadRequestError, String(err));
+      assert.match(err.error.error.message, /messages/);
+      return true;
+    },
+  );
+});
+
+test('messages.countTokens on a Gemini model is counted by Gemini\'s countTokens', async () => {
+  const counted = await client.messages.countTokens({
+    model: 'google/gemini-2.5-flash',
+    system: 'Be brief.',
+    messages: [{ role: 'user', content: 'Weather in Paris?' }],
+  });
+  const sent = geminiMock.requests.at(-1);
+  assert.equal(sent.path, '/v1beta/models/gemini-2.5-flash:countTokens');
+  assert.equal(sent.headers['x-goog-api-key'], GEMINI_KEY);
+  const request = sent.body.generateContentRequest;
+  assert.equal(request.systemInstruction.parts[0].text, 'Be brief.');
+  assert.deepEqual(counted, { input_tokens: mockGeminiTokenCount(request) });
+});
+

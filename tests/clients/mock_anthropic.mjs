@@ -236,8 +236,33 @@ function thinkingFrames() {
   return frames;
 }
 
+// POST /v1/messages/count_tokens (https://docs.anthropic.com/en/api/messages-count-tokens):
+// refuses what the real endpoint refuses (max_tokens, stream, sampling parameters) and counts
+// something every test can recompute: the length of the messages' JSON.
+export function mockTokenCount(body) {
+  return JSON.stringify(body.messages ?? []).length + JSON.stringify(body.system ?? '').length;
+}
+
+function countTokens(res, body) {
+  const extra = ['max_tokens', 'stream', 'temperature', 'top_p', 'top_k', 'metadata'].find(
+    (k) => k in body,
+  );
+  if (extra || !body.model || !Array.isArray(body.messages)) {
+    sendJson(res, 400, {
+      type: 'error',
+      error: { type: 'invalid_request_error', message: `${extra}: Extra inputs are not permitted` },
+    });
+    return;
+  }
+  sendJson(res, 200, { input_tokens: mockTokenCount(body) });
+}
+
 async function handle(req, res, recorded) {
   const path = recorded.path.split('?')[0];
+  if (req.method === 'POST' && path === '/v1/messages/count_tokens') {
+    countTokens(res, recorded.body ?? {});
+    return;
+  }
   if (req.method !== 'POST' || path !== '/v1/messages') {
     sendJson(res, 404, {
       type: 'error',

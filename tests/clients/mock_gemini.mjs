@@ -19,7 +19,24 @@ export const GEMINI_FUNCTION_CALL = {
 };
 export const GEMINI_MODEL_VERSION = 'gemini-2.5-flash-mock-001';
 
-const ROUTE = /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent)$/;
+const ROUTE = /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent|countTokens)$/;
+
+// countTokens (https://ai.google.dev/api/tokens): takes the generateContent request wrapped as
+// generateContentRequest, whose model must name the path's; counts something a test can
+// recompute: the length of the contents' and the system instruction's JSON.
+export function mockGeminiTokenCount(request) {
+  return JSON.stringify(request.contents ?? []).length +
+    JSON.stringify(request.systemInstruction ?? {}).length;
+}
+
+function countTokens(res, model, body) {
+  const request = body.generateContentRequest;
+  if (!request || request.model !== `models/${model}` || !Array.isArray(request.contents)) {
+    googleError(res, 400, 'INVALID_ARGUMENT', 'mock: countTokens wants generateContentRequest');
+    return;
+  }
+  sendJson(res, 200, { totalTokens: mockGeminiTokenCount(request) });
+}
 
 function response(parts, last) {
   const r = {
@@ -61,6 +78,10 @@ async function handle(req, res, recorded) {
     return;
   }
   const body = recorded.body ?? {};
+  if (route[2] === 'countTokens') {
+    countTokens(res, route[1], body);
+    return;
+  }
   const streaming = route[2] === 'streamGenerateContent';
   if (streaming && new URLSearchParams(query).get('alt') !== 'sse') {
     googleError(res, 400, 'INVALID_ARGUMENT', 'mock: streamGenerateContent without alt=sse');

@@ -145,6 +145,18 @@ Call fixed(const std::string& path, const std::string& body = {}) {
   return Call{path, body, {}, 0};
 }
 
+// A Messages API call naming alice's agent as its model; `fields` goes before "messages".
+std::function<Call(World&)> with_alice_agent(std::string path, std::string fields) {
+  return [path = std::move(path), fields = std::move(fields)](World& w) {
+    Call c;
+    c.id = w.alice_agent();
+    c.path = path;
+    c.body = R"({"model": "agent:)" + c.id + R"(", )" + fields +
+             R"("messages": [{"role": "user", "content": "hi"}]})";
+    return c;
+  };
+}
+
 void alice_key_intact(World& w, const Call& c) {
   auto k = w.gw->keystore().get_key(w.gw->user_id, c.id);
   REQUIRE(k);
@@ -210,16 +222,19 @@ std::vector<Row> rows() {
   r.push_back({"POST",
                "/v1/messages",
                Access::user,
-               [](World& w) {
-                 Call c;
-                 c.id = w.alice_agent();
-                 c.path = "/v1/messages";
-                 c.body =
-                     R"({"model": "agent:)" + c.id +
-                     R"(", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]})";
-                 return c;
-               },
+               with_alice_agent("/v1/messages", R"("max_tokens": 16, )"),
                200,
+               400,
+               400,
+               alice_agent_intact,
+               {}});
+  // Token counting resolves alice's agent the same way; the world's upstream is OpenAI's, which
+  // cannot count, so alice gets that 400 (count_tokens_unsupported) and the others the agent's.
+  r.push_back({"POST",
+               "/v1/messages/count_tokens",
+               Access::user,
+               with_alice_agent("/v1/messages/count_tokens", ""),
+               400,
                400,
                400,
                alice_agent_intact,

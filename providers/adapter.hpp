@@ -34,6 +34,9 @@ struct Usage {
   int64_t completion_tokens = -1;
   int64_t cached_tokens = -1;
   int64_t reasoning_tokens = -1;
+  // Prompt tokens written to the provider's cache (Claude's cache_creation_input_tokens; counted
+  // in prompt_tokens too). Carried to clients, not recorded.
+  int64_t cache_write_tokens = -1;
   bool reported() const { return prompt_tokens >= 0 || completion_tokens >= 0; }
 };
 

@@ -25,6 +25,7 @@
 #include "providers/reasoning.hpp"
 #include "providers/wire.hpp"
 #include "schema/json.hpp"
+#include "schema/try.hpp"
 
 namespace keygate::providers {
 namespace {
@@ -155,6 +156,25 @@ Result<Value> image_block(const Value& part, const std::string& param, Allocator
   return block;
 }
 
+// Prompt caching: a cache_control on an OpenAI content part, message or tool marks the block up
+// to which Claude caches the prompt (wire::copy_cache_control).
+// https://docs.anthropic.com/en/docs/build-with-claude/prompt-caching
+using wire::copy_cache_control;
+
+// A message's cache_control onto the last block made from it.
+Result<void> mark_last_block(const Value& message, Value& blocks, const std::string& param,
+                             Allocator& a) {
+  if (blocks.Empty()) {
+    return {};
+  }
+  return copy_cache_control(message, blocks[blocks.Size() - 1], param, a);
+}
+
+// A block that must stay an object: its cache_control would be lost as plain string content.
+bool is_plain_text(const Value& block) {
+  return as_view(block["type"]) == "text" && !block.HasMember("cache_control");
+}
+
 // OpenAI message content (a string, or an array of text / image_url parts) -> content blocks.
 Result<Value> content_blocks(const Value* content, bool allow_images, const std::string& param,
                              Allocator& a) {
@@ -186,6 +206,7 @@ Result<Value> content_blocks(const Value* content, bool allow_images, const std:
       }
       if (!text->empty()) {
         blocks.PushBack(text_block(*text, a), a);
+        KG_CHECK(copy_cache_control(part, blocks[blocks.Size() - 1], part_param, a));
       }
     } else if (*type == "image_url" && allow_images) {
       auto block = image_block(part, part_param, a);
@@ -193,6 +214,7 @@ Result<Value> content_blocks(const Value* content, bool allow_images, const std:
         return fail(block.error());
       }
       blocks.PushBack(*block, a);
+      KG_CHECK(copy_cache_control(part, blocks[blocks.Size() - 1], part_param, a));
     } else {
       return fail(bad_request(
           "Content part type '" + std::string(*type) + "' is not supported by Anthropic here.",
@@ -328,6 +350,7 @@ Result<Value> convert_tools(const Value& tools, Allocator& a) {
       schema.AddMember("properties", Value(rapidjson::kObjectType), a);
       tool.AddMember("input_schema", schema, a);
     }
+    KG_CHECK(copy_cache_control(tools[i], tool, param, a));
     out.PushBack(tool, a);
   }
   return out;
@@ -475,6 +498,7 @@ Result<std::string> build_body(const Value& request, const ChatOptions& options,
       if (!blocks) {
         return fail(blocks.error());
       }
+      KG_CHECK(mark_last_block(message, *blocks, param, a));
       for (auto& block : blocks->GetArray()) {
         system.PushBack(Value(block, a), a);
       }
@@ -483,6 +507,7 @@ Result<std::string> build_body(const Value& request, const ChatOptions& options,
       if (!blocks) {
         return fail(blocks.error());
       }
+      KG_CHECK(mark_last_block(message, *blocks, param, a));
       push_turn(turns, "user", std::move(*blocks), a);
     } else if (*role == "assistant") {
       auto blocks = thinking_blocks(message, param, a);
@@ -499,6 +524,7 @@ Result<std::string> build_body(const Value& request, const ChatOptions& options,
           return fail(ok.error());
         }
       }
+      KG_CHECK(mark_last_block(message, *blocks, param, a));
       push_turn(turns, "assistant", std::move(*blocks), a);
     } else if (*role == "tool") {
       // Tool results travel in a user turn as tool_result blocks; consecutive tool messages
@@ -523,6 +549,7 @@ Result<std::string> build_body(const Value& request, const ChatOptions& options,
         }
         result.AddMember("content", *blocks, a);
       }
+      KG_CHECK(copy_cache_control(message, result, param, a));
       Value blocks(rapidjson::kArrayType);
       blocks.PushBack(result, a);
       push_turn(turns, "user", std::move(blocks), a);
@@ -536,7 +563,7 @@ Result<std::string> build_body(const Value& request, const ChatOptions& options,
   }
 
   out.AddMember("model", str_value(model, a), a);
-  if (system.Size() == 1) {
+  if (system.Size() == 1 && is_plain_text(system[0])) {
     out.AddMember("system", Value(system[0]["text"], a), a);
   } else if (!system.Empty()) {
     out.AddMember("system", system, a);
@@ -546,7 +573,7 @@ Result<std::string> build_body(const Value& request, const ChatOptions& options,
     Value m(rapidjson::kObjectType);
     m.AddMember("role", str_value(turn.role, a), a);
     // A lone text block reads best as plain string content, as in the API's examples.
-    if (turn.blocks.Size() == 1 && as_view(turn.blocks[0]["type"]) == "text") {
+    if (turn.blocks.Size() == 1 && is_plain_text(turn.blocks[0])) {
       m.AddMember("content", Value(turn.blocks[0]["text"], a), a);
     } else {
       m.AddMember("content", Value(turn.blocks, a), a);
@@ -668,6 +695,7 @@ Result<void> read_usage(const Value& usage, Usage& out) {
     out.prompt_tokens =
         *input + std::max<int64_t>(*cache_read, 0) + std::max<int64_t>(*cache_write, 0);
     out.cached_tokens = std::max<int64_t>(*cache_read, 0);
+    out.cache_write_tokens = std::max<int64_t>(*cache_write, 0);
   }
   if (*output >= 0) {
     out.completion_tokens = *output;
@@ -687,6 +715,10 @@ void write_usage(JsonWriter& w, const Usage& usage) {
   w.start_object();
   w.field("cached_tokens", std::max<int64_t>(usage.cached_tokens, 0));
   w.end_object();
+  // Claude's cache writes, where LiteLLM reports them: /v1/messages gives them back as they came.
+  if (usage.cache_write_tokens > 0) {
+    w.field("cache_creation_input_tokens", usage.cache_write_tokens);
+  }
   w.end_object();
 }
 

@@ -2,6 +2,7 @@
 
 #include <rapidjson/document.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "providers/sse.hpp"
@@ -15,6 +16,7 @@ namespace {
 
 using wire::Allocator;
 using wire::bad_request;
+using wire::copy_cache_control;
 using wire::find;
 using wire::str_value;
 using wire::Value;
@@ -61,6 +63,32 @@ Result<std::string> joined_text(const Value& content, const std::string& param) 
     text += piece;
   }
   return text;
+}
+
+// The system prompt: its text blocks joined, or, when some are marked for prompt caching (Claude
+// Code marks its long system prompt), text parts that keep each block and its mark.
+Result<Value> system_content(const Value& system, Allocator& a) {
+  bool marked = false;
+  if (system.IsArray()) {
+    for (const auto& block : system.GetArray()) {
+      marked = marked || find(block, "cache_control") != nullptr;
+    }
+  }
+  KG_TRY(text_or, joined_text(system, "system"));  // validates the blocks either way
+  if (!marked) {
+    return str_value(*text_or, a);
+  }
+  Value parts(rapidjson::kArrayType);
+  std::size_t i = 0;
+  for (const auto& block : system.GetArray()) {
+    const std::string param = at("system", i++);
+    Value part(rapidjson::kObjectType);
+    part.AddMember("type", "text", a);
+    part.AddMember("text", Value(block["text"], a), a);
+    KG_CHECK(copy_cache_control(block, part, param, a));
+    parts.PushBack(part, a);
+  }
+  return parts;
 }
 
 Error unsupported_block(const std::string& param, std::string_view type) {
@@ -171,16 +199,19 @@ Result<void> add_user_turn(const Value& content, const std::string& param, Value
       KG_TRY(text_or, required_string(block, "text", block_param + ".text"));
       const auto& text = *text_or;
       parts.PushBack(text_part(text, a), a);
+      KG_CHECK(copy_cache_control(block, parts[parts.Size() - 1], block_param, a));
     } else if (type == "image") {
       KG_TRY(part_or, image_part(block, block_param, a));
       auto& part = *part_or;
       parts.PushBack(part, a);
+      KG_CHECK(copy_cache_control(block, parts[parts.Size() - 1], block_param, a));
     } else if (type == "tool_result") {
       KG_TRY(id_or, required_string(block, "tool_use_id", block_param + ".tool_use_id"));
       const auto& id = *id_or;
       KG_TRY(result_or, tool_result_content(find(block, "content"), block_param + ".content", a));
       Value tool = message("tool", std::move(*result_or), a);
       tool.AddMember("tool_call_id", str_value(id, a), a);
+      KG_CHECK(copy_cache_control(block, tool, block_param, a));
       out.PushBack(tool, a);
     } else {
       return fail(unsupported_block(block_param, type));
@@ -221,9 +252,13 @@ Result<void> add_assistant_turn(const Value& content, const std::string& param, 
   std::string text;
   Value calls(rapidjson::kArrayType);
   Value thinking(rapidjson::kArrayType);
+  // Blocks become one content string and tool calls: a cache mark on any of them marks the
+  // message (which the Anthropic adapter puts on its last block).
+  Value marked(rapidjson::kObjectType);
   std::size_t i = 0;
   for (const auto& block : content.GetArray()) {
     const std::string block_param = at(param, i++);
+    KG_CHECK(copy_cache_control(block, marked, block_param, a));
     KG_TRY(type_or, required_string(block, "type", block_param + ".type"));
     const auto& type = *type_or;
     if (type == "text") {
@@ -258,6 +293,7 @@ Result<void> add_assistant_turn(const Value& content, const std::string& param, 
   if (!thinking.Empty()) {
     m.AddMember("thinking_blocks", thinking, a);
   }
+  KG_CHECK(copy_cache_control(marked, m, param, a));
   out.PushBack(m, a);
   return {};
 }
@@ -293,6 +329,7 @@ Result<Value> openai_tools(const Value& tools, Allocator& a) {
     Value t(rapidjson::kObjectType);
     t.AddMember("type", "function", a);
     t.AddMember("function", function, a);
+    KG_CHECK(copy_cache_control(tool, t, param, a));
     out.PushBack(t, a);
   }
   return out;
@@ -342,10 +379,39 @@ Error bad_answer(std::string message) {
                          std::move(message));
 }
 
-int64_t usage_count(const Value* usage, const char* name) {
-  const Value* v = usage != nullptr ? find(*usage, name) : nullptr;
-  return v != nullptr && v->IsInt64() ? v->GetInt64() : 0;
-}
+// OpenAI's usage -> Anthropic's: prompt_tokens counts cached and cache-written tokens too, which
+// Anthropic reports apart (Claude Code prices and shows them apart).
+struct AnthropicUsage {
+  int64_t input = 0;
+  int64_t cache_read = 0;
+  int64_t cache_write = 0;
+  int64_t output = 0;
+
+  static int64_t count(const Value* obj, const char* name) {
+    const Value* v = obj != nullptr ? find(*obj, name) : nullptr;
+    return v != nullptr && v->IsInt64() && v->GetInt64() > 0 ? v->GetInt64() : 0;
+  }
+
+  static AnthropicUsage from_openai(const Value* usage) {
+    AnthropicUsage u;
+    const Value* details = usage != nullptr ? find(*usage, "prompt_tokens_details") : nullptr;
+    u.cache_read = count(details, "cached_tokens");
+    u.cache_write = count(usage, "cache_creation_input_tokens");
+    u.input = std::max<int64_t>(count(usage, "prompt_tokens") - u.cache_read - u.cache_write, 0);
+    u.output = count(usage, "completion_tokens");
+    return u;
+  }
+
+  void write(JsonWriter& w) const {
+    w.key("usage");
+    w.start_object();
+    w.field("input_tokens", input);
+    w.field("cache_creation_input_tokens", cache_write);
+    w.field("cache_read_input_tokens", cache_read);
+    w.field("output_tokens", output);
+    w.end_object();
+  }
+};
 
 // A tool call's "arguments" (a JSON text) as the tool_use block's "input" object. Models do
 // sometimes emit broken JSON; the client then gets the text under "_raw" rather than a failure.
@@ -479,9 +545,8 @@ Result<std::string> to_openai_request(std::string_view messages_request, Message
 
   Value messages(rapidjson::kArrayType);
   if (const Value* system = find(in, "system")) {
-    KG_TRY(text_or, joined_text(*system, "system"));
-    const auto& text = *text_or;
-    messages.PushBack(message("system", str_value(text, a), a), a);
+    KG_TRY(content_or, system_content(*system, a));
+    messages.PushBack(message("system", std::move(*content_or), a), a);
   }
   const Value* turns = find(in, "messages");
   if (turns == nullptr || !turns->IsArray() || turns->Empty()) {
@@ -632,11 +697,7 @@ Result<std::string> to_anthropic_message(std::string_view chat_completion) {
   w.field("stop_reason", any_tool_call && reason == "end_turn" ? "tool_use" : reason);
   w.key("stop_sequence");
   w.null();
-  w.key("usage");
-  w.start_object();
-  w.field("input_tokens", usage_count(usage, "prompt_tokens"));
-  w.field("output_tokens", usage_count(usage, "completion_tokens"));
-  w.end_object();
+  AnthropicUsage::from_openai(usage).write(w);
   w.end_object();
   return w.take();
 }
@@ -660,8 +721,7 @@ struct AnthropicStreamWriter::State {
   int tool_blocks = 0;             // tool_use blocks opened: names ids the upstream left out
   bool any_tool_call = false;
   std::string stop_reason = "end_turn";
-  int64_t input_tokens = 0;
-  int64_t output_tokens = 0;
+  AnthropicUsage usage;
 
   void start(const Value& chunk, std::string& out) {
     started = true;
@@ -862,11 +922,7 @@ struct AnthropicStreamWriter::State {
     w.key("stop_sequence");
     w.null();
     w.end_object();
-    w.key("usage");
-    w.start_object();
-    w.field("input_tokens", input_tokens);
-    w.field("output_tokens", output_tokens);
-    w.end_object();
+    usage.write(w);
     w.end_object();
     append_event(out, "message_delta", w.take());
     append_event(out, "message_stop", R"({"type":"message_stop"})");
@@ -911,8 +967,7 @@ struct AnthropicStreamWriter::State {
       start(chunk, out);
     }
     if (const Value* usage = find(chunk, "usage")) {
-      input_tokens = usage_count(usage, "prompt_tokens");
-      output_tokens = usage_count(usage, "completion_tokens");
+      this->usage = AnthropicUsage::from_openai(usage);
     }
     const Value* choices = find(chunk, "choices");
     if (choices == nullptr || !choices->IsArray() || choices->Empty()) {

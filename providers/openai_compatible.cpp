@@ -276,7 +276,9 @@ class OpenAiCompatibleAdapter final : public Adapter {
       : provider_(p.id),
         renames_(p.param_renames),
         dropped_(p.dropped_params),
-        reasoning_prefixes_(p.reasoning_model_prefixes) {}
+        reasoning_prefixes_(p.reasoning_model_prefixes),
+        keeps_cache_marks_(std::find(p.capabilities.begin(), p.capabilities.end(),
+                                     "cache_control") != p.capabilities.end()) {}
 
   // The client's request, written out with the provider's model id, its parameter names, and
   // stream_options.include_usage on streams. Written member by member from the parsed request
@@ -371,6 +373,9 @@ class OpenAiCompatibleAdapter final : public Adapter {
       } else if (name == "messages" && needs_rewrite(m.value)) {
         w.Key("messages");
         write_messages_for_family(m.value, w);
+      } else if (name == "tools" && strips_cache_marks(m.value)) {
+        w.Key("tools");
+        write_items_without_marks(m.value, w);
       } else if (const std::string* to = renamed_to(name)) {
         // The client set both names: the one this provider knows wins.
         if (!request.HasMember(to->c_str()) && !is_dropped(*to)) {
@@ -433,7 +438,8 @@ class OpenAiCompatibleAdapter final : public Adapter {
         if (++stream_options > 1 || !options.stream || !asks_for_usage(m.value)) {
           return std::nullopt;
         }
-      } else if (name == "messages" && needs_rewrite(m.value)) {
+      } else if ((name == "messages" && needs_rewrite(m.value)) ||
+                 (name == "tools" && strips_cache_marks(m.value))) {
         return std::nullopt;
       } else if (name != "model" && (is_dropped(name) || renamed_to(name) != nullptr)) {
         return std::nullopt;
@@ -489,7 +495,40 @@ class OpenAiCompatibleAdapter final : public Adapter {
            std::string_view(type->value.GetString(), type->value.GetStringLength()) == "image_url";
   }
 
-  static bool needs_rewrite(const rapidjson::Value& messages) {
+  // Claude's prompt-caching marks (wire::copy_cache_control) on a message, one of its content
+  // parts, or a tool: OpenAI refuses them; a provider that takes them (OpenRouter, for Claude)
+  // has the "cache_control" capability.
+  static bool has_cache_mark(const rapidjson::Value& item) {
+    if (!item.IsObject()) {
+      return false;
+    }
+    if (item.HasMember("cache_control")) {
+      return true;
+    }
+    const auto content = item.FindMember("content");
+    if (content != item.MemberEnd() && content->value.IsArray()) {
+      for (const auto& part : content->value.GetArray()) {
+        if (part.IsObject() && part.HasMember("cache_control")) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  bool strips_cache_marks(const rapidjson::Value& list) const {
+    if (keeps_cache_marks_ || !list.IsArray()) {
+      return false;
+    }
+    for (const auto& item : list.GetArray()) {
+      if (has_cache_mark(item)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  bool needs_rewrite(const rapidjson::Value& messages) const {
     if (!messages.IsArray()) {
       return false;
     }
@@ -499,14 +538,49 @@ class OpenAiCompatibleAdapter final : public Adapter {
         return true;
       }
     }
-    return false;
+    return strips_cache_marks(messages);
+  }
+
+  // An array whose objects are written without their cache marks (tools, content parts).
+  static void write_items_without_marks(const rapidjson::Value& array,
+                                        rapidjson::Writer<rapidjson::StringBuffer>& w) {
+    w.StartArray();
+    for (const auto& item : array.GetArray()) {
+      if (item.IsObject()) {
+        write_without(item, "cache_control", false, w);
+      } else {
+        item.Accept(w);
+      }
+    }
+    w.EndArray();
+  }
+
+  // An object written without `skip`'s members (and, when `strip_marks`, without cache marks in
+  // an array member's objects one level down: content parts).
+  static void write_without(const rapidjson::Value& object, std::string_view skip, bool strip_marks,
+                            rapidjson::Writer<rapidjson::StringBuffer>& w) {
+    w.StartObject();
+    for (const auto& m : object.GetObject()) {
+      const std::string_view name(m.name.GetString(), m.name.GetStringLength());
+      if (name == skip || (strip_marks && name == "cache_control")) {
+        continue;
+      }
+      w.Key(m.name.GetString(), m.name.GetStringLength());
+      if (strip_marks && m.value.IsArray()) {
+        write_items_without_marks(m.value, w);
+      } else {
+        m.value.Accept(w);
+      }
+    }
+    w.EndObject();
   }
 
   // The messages without thinking_blocks, and with a tool message's images moved to a user
   // message right after the run of tool messages (OpenAI wants every tool message straight
   // after the assistant's calls), so the model still sees them.
-  static void write_messages_for_family(const rapidjson::Value& messages,
-                                        rapidjson::Writer<rapidjson::StringBuffer>& w) {
+  void write_messages_for_family(const rapidjson::Value& messages,
+                                 rapidjson::Writer<rapidjson::StringBuffer>& w) const {
+    const bool strip_marks = !keeps_cache_marks_;
     std::vector<const rapidjson::Value*> images;
     auto flush_images = [&] {
       if (images.empty()) {
@@ -518,7 +592,7 @@ class OpenAiCompatibleAdapter final : public Adapter {
       w.Key("content");
       w.StartArray();
       for (const auto* image : images) {
-        image->Accept(w);
+        write_without(*image, "cache_control", false, w);
       }
       w.EndArray();
       w.EndObject();
@@ -538,14 +612,18 @@ class OpenAiCompatibleAdapter final : public Adapter {
         message.Accept(w);
         continue;
       }
+      if (!tool_images) {
+        write_without(message, "thinking_blocks", strip_marks, w);
+        continue;
+      }
       w.StartObject();
       for (const auto& m : message.GetObject()) {
         const std::string_view name(m.name.GetString(), m.name.GetStringLength());
-        if (name == "thinking_blocks") {
+        if (name == "thinking_blocks" || (strip_marks && name == "cache_control")) {
           continue;
         }
         w.Key(m.name.GetString(), m.name.GetStringLength());
-        if (name == "content" && tool_images) {
+        if (name == "content") {
           std::vector<const rapidjson::Value*> text;
           for (const auto& part : m.value.GetArray()) {
             (is_image_part(part) ? images : text).push_back(&part);
@@ -555,7 +633,11 @@ class OpenAiCompatibleAdapter final : public Adapter {
           } else {
             w.StartArray();
             for (const auto* part : text) {
-              part->Accept(w);
+              if (strip_marks && part->IsObject()) {
+                write_without(*part, "cache_control", false, w);
+              } else {
+                part->Accept(w);
+              }
             }
             w.EndArray();
           }
@@ -690,6 +772,7 @@ class OpenAiCompatibleAdapter final : public Adapter {
   std::vector<std::pair<std::string, std::string>> renames_;
   std::vector<std::string> dropped_;
   std::vector<std::string> reasoning_prefixes_;
+  bool keeps_cache_marks_;
 };
 
 }  // namespace

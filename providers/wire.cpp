@@ -68,6 +68,21 @@ Result<std::string_view> client_string(const Value& obj, const char* name,
   return as_view(*v);
 }
 
+Result<void> copy_cache_control(const Value& from, Value& to, const std::string& param,
+                                Allocator& a) {
+  const Value* mark = find(from, "cache_control");
+  if (mark == nullptr) {
+    return {};
+  }
+  if (!mark->IsObject()) {
+    return fail(
+        bad_request("'" + param + ".cache_control' must be an object.", param + ".cache_control"));
+  }
+  to.RemoveMember("cache_control");
+  to.AddMember("cache_control", Value(*mark, a), a);
+  return {};
+}
+
 std::string generated_id() {
   static thread_local uint64_t counter = 0;
   return "chatcmpl-" + std::to_string(std::time(nullptr)) + "-" + std::to_string(++counter);

@@ -33,6 +33,12 @@ Result<int64_t> up_int(std::string_view provider, const Value& obj, const char* 
 Result<std::string_view> client_string(const Value& obj, const char* name,
                                        const std::string& param);
 
+// Prompt caching marks. The OpenAI format has no field for Claude's cache_control; keygate
+// carries it where LiteLLM does: on a content part, a message (its last block) or a tool. Copies
+// `from`'s cache_control onto `to`, replacing one there; 400 naming `param` if it is not an object.
+Result<void> copy_cache_control(const Value& from, Value& to, const std::string& param,
+                                Allocator& a);
+
 // "chatcmpl-<time>-<n>" for translated responses (the upstream's own ids have other shapes).
 std::string generated_id();
 

@@ -9,6 +9,7 @@ import { after, before, test } from 'node:test';
 
 import { loadAnthropic, startKeygate } from './harness.mjs';
 import {
+  ANTHROPIC_CACHED_USAGE,
   ANTHROPIC_DELTAS,
   ANTHROPIC_REPLY,
   ANTHROPIC_THINKING,
@@ -461,5 +462,35 @@ test('messages.countTokens on a Gemini model is counted by Gemini\'s countTokens
   const request = sent.body.generateContentRequest;
   assert.equal(request.systemInstruction.parts[0].text, 'Be brief.');
   assert.deepEqual(counted, { input_tokens: mockGeminiTokenCount(request) });
+});
+
+test('prompt caching: cache_control marks reach Claude, and its cache usage comes back', async () => {
+  // Without the marks every turn of an agent is a cache miss: several times the cost.
+  const ephemeral = { type: 'ephemeral' };
+  const message = await client.messages.create({
+    model: 'anthropic/claude-sonnet-4-5',
+    max_tokens: 64,
+    system: [
+      { type: 'text', text: 'You are a coding agent.' },
+      { type: 'text', text: 'Long project rules.', cache_control: ephemeral },
+    ],
+    tools: [{ ...WEATHER_TOOL, cache_control: ephemeral }],
+    messages: [
+      { role: 'user', content: 'Earlier question.' },
+      { role: 'assistant', content: 'Earlier answer.' },
+      { role: 'user', content: [{ type: 'text', text: 'Now this.', cache_control: ephemeral }] },
+    ],
+  });
+  const sent = lastMessagesRequest().body;
+  assert.deepEqual(sent.system, [
+    { type: 'text', text: 'You are a coding agent.' },
+    { type: 'text', text: 'Long project rules.', cache_control: ephemeral },
+  ]);
+  assert.deepEqual(sent.tools[0].cache_control, ephemeral);
+  assert.deepEqual(sent.messages.at(-1).content, [
+    { type: 'text', text: 'Now this.', cache_control: ephemeral },
+  ]);
+  assert.equal(sent.messages[0].content, 'Earlier question.', 'unmarked turns stay as they were');
+  assert.deepEqual(message.usage, ANTHROPIC_CACHED_USAGE);
 });
 

@@ -20,6 +20,13 @@ export const ANTHROPIC_REPLY = 'Hello from the mock Anthropic upstream.';
 export const ANTHROPIC_DELTAS = ['Bon', 'jour', ' from', ' Claude', ' mock', '.'];
 export const ANTHROPIC_USAGE = { input_tokens: 21, output_tokens: 9 };
 export const ANTHROPIC_STREAM_USAGE = { input_tokens: 25, output_tokens: 15 };
+// The usage of a request with cache_control marks (non-streamed answers).
+export const ANTHROPIC_CACHED_USAGE = {
+  input_tokens: 12,
+  cache_creation_input_tokens: 900,
+  cache_read_input_tokens: 4000,
+  output_tokens: 9,
+};
 export const ANTHROPIC_OVERLOADED_MESSAGE = 'Overloaded (mock)';
 export const ANTHROPIC_UNAVAILABLE_MESSAGE = 'Service unavailable (mock)';
 export const ANTHROPIC_TOOL_PREAMBLE = 'Let me check the weather.';
@@ -303,7 +310,11 @@ async function handle(req, res, recorded) {
     await sendSse(res, frames);
     return;
   }
-  sendJson(res, 200, withThinking(body, toolUse ? toolUseMessage(model) : message(model)));
+  const answer = withThinking(body, toolUse ? toolUseMessage(model) : message(model));
+  if (JSON.stringify(body).includes('"cache_control"')) {
+    answer.usage = ANTHROPIC_CACHED_USAGE;  // a prompt with cache marks: read and written
+  }
+  sendJson(res, 200, answer);
 }
 
 export function startMockAnthropic() {

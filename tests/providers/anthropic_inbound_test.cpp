@@ -424,13 +424,48 @@ TEST_CASE("anthropic inbound: system as text blocks is joined with blank lines",
           "[anthropic_inbound]") {
   // Guards against keeping only the first system block, or sending the block array as content.
   auto d = openai(R"({"model":"m","max_tokens":10,"system":[{"type":"text","text":"Be brief."},)"
-                  R"({"type":"text","text":"Be kind.","cache_control":{"type":"ephemeral"}}],)"
+                  R"({"type":"text","text":"Be kind."}],)"
                   R"("messages":[{"role":"user","content":"hi"}]})");
   REQUIRE(at(d, "/messages").IsArray());
   REQUIRE(at(d, "/messages").Size() == 2);
   CHECK(str(at(d, "/messages/0/role")) == "system");
   CHECK(content_text(at(d, "/messages/0/content")) == "Be brief.\n\nBe kind.");
   CHECK(str(at(d, "/messages/1/role")) == "user");
+}
+
+TEST_CASE("anthropic inbound: prompt-caching marks travel with their blocks",
+          "[anthropic_inbound]") {
+  // Guards against Claude Code's cache_control marks lost on the way (every turn would then be
+  // billed as a cache miss: several times the cost), or moved to another block.
+  const std::string mark = R"("cache_control":{"type":"ephemeral"})";
+  auto d = openai(
+      R"({"model":"m","max_tokens":10,"system":[{"type":"text","text":"Be brief."},)"
+      R"({"type":"text","text":"Long rules.",)" +
+      mark +
+      R"(}],)"
+      R"("tools":[{"name":"f","input_schema":{"type":"object"},)" +
+      mark +
+      R"(}],)"
+      R"("messages":[{"role":"user","content":[{"type":"text","text":"hi",)" +
+      mark +
+      R"(}]},)"
+      R"({"role":"assistant","content":[{"type":"tool_use","id":"t1","name":"f","input":{},)" +
+      mark +
+      R"(}]},)"
+      R"({"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":"ok",)" +
+      mark + R"(}]}]})");
+  INFO(keygate::to_json(d));
+  const std::string ephemeral = R"({"type":"ephemeral"})";
+  CHECK_THAT(at(d, "/messages/0/content"), IsJson(R"([{"type":"text","text":"Be brief."},)"
+                                                  R"({"type":"text","text":"Long rules.",)" +
+                                                  mark + "}]"));
+  CHECK_THAT(at(d, "/tools/0/cache_control"), IsJson(ephemeral));
+  CHECK_THAT(at(d, "/messages/1/content/0/cache_control"), IsJson(ephemeral));
+  CHECK_THAT(at(d, "/messages/2/cache_control"), IsJson(ephemeral));
+  CHECK(str(at(d, "/messages/3/role")) == "tool");
+  CHECK_THAT(at(d, "/messages/3/cache_control"), IsJson(ephemeral));
+  require_400(R"({"model":"m","max_tokens":10,"messages":[{"role":"user","content":[)"
+              R"({"type":"text","text":"hi","cache_control":"ephemeral"}]}]})");
 }
 
 TEST_CASE("anthropic inbound: a single user text block keeps its text", "[anthropic_inbound]") {
@@ -1187,4 +1222,25 @@ TEST_CASE("anthropic inbound: thinking_blocks in an answer are written with thei
       R"("finish_reason":"stop"}]})");
   CHECK_THAT(at(empty, "/content/0"),
              IsJson(R"({"type":"thinking","thinking":"r","signature":""})"));
+}
+
+TEST_CASE("anthropic inbound: cached and cache-written tokens are reported apart from input",
+          "[anthropic_inbound]") {
+  // Guards against cache reads and writes counted as plain input (Claude Code would show a cache
+  // that never hits, and price every token as a miss), in answers and in streams.
+  auto m = anthropic(
+      R"({"id":"c","object":"chat.completion","model":"m","choices":[{"index":0,"message":)"
+      R"({"role":"assistant","content":"A"},"finish_reason":"stop"}],"usage":{"prompt_tokens":100,)"
+      R"("completion_tokens":7,"prompt_tokens_details":{"cached_tokens":60},)"
+      R"("cache_creation_input_tokens":30}})");
+  CHECK_THAT(at(m, "/usage"), IsJson(R"({"input_tokens":10,"cache_creation_input_tokens":30,)"
+                                     R"("cache_read_input_tokens":60,"output_tokens":7})"));
+  const std::string usage =
+      R"(data: {"id":"c","object":"chat.completion.chunk","choices":[],"usage":{)"
+      R"("prompt_tokens":100,"completion_tokens":7,"prompt_tokens_details":{"cached_tokens":60}}})"
+      "\n\n";
+  auto events = convert(chunk(R"({"content":"A"})") + chunk("{}", R"("stop")") + usage + kDone);
+  CHECK_THAT(at(event_data(events, "message_delta"), "/usage"),
+             IsJson(R"({"input_tokens":40,"cache_creation_input_tokens":0,)"
+                    R"("cache_read_input_tokens":60,"output_tokens":7})"));
 }

@@ -493,6 +493,9 @@ TEST_CASE("openai: editing the client's text gives what writing the document out
       R"({"model":"x","messages":[{"role":"assistant","content":"a","thinking_blocks":[]}]})",
       R"({"model":"x","messages":[{"role":"tool","tool_call_id":"c","content":[)"
       R"({"type":"image_url","image_url":{"url":"https://x.example/a.png"}}]}]})",
+      R"({"model":"x","messages":[{"role":"user","content":[{"type":"text","text":"a",)"
+      R"("cache_control":{"type":"ephemeral"}}]}],"tools":[{"type":"function",)"
+      R"("function":{"name":"f"},"cache_control":{"type":"ephemeral"}}]})",
   };
   int edited = 0, checked = 0;
   for (const std::string provider : {"openai", "groq", "mistral"}) {

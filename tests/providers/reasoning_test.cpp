@@ -7,32 +7,23 @@
 #include <string>
 #include <string_view>
 
+#include "builtin_adapters.hpp"
 #include "providers/catalog.hpp"
 #include "providers/reasoning.hpp"
 #include "schema/json.hpp"
 
 namespace {
 
-using keygate::providers::Adapter;
-using keygate::providers::Catalog;
+using keygate::testing::builtin_adapter;
+using keygate::testing::parse_object;
+
 using keygate::providers::effort_for;
 using keygate::providers::read_reasoning;
 using keygate::providers::ReasoningAsk;
 using Mode = keygate::providers::ReasoningAsk::Mode;
 
-const Adapter& adapter(std::string_view id) {
-  static const Catalog catalog = *Catalog::builtin();
-  return *catalog.find(id)->adapter;
-}
-
-rapidjson::Document request(std::string_view json) {
-  auto doc = keygate::parse_json_object(json);
-  REQUIRE(doc.has_value());
-  return std::move(*doc);
-}
-
 ReasoningAsk ask(std::string_view json) {
-  auto r = read_reasoning(request(json));
+  auto r = read_reasoning(parse_object(json));
   REQUIRE(r.has_value());
   return *r;
 }
@@ -40,9 +31,9 @@ ReasoningAsk ask(std::string_view json) {
 // The body an adapter sends upstream, parsed.
 rapidjson::Document upstream(std::string_view provider, std::string_view json,
                              std::string_view model) {
-  auto r = adapter(provider).build_chat_request(request(json), {}, model);
+  auto r = builtin_adapter(provider).build_chat_request(parse_object(json), {}, model);
   REQUIRE(r.has_value());
-  return request(r->body);
+  return parse_object(r->body);
 }
 
 }  // namespace
@@ -105,7 +96,7 @@ TEST_CASE("reasoning: malformed asks are a 400 naming the field, on every adapte
   for (const char* provider : {"anthropic", "google", "openai"}) {
     for (const auto& c : cases) {
       INFO(provider << " " << c.body);
-      auto r = adapter(provider).build_chat_request(request(c.body), {}, "m");
+      auto r = builtin_adapter(provider).build_chat_request(parse_object(c.body), {}, "m");
       if (std::string_view(provider) == "openai" &&
           c.body.find("reasoning_effort") != std::string::npos) {
         // OpenAI's own field goes to OpenAI as it came: OpenAI judges it.
@@ -133,7 +124,8 @@ TEST_CASE("reasoning: Claude's thinking blocks sent back must be well formed", "
     const std::string body = std::string(R"({"messages":[{"role":"user","content":"hi"},)") +
                              R"({"role":"assistant","content":"a","thinking_blocks":)" + blocks +
                              "}]}";
-    auto r = adapter("anthropic").build_chat_request(request(body), {}, "claude-sonnet-4-5");
+    auto r = builtin_adapter("anthropic")
+                 .build_chat_request(parse_object(body), {}, "claude-sonnet-4-5");
     REQUIRE_FALSE(r.has_value());
     CHECK(r.error().status == 400);
     CHECK(r.error().param.rfind("messages[1].thinking_blocks", 0) == 0);
@@ -240,15 +232,16 @@ TEST_CASE("reasoning: top_k must be a whole number where it is carried", "[reaso
   for (const char* provider : {"anthropic", "google"}) {
     for (const char* value : {R"("5")", "2.5"}) {
       INFO(provider << " " << value);
-      auto r = adapter(provider).build_chat_request(
-          request("{" + msgs + R"(,"top_k":)" + value + "}"), {}, "m");
+      auto r = builtin_adapter(provider).build_chat_request(
+          parse_object("{" + msgs + R"(,"top_k":)" + value + "}"), {}, "m");
       REQUIRE_FALSE(r.has_value());
       CHECK(r.error().status == 400);
       CHECK(r.error().param == "top_k");
     }
   }
-  auto negative = adapter("anthropic")
-                      .build_chat_request(request("{" + msgs + R"(,"top_k":-1})"), {}, "claude-x");
+  auto negative =
+      builtin_adapter("anthropic")
+          .build_chat_request(parse_object("{" + msgs + R"(,"top_k":-1})"), {}, "claude-x");
   REQUIRE_FALSE(negative.has_value());
   CHECK(negative.error().param == "top_k");
 }

@@ -1,5 +1,6 @@
 #include "gateway/chat_proxy.hpp"
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <random>
@@ -353,8 +354,9 @@ awaitable<void> chat_completions(HttpExchange& ex, const std::string& body, ApiC
 }
 
 // POST /v1/messages/count_tokens, after messages_api.cpp translated it: the request resolves as a
-// chat request would (agent, model, the caller's key), and its first target's provider counts
-// it. Free upstream and no tokens generated: nothing is recorded as usage.
+// chat request would (agent, model, the caller's key), and the first target whose provider can
+// count counts it; with none, the first target's adapter says why. Free upstream and no tokens
+// generated: nothing is recorded as usage.
 awaitable<void> count_tokens(HttpExchange& ex, const std::string& body, ApiContext& s) {
   rapidjson::MemoryPoolAllocator<> pool(json_pool_size(body.size()));
   rapidjson::Document parsed(&pool);
@@ -362,7 +364,19 @@ awaitable<void> count_tokens(HttpExchange& ex, const std::string& body, ApiConte
   if (!plan) {
     co_return;  // answered
   }
-  const router::Target& target = plan->chain.front();
+  const auto counting = std::find_if(plan->chain.begin(), plan->chain.end(), [](const auto& t) {
+    return t.provider->adapter->counts_tokens();
+  });
+  if (counting == plan->chain.end()) {
+    // No provider in the chain counts: its adapter says so, before any key is looked up.
+    const router::Target& first = plan->chain.front();
+    auto refused = first.provider->adapter->build_count_tokens_request(parsed, first.model);
+    const Error why =
+        refused ? Error::internal("this provider cannot count tokens") : refused.error();
+    co_await ex.reply_error(why);
+    co_return;
+  }
+  const router::Target& target = *counting;
   set_served_by(ex, target);
   UpstreamCall call{ex, s.upstream, s.keys};
   Result<int64_t> count = co_await call.count_tokens(target, parsed);

@@ -109,6 +109,7 @@ class Adapter {
   virtual Result<UpstreamRequest> build_count_tokens_request(const rapidjson::Document& request,
                                                              std::string_view model) const;
   virtual Result<int64_t> read_token_count(std::string_view upstream_body) const;
+  virtual bool counts_tokens() const { return false; }
   // GET models list for /v1/models passthrough; empty path when the provider has none.
   virtual UpstreamRequest build_list_models_request() const { return build_key_test_request(); }
 };

@@ -161,13 +161,17 @@ Result<Value> image_block(const Value& part, const std::string& param, Allocator
 // https://docs.anthropic.com/en/docs/build-with-claude/prompt-caching
 using wire::copy_cache_control;
 
-// A message's cache_control onto the last block made from it.
+// A message's cache_control onto the last block made from it that can take one (Claude refuses
+// it on thinking blocks).
 Result<void> mark_last_block(const Value& message, Value& blocks, const std::string& param,
                              Allocator& a) {
-  if (blocks.Empty()) {
-    return {};
+  for (rapidjson::SizeType i = blocks.Size(); i-- > 0;) {
+    const std::string_view type = as_view(blocks[i]["type"]);
+    if (type != "thinking" && type != "redacted_thinking") {
+      return copy_cache_control(message, blocks[i], param, a);
+    }
   }
-  return copy_cache_control(message, blocks[blocks.Size() - 1], param, a);
+  return {};
 }
 
 // A block that must stay an object: its cache_control would be lost as plain string content.
@@ -1299,6 +1303,8 @@ class AnthropicAdapter final : public Adapter {
     built->body = to_json(counted);
     return built;
   }
+
+  bool counts_tokens() const override { return true; }
 
   Result<int64_t> read_token_count(std::string_view upstream_body) const override {
     const StackJson<> parsed(upstream_body);

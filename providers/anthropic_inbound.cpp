@@ -211,6 +211,12 @@ Result<void> add_user_turn(const Value& content, const std::string& param, Value
       KG_TRY(result_or, tool_result_content(find(block, "content"), block_param + ".content", a));
       Value tool = message("tool", std::move(*result_or), a);
       tool.AddMember("tool_call_id", str_value(id, a), a);
+      // A mark inside the result, or on it, marks the tool message (the result's last block).
+      if (const Value* inner = find(block, "content"); inner != nullptr && inner->IsArray()) {
+        for (const auto& part : inner->GetArray()) {
+          KG_CHECK(copy_cache_control(part, tool, block_param + ".content", a));
+        }
+      }
       KG_CHECK(copy_cache_control(block, tool, block_param, a));
       out.PushBack(tool, a);
     } else {
@@ -396,7 +402,9 @@ struct AnthropicUsage {
     AnthropicUsage u;
     const Value* details = usage != nullptr ? find(*usage, "prompt_tokens_details") : nullptr;
     u.cache_read = count(details, "cached_tokens");
-    u.cache_write = count(usage, "cache_creation_input_tokens");
+    // Claude's writes as keygate's Anthropic adapter (and LiteLLM) report them, or OpenRouter's.
+    u.cache_write =
+        std::max(count(usage, "cache_creation_input_tokens"), count(details, "cache_write_tokens"));
     u.input = std::max<int64_t>(count(usage, "prompt_tokens") - u.cache_read - u.cache_write, 0);
     u.output = count(usage, "completion_tokens");
     return u;

@@ -1221,13 +1221,16 @@ class GeminiAdapter final : public Adapter {
     return built;
   }
 
+  bool counts_tokens() const override { return true; }
+
+  // Google leaves zero-valued fields out: an answer without totalTokens counts 0.
   Result<int64_t> read_token_count(std::string_view upstream_body) const override {
     const StackJson<> parsed(upstream_body);
     auto count = up_int(parsed.value(), "totalTokens");
-    if (parsed.has_parse_error() || !count || *count < 0) {
-      return fail(bad_upstream("the token count has no totalTokens"));
+    if (parsed.has_parse_error() || !parsed.value().IsObject() || !count) {
+      return fail(bad_upstream("the token count is not a countTokens answer"));
     }
-    return *count;
+    return std::max<int64_t>(*count, 0);
   }
 
   // Listing models is free and needs a valid key.

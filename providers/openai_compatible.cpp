@@ -473,9 +473,7 @@ class OpenAiCompatibleAdapter final : public Adapter {
     if (content == message.MemberEnd() || !content->value.IsArray()) {
       return false;
     }
-    const auto role = message.FindMember("role");
-    if (role == message.MemberEnd() || !role->value.IsString() ||
-        std::string_view(role->value.GetString(), role->value.GetStringLength()) != "tool") {
+    if (!has_role(message, "tool")) {
       return false;
     }
     for (const auto& part : content->value.GetArray()) {
@@ -484,6 +482,32 @@ class OpenAiCompatibleAdapter final : public Adapter {
       }
     }
     return false;
+  }
+
+  static bool has_role(const rapidjson::Value& message, std::string_view role) {
+    const auto it = message.FindMember("role");
+    return it != message.MemberEnd() && it->value.IsString() &&
+           std::string_view(it->value.GetString(), it->value.GetStringLength()) == role;
+  }
+
+  // Text parts joined with blank lines, as /v1/messages joins unmarked blocks; nullopt when a
+  // part is not text.
+  static std::optional<std::string> joined_text(const std::vector<const rapidjson::Value*>& parts) {
+    std::string out;
+    for (const auto* part : parts) {
+      const auto type = part->IsObject() ? part->FindMember("type") : part->MemberEnd();
+      const auto text = part->IsObject() ? part->FindMember("text") : part->MemberEnd();
+      if (!part->IsObject() || type == part->MemberEnd() || !type->value.IsString() ||
+          std::string_view(type->value.GetString(), type->value.GetStringLength()) != "text" ||
+          text == part->MemberEnd() || !text->value.IsString()) {
+        return std::nullopt;
+      }
+      if (!out.empty()) {
+        out += "\n\n";
+      }
+      out.append(text->value.GetString(), text->value.GetStringLength());
+    }
+    return out;
   }
 
   static bool is_image_part(const rapidjson::Value& part) {
@@ -601,10 +625,7 @@ class OpenAiCompatibleAdapter final : public Adapter {
     w.StartArray();
     for (const auto& message : messages.GetArray()) {
       const bool tool_images = message.IsObject() && is_tool_message_with_images(message);
-      const auto role = message.IsObject() ? message.FindMember("role") : message.MemberEnd();
-      const bool is_tool =
-          message.IsObject() && role != message.MemberEnd() && role->value.IsString() &&
-          std::string_view(role->value.GetString(), role->value.GetStringLength()) == "tool";
+      const bool is_tool = message.IsObject() && has_role(message, "tool");
       if (!is_tool) {
         flush_images();
       }
@@ -612,10 +633,10 @@ class OpenAiCompatibleAdapter final : public Adapter {
         message.Accept(w);
         continue;
       }
-      if (!tool_images) {
-        write_without(message, "thinking_blocks", strip_marks, w);
-        continue;
-      }
+      // A system or tool message whose text keygate split into parts only to carry cache marks
+      // goes back to one string where the marks go: some of the family (Groq) take nothing else.
+      const bool collapse =
+          strip_marks && (is_tool || has_role(message, "system")) && has_cache_mark(message);
       w.StartObject();
       for (const auto& m : message.GetObject()) {
         const std::string_view name(m.name.GetString(), m.name.GetStringLength());
@@ -623,16 +644,18 @@ class OpenAiCompatibleAdapter final : public Adapter {
           continue;
         }
         w.Key(m.name.GetString(), m.name.GetStringLength());
-        if (name == "content") {
-          std::vector<const rapidjson::Value*> text;
+        if (name == "content" && m.value.IsArray() && (tool_images || collapse)) {
+          std::vector<const rapidjson::Value*> rest;
           for (const auto& part : m.value.GetArray()) {
-            (is_image_part(part) ? images : text).push_back(&part);
+            (tool_images && is_image_part(part) ? images : rest).push_back(&part);
           }
-          if (text.empty()) {
+          if (rest.empty()) {
             w.String("");  // images only: the result's content is all in the user message
+          } else if (const auto joined = collapse ? joined_text(rest) : std::nullopt) {
+            w.String(joined->data(), size(*joined));
           } else {
             w.StartArray();
-            for (const auto* part : text) {
+            for (const auto* part : rest) {
               if (strip_marks && part->IsObject()) {
                 write_without(*part, "cache_control", false, w);
               } else {
@@ -641,6 +664,8 @@ class OpenAiCompatibleAdapter final : public Adapter {
             }
             w.EndArray();
           }
+        } else if (strip_marks && m.value.IsArray()) {
+          write_items_without_marks(m.value, w);
         } else {
           m.value.Accept(w);
         }

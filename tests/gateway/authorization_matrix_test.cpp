@@ -47,7 +47,9 @@ struct World {
 
   World()
       : upstream([](MockExchange& ex) -> net::awaitable<void> {
-          if (ex.request.target.find("chat/completions") != std::string::npos) {
+          if (ex.request.target.find("/v1/messages/count_tokens") != std::string::npos) {
+            co_await ex.respond(200, R"({"input_tokens":7})");
+          } else if (ex.request.target.find("chat/completions") != std::string::npos) {
             const std::string body = openai_completion_json("matrix");
             co_await ex.respond(200, body);
           } else {
@@ -55,7 +57,8 @@ struct World {
           }
         }) {
     GatewayOptions options;
-    options.base_urls = {{"openai", upstream.base_url("/v1")}};
+    options.base_urls = {{"openai", upstream.base_url("/v1")},
+                         {"anthropic", upstream.base_url("")}};
     gw = std::make_unique<TestGateway>(options);
     auto& ks = gw->keystore();
     admin_id = ks.find_user_by_name("admin").value()->id;
@@ -104,13 +107,21 @@ struct World {
     REQUIRE(k);
     return k->id;
   }
-  std::string alice_agent() {
+  std::string put_alice_agent(const std::string& prefix, const std::string& model) {
     Agent a;
     a.user_id = gw->user_id;
-    a.name = unique("alice-agent-");
-    a.model = "openai/gpt-4o-mini";
+    a.name = unique(prefix);
+    a.model = model;
     REQUIRE(gw->keystore().put_agent(a));
     return a.name;
+  }
+  std::string alice_agent() { return put_alice_agent("alice-agent-", "openai/gpt-4o-mini"); }
+  // An agent on Claude, which counts tokens, with alice's own Anthropic key.
+  std::string alice_claude_agent() {
+    REQUIRE(gw->keystore().create_key(gw->user_id, "anthropic",
+                                      SecretKey("sk-ant-matrix-alice-00000000000000001"),
+                                      unique("alice-claude-key-"), "", std::nullopt));
+    return put_alice_agent("alice-claude-", "anthropic/claude-sonnet-4-5");
   }
   std::string alice_token_id() {
     auto t = gw->keystore().create_token(gw->user_id, "victim", std::nullopt);
@@ -145,11 +156,14 @@ Call fixed(const std::string& path, const std::string& body = {}) {
   return Call{path, body, {}, 0};
 }
 
-// A Messages API call naming alice's agent as its model; `fields` goes before "messages".
-std::function<Call(World&)> with_alice_agent(std::string path, std::string fields) {
-  return [path = std::move(path), fields = std::move(fields)](World& w) {
+// A Messages API call naming an agent of alice's (`make_agent`) as its model; `fields` goes
+// before "messages".
+std::function<Call(World&)> with_alice_agent(
+    std::string path, std::string fields,
+    std::string (World::*make_agent)() = &World::alice_agent) {
+  return [path = std::move(path), fields = std::move(fields), make_agent](World& w) {
     Call c;
-    c.id = w.alice_agent();
+    c.id = (w.*make_agent)();
     c.path = path;
     c.body = R"({"model": "agent:)" + c.id + R"(", )" + fields +
              R"("messages": [{"role": "user", "content": "hi"}]})";
@@ -176,7 +190,7 @@ void system_key_intact(World& w, const Call& c) {
 void alice_agent_intact(World& w, const Call& c) {
   auto a = w.gw->keystore().get_agent(w.gw->user_id, c.id);
   REQUIRE(a);
-  CHECK(a->model == "openai/gpt-4o-mini");
+  CHECK((a->model == "openai/gpt-4o-mini" || a->model == "anthropic/claude-sonnet-4-5"));
 }
 
 void alice_token_intact(World& w, const Call& c) {
@@ -228,13 +242,13 @@ std::vector<Row> rows() {
                400,
                alice_agent_intact,
                {}});
-  // Token counting resolves alice's agent the same way; the world's upstream is OpenAI's, which
-  // cannot count, so alice gets that 400 (count_tokens_unsupported) and the others the agent's.
+  // Token counting resolves alice's agent the same way (one on Claude, which counts, with her
+  // own key): only alice has it.
   r.push_back({"POST",
                "/v1/messages/count_tokens",
                Access::user,
-               with_alice_agent("/v1/messages/count_tokens", ""),
-               400,
+               with_alice_agent("/v1/messages/count_tokens", "", &World::alice_claude_agent),
+               200,
                400,
                400,
                alice_agent_intact,

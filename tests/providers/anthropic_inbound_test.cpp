@@ -1244,3 +1244,23 @@ TEST_CASE("anthropic inbound: cached and cache-written tokens are reported apart
              IsJson(R"({"input_tokens":40,"cache_creation_input_tokens":0,)"
                     R"("cache_read_input_tokens":60,"output_tokens":7})"));
 }
+
+TEST_CASE("anthropic inbound: OpenRouter's cache writes are reported apart too",
+          "[anthropic_inbound]") {
+  // Guards against cache writes counted as input when they come in OpenRouter's field.
+  auto m = anthropic(
+      R"({"id":"c","object":"chat.completion","model":"m","choices":[{"index":0,"message":)"
+      R"({"role":"assistant","content":"A"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1000,)"
+      R"("completion_tokens":5,"prompt_tokens_details":{"cached_tokens":0,"cache_write_tokens":900}}})");
+  CHECK_THAT(at(m, "/usage"), IsJson(R"({"input_tokens":100,"cache_creation_input_tokens":900,)"
+                                     R"("cache_read_input_tokens":0,"output_tokens":5})"));
+}
+
+TEST_CASE("anthropic inbound: a cache mark inside a tool result marks the tool message",
+          "[anthropic_inbound]") {
+  // Guards against a mark Claude Code put on a tool result's last block being dropped.
+  auto d = openai(R"({"model":"m","max_tokens":10,"messages":[{"role":"user","content":[)"
+                  R"({"type":"tool_result","tool_use_id":"t","content":[{"type":"text","text":"x",)"
+                  R"("cache_control":{"type":"ephemeral"}}]}]}]})");
+  CHECK_THAT(at(d, "/messages/0/cache_control"), IsJson(R"({"type":"ephemeral"})"));
+}

@@ -76,7 +76,12 @@ TEST_CASE("count tokens: Gemini gets generateContentRequest with the model insid
   CHECK(builtin_adapter("google")
             .read_token_count(R"({"totalTokens":31,"promptTokensDetails":[]})")
             .value() == 31);
-  CHECK_FALSE(builtin_adapter("google").read_token_count(R"({"total":31})").has_value());
+  // Google leaves zero-valued fields out.
+  CHECK(builtin_adapter("google").read_token_count("{}").value() == 0);
+  for (const char* bad : {"", "[]", R"({"totalTokens":"31"})"}) {
+    INFO(bad);
+    CHECK_FALSE(builtin_adapter("google").read_token_count(bad).has_value());
+  }
   auto unsafe =
       builtin_adapter("google").build_count_tokens_request(parse_object(kRequest), "../files");
   REQUIRE_FALSE(unsafe.has_value());

@@ -41,7 +41,11 @@ TEST_CASE("prompt caching: marks reach a provider that takes them, and no other"
                                       kMarked.substr(kMarked.find("\"tools\"")))));
   for (const char* provider : {"openai", "groq"}) {
     INFO(provider);
-    CHECK(sent(provider, kMarked, "m").find("cache_control") == std::string::npos);
+    const std::string body = sent(provider, kMarked, "m");
+    CHECK(body.find("cache_control") == std::string::npos);
+    // Groq takes a system message's content as a string only: the parts made to carry the mark
+    // are one string again.
+    CHECK(keygate::to_json(parse_object(body)["messages"][0]["content"]) == R"("Rules.")");
   }
   const std::string gemini = sent("google", kMarked, "gemini-2.5-flash");
   CHECK(gemini.find("cache_control") == std::string::npos);
@@ -71,5 +75,34 @@ TEST_CASE("prompt caching: a mark that is not an object is a 400 naming it", "[p
     REQUIRE_FALSE(r.has_value());
     CHECK(r.error().status == 400);
     CHECK(r.error().param == c.param);
+  }
+}
+
+TEST_CASE("prompt caching: a message's mark goes on its last block that can take one",
+          "[prompt_caching]") {
+  // Guards against Claude's 400 for a cache mark on a thinking block.
+  auto body = parse_object(
+      sent("anthropic",
+           R"({"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"ok",)"
+           R"("thinking_blocks":[{"type":"thinking","thinking":"t","signature":"s"}],)"
+           R"("cache_control":{"type":"ephemeral"}},{"role":"user","content":"more"}]})",
+           "claude-sonnet-4-5"));
+  const auto& turn = body["messages"][1]["content"];
+  REQUIRE(turn.Size() == 2);
+  CHECK_FALSE(turn[0].HasMember("cache_control"));
+  CHECK(turn[1].HasMember("cache_control"));
+}
+
+TEST_CASE("prompt caching: duplicate content members do not crash the writer", "[prompt_caching]") {
+  // Guards against a crash (reading a string as an array) on a tool message with images whose
+  // "content" is given twice, the second time as a string: any user could send it.
+  const std::string body =
+      R"({"model":"x","messages":[{"role":"tool","tool_call_id":"c","content":[)"
+      R"({"type":"image_url","image_url":{"url":"https://x.example/a.png"}}],)"
+      R"("content":"abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz"}]})";
+  for (const char* provider : {"openai", "openrouter"}) {
+    INFO(provider);
+    auto built = builtin_adapter(provider).build_chat_request(parse_object(body), {}, "m");
+    CHECK(built.has_value());
   }
 }

@@ -553,6 +553,15 @@ Result<std::string> build_body(const Value& request, const ChatOptions& options,
         }
         result.AddMember("content", *blocks, a);
       }
+      if (const Value* failed = find(message, "is_error")) {
+        if (!failed->IsBool()) {
+          return fail(
+              bad_request("'" + param + ".is_error' must be a boolean.", param + ".is_error"));
+        }
+        if (failed->GetBool()) {
+          result.AddMember("is_error", true, a);
+        }
+      }
       KG_CHECK(copy_cache_control(message, result, param, a));
       Value blocks(rapidjson::kArrayType);
       blocks.PushBack(result, a);

@@ -211,6 +211,17 @@ Result<void> add_user_turn(const Value& content, const std::string& param, Value
       KG_TRY(result_or, tool_result_content(find(block, "content"), block_param + ".content", a));
       Value tool = message("tool", std::move(*result_or), a);
       tool.AddMember("tool_call_id", str_value(id, a), a);
+      // The tool failed: Claude reads it from is_error, Gemini from an "error" response (the
+      // adapters put it there); the OpenAI family has no such field and gets the text alone.
+      if (const Value* failed = find(block, "is_error")) {
+        if (!failed->IsBool()) {
+          return fail(bad_request("'" + block_param + ".is_error' must be a boolean.",
+                                  block_param + ".is_error"));
+        }
+        if (failed->GetBool()) {
+          tool.AddMember("is_error", true, a);
+        }
+      }
       // A mark inside the result, or on it, marks the tool message (the result's last block).
       if (const Value* inner = find(block, "content"); inner != nullptr && inner->IsArray()) {
         for (const auto& part : inner->GetArray()) {

@@ -16,7 +16,8 @@
 //
 // Not carried (a 400 that names the field, never silently dropped): document, search-result and
 // server-tool blocks, server tools (web search, code execution, ...). A tool_result's `is_error`
-// flag is lost: the OpenAI format has no place for it. A tool_result's images become image_url
+// becomes the tool message's (a keygate extension the adapters read: Claude's is_error,
+// Gemini's "error" response; the OpenAI family drops it). A tool_result's images become image_url
 // parts of the tool message (the OpenAI-compatible adapter moves them to a user message, as
 // OpenAI's tool messages take text only).
 //

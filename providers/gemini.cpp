@@ -314,7 +314,15 @@ Result<Value> tool_response_parts(const Value& message, const std::string& param
   rapidjson::Document parsed;
   parsed.Parse(text.data(), text.size());
   Value response(rapidjson::kObjectType);
-  if (!parsed.HasParseError() && parsed.IsObject()) {
+  // A failed tool (is_error on the tool message, from /v1/messages) answers under "error", the
+  // key Gemini reads error details from.
+  const Value* failed = find(message, "is_error");
+  if (failed != nullptr && !failed->IsBool()) {
+    return fail(bad_request("'" + param + ".is_error' must be a boolean.", param + ".is_error"));
+  }
+  if (failed != nullptr && failed->GetBool()) {
+    response.AddMember("error", parsed.HasParseError() ? str_value(text, a) : Value(parsed, a), a);
+  } else if (!parsed.HasParseError() && parsed.IsObject()) {
     response.CopyFrom(parsed, a);
   } else if (!parsed.HasParseError()) {
     response.AddMember("content", Value(parsed, a), a);

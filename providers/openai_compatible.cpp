@@ -464,10 +464,10 @@ class OpenAiCompatibleAdapter final : public Adapter {
     return out;
   }
 
-  // Two things in a conversation the family cannot take, which keygate's other dialects put
-  // there: Claude's signed thinking blocks on assistant messages (providers/reasoning.hpp), which
-  // mean nothing here and OpenAI rejects; and images in a tool message (a tool_result from
-  // /v1/messages), where OpenAI takes text only.
+  // What keygate's other dialects put in a conversation that the family cannot take: Claude's
+  // signed thinking blocks on assistant messages (providers/reasoning.hpp), which mean nothing
+  // here and OpenAI rejects; a tool message's is_error (anthropic_inbound.hpp); and images in a
+  // tool message (a tool_result from /v1/messages), where OpenAI takes text only.
   static bool is_tool_message_with_images(const rapidjson::Value& message) {
     const auto content = message.FindMember("content");
     if (content == message.MemberEnd() || !content->value.IsArray()) {
@@ -558,7 +558,8 @@ class OpenAiCompatibleAdapter final : public Adapter {
     }
     for (const auto& message : messages.GetArray()) {
       if (message.IsObject() &&
-          (message.HasMember("thinking_blocks") || is_tool_message_with_images(message))) {
+          (message.HasMember("thinking_blocks") || message.HasMember("is_error") ||
+           is_tool_message_with_images(message))) {
         return true;
       }
     }
@@ -640,7 +641,8 @@ class OpenAiCompatibleAdapter final : public Adapter {
       w.StartObject();
       for (const auto& m : message.GetObject()) {
         const std::string_view name(m.name.GetString(), m.name.GetStringLength());
-        if (name == "thinking_blocks" || (strip_marks && name == "cache_control")) {
+        if (name == "thinking_blocks" || name == "is_error" ||
+            (strip_marks && name == "cache_control")) {
           continue;
         }
         w.Key(m.name.GetString(), m.name.GetStringLength());

@@ -496,6 +496,8 @@ TEST_CASE("openai: editing the client's text gives what writing the document out
       R"({"model":"x","messages":[{"role":"user","content":[{"type":"text","text":"a",)"
       R"("cache_control":{"type":"ephemeral"}}]}],"tools":[{"type":"function",)"
       R"("function":{"name":"f"},"cache_control":{"type":"ephemeral"}}]})",
+      R"({"model":"x","messages":[{"role":"tool","tool_call_id":"c","content":"no",)"
+      R"("is_error":true}]})",
   };
   int edited = 0, checked = 0;
   for (const std::string provider : {"openai", "groq", "mistral"}) {

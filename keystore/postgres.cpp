@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "keystore/libpq_loader.hpp"
+
 namespace keygate::pg {
 
 namespace {
@@ -387,6 +389,9 @@ pg_conn* start_connecting_with_defaults(const std::string& target) {
 }
 
 std::string connection_error(pg_conn* conn) {
+  if (conn == nullptr && !libpq_load_error().empty()) {
+    return libpq_load_error();
+  }
   std::string why = conn ? PQerrorMessage(conn) : "out of memory";
   while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) {
     why.pop_back();

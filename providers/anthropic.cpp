@@ -129,18 +129,17 @@ Result<Value> image_block(const Value& part, const std::string& param, Allocator
   }
   Value source(rapidjson::kObjectType);
   if (url.starts_with("data:")) {
-    // data:<media type>;base64,<data> (RFC 2397); Anthropic takes only base64 data.
-    auto comma = url.find(',');
-    std::string_view meta = url.substr(5, comma == std::string_view::npos ? 0 : comma - 5);
-    if (comma == std::string_view::npos || !meta.ends_with(";base64") || meta.size() <= 7) {
+    // Anthropic takes only base64 data.
+    const auto data_url = wire::parse_base64_data_url(url);
+    if (!data_url) {
       return fail(bad_request("'" + param +
                                   ".image_url.url' must be an https URL or a base64 data "
                                   "URL (data:image/png;base64,...).",
                               param));
     }
     source.AddMember("type", "base64", a);
-    source.AddMember("media_type", str_value(meta.substr(0, meta.size() - 7), a), a);
-    source.AddMember("data", str_value(url.substr(comma + 1), a), a);
+    source.AddMember("media_type", str_value(data_url->media_type, a), a);
+    source.AddMember("data", str_value(data_url->data, a), a);
   } else if (url.starts_with("https://") || url.starts_with("http://")) {
     source.AddMember("type", "url", a);
     source.AddMember("url", str_value(url, a), a);
@@ -153,6 +152,40 @@ Result<Value> image_block(const Value& part, const std::string& param, Allocator
   Value block(rapidjson::kObjectType);
   block.AddMember("type", "image", a);
   block.AddMember("source", source, a);
+  return block;
+}
+
+// A file part (OpenAI's PDF input: {"type":"file","file":{"filename","file_data":"data:
+// application/pdf;base64,..."}}) -> a document block. An OpenAI file_id names a file stored at
+// OpenAI, which Claude cannot read.
+// https://docs.anthropic.com/en/docs/build-with-claude/pdf-support
+Result<Value> document_block(const Value& part, const std::string& param, Allocator& a) {
+  const Value* file = find(part, "file");
+  if (file == nullptr || !file->IsObject()) {
+    return fail(bad_request("'" + param + ".file' must be an object.", param + ".file"));
+  }
+  auto data = client_string(*file, "file_data", param + ".file.file_data");
+  auto filename = client_string(*file, "filename", param + ".file.filename");
+  if (!data || !filename) {
+    return fail(!data ? data.error() : filename.error());
+  }
+  const auto data_url = wire::parse_base64_data_url(*data);
+  if (!data_url || data_url->media_type != "application/pdf") {
+    return fail(bad_request("'" + param +
+                                ".file.file_data' must be a PDF as a base64 data URL "
+                                "(data:application/pdf;base64,...); file ids are OpenAI's own.",
+                            param + ".file.file_data"));
+  }
+  Value source(rapidjson::kObjectType);
+  source.AddMember("type", "base64", a);
+  source.AddMember("media_type", "application/pdf", a);
+  source.AddMember("data", str_value(data_url->data, a), a);
+  Value block(rapidjson::kObjectType);
+  block.AddMember("type", "document", a);
+  block.AddMember("source", source, a);
+  if (!filename->empty()) {
+    block.AddMember("title", str_value(*filename, a), a);
+  }
   return block;
 }
 
@@ -218,6 +251,10 @@ Result<Value> content_blocks(const Value* content, bool allow_images, const std:
         return fail(block.error());
       }
       blocks.PushBack(*block, a);
+      KG_CHECK(copy_cache_control(part, blocks[blocks.Size() - 1], part_param, a));
+    } else if (*type == "file" && allow_images) {
+      KG_TRY(block_or, document_block(part, part_param, a));
+      blocks.PushBack(*block_or, a);
       KG_CHECK(copy_cache_control(part, blocks[blocks.Size() - 1], part_param, a));
     } else {
       return fail(bad_request(

@@ -135,6 +135,42 @@ Value text_part(std::string_view text, Allocator& a) {
   return part;
 }
 
+// A document block -> what the OpenAI format has for it: a PDF (base64) as a file part, which
+// the adapters give back to Claude as a document and to Gemini as inline data (OpenAI reads it
+// too); a plain-text document as a text part. Documents by URL, by file id or made of content
+// blocks have no OpenAI form. https://docs.anthropic.com/en/docs/build-with-claude/pdf-support
+Result<Value> document_part(const Value& block, const std::string& param, Allocator& a) {
+  const Value* source = find(block, "source");
+  if (source == nullptr || !source->IsObject()) {
+    return fail(bad_request("'" + param + ".source' must be an object.", param + ".source"));
+  }
+  KG_TRY(kind_or, required_string(*source, "type", param + ".source.type"));
+  KG_TRY(data_or, required_string(*source, "data", param + ".source.data"));
+  if (*kind_or == "text") {
+    return text_part(*data_or, a);
+  }
+  KG_TRY(media_or, required_string(*source, "media_type", param + ".source.media_type"));
+  if (*kind_or != "base64" || *media_or != "application/pdf") {
+    return fail(bad_request("'" + param +
+                                "' is a document keygate cannot carry: only PDFs (base64) and "
+                                "plain text travel to every provider.",
+                            param + ".source"));
+  }
+  std::string title = "document.pdf";
+  if (const Value* t = find(block, "title");
+      t != nullptr && t->IsString() && t->GetStringLength() > 0) {
+    title = as_view(*t);
+  }
+  Value file(rapidjson::kObjectType);
+  file.AddMember("filename", str_value(title, a), a);
+  file.AddMember("file_data",
+                 str_value(std::string("data:application/pdf;base64,").append(*data_or), a), a);
+  Value part(rapidjson::kObjectType);
+  part.AddMember("type", "file", a);
+  part.AddMember("file", file, a);
+  return part;
+}
+
 Value message(std::string_view role, Value content, Allocator& a) {
   Value m(rapidjson::kObjectType);
   m.AddMember("role", str_value(role, a), a);
@@ -204,6 +240,10 @@ Result<void> add_user_turn(const Value& content, const std::string& param, Value
       KG_TRY(part_or, image_part(block, block_param, a));
       auto& part = *part_or;
       parts.PushBack(part, a);
+      KG_CHECK(copy_cache_control(block, parts[parts.Size() - 1], block_param, a));
+    } else if (type == "document") {
+      KG_TRY(part_or, document_part(block, block_param, a));
+      parts.PushBack(*part_or, a);
       KG_CHECK(copy_cache_control(block, parts[parts.Size() - 1], block_param, a));
     } else if (type == "tool_result") {
       KG_TRY(id_or, required_string(block, "tool_use_id", block_param + ".tool_use_id"));

@@ -14,12 +14,13 @@
 // content_block_start, content_block_delta with text_delta or input_json_delta,
 // content_block_stop, message_delta, message_stop, error).
 //
-// Not carried (a 400 that names the field, never silently dropped): document, search-result and
-// server-tool blocks, server tools (web search, code execution, ...). A tool_result's `is_error`
-// becomes the tool message's (a keygate extension the adapters read: Claude's is_error,
-// Gemini's "error" response; the OpenAI family drops it). A tool_result's images become image_url
-// parts of the tool message (the OpenAI-compatible adapter moves them to a user message, as
-// OpenAI's tool messages take text only).
+// Not carried (a 400 that names the field, never silently dropped): documents by URL, by file id
+// or of content blocks, search-result and server-tool blocks, server tools (web search, code
+// execution, ...). PDF documents (base64) become OpenAI "file" parts, plain-text ones text. A
+// tool_result's `is_error` becomes the tool message's (a keygate extension the adapters read:
+// Claude's is_error, Gemini's "error" response; the OpenAI family drops it). A tool_result's images
+// become image_url parts of the tool message (the OpenAI-compatible adapter moves them to a user
+// message, as OpenAI's tool messages take text only).
 //
 // Extended thinking is carried both ways (providers/reasoning.hpp): `thinking` and `top_k` go on
 // as they came, for each provider's adapter to map; thinking and redacted_thinking blocks sent

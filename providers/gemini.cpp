@@ -26,6 +26,7 @@
 #include "providers/reasoning.hpp"
 #include "providers/wire.hpp"
 #include "schema/json.hpp"
+#include "schema/try.hpp"
 
 namespace keygate::providers {
 namespace {
@@ -118,6 +119,33 @@ std::string_view guess_mime_type(std::string_view url) {
 
 // image_url part -> inlineData (data: URL) or fileData (https URL).
 // https://ai.google.dev/api/caching#Part
+Value inline_data(const wire::DataUrl& data_url, Allocator& a) {
+  Value inline_data(rapidjson::kObjectType);
+  inline_data.AddMember("mimeType", str_value(data_url.media_type, a), a);
+  inline_data.AddMember("data", str_value(data_url.data, a), a);
+  return inline_data;
+}
+
+// A file part (OpenAI's PDF input, {"type":"file","file":{"file_data":"data:...;base64,..."}})
+// -> inlineData, which Gemini reads PDFs from.
+// https://ai.google.dev/gemini-api/docs/document-processing
+Result<Value> file_part(const Value& part, const std::string& param, Allocator& a) {
+  const Value* file = find(part, "file");
+  const Value* data = file != nullptr ? find(*file, "file_data") : nullptr;
+  const auto data_url = data != nullptr && data->IsString()
+                            ? wire::parse_base64_data_url(as_view(*data))
+                            : std::nullopt;
+  if (!data_url) {
+    return fail(bad_request("'" + param +
+                                ".file.file_data' must be a base64 data URL "
+                                "(data:application/pdf;base64,...); file ids are OpenAI's own.",
+                            param + ".file.file_data"));
+  }
+  Value out(rapidjson::kObjectType);
+  out.AddMember("inlineData", inline_data(*data_url, a), a);
+  return out;
+}
+
 Result<Value> image_part(const Value& part, const std::string& param, Allocator& a) {
   const Value* image = find(part, "image_url");
   std::string_view url;
@@ -132,19 +160,15 @@ Result<Value> image_part(const Value& part, const std::string& param, Allocator&
   }
   Value out(rapidjson::kObjectType);
   if (url.starts_with("data:")) {
-    // data:<mime type>;base64,<data> (RFC 2397); inlineData takes only base64.
-    auto comma = url.find(',');
-    std::string_view meta = url.substr(5, comma == std::string_view::npos ? 0 : comma - 5);
-    if (comma == std::string_view::npos || !meta.ends_with(";base64") || meta.size() <= 7) {
+    // inlineData takes only base64.
+    const auto data_url = wire::parse_base64_data_url(url);
+    if (!data_url) {
       return fail(bad_request("'" + param +
                                   ".image_url.url' must be an https URL or a base64 data "
                                   "URL (data:image/png;base64,...).",
                               param));
     }
-    Value inline_data(rapidjson::kObjectType);
-    inline_data.AddMember("mimeType", str_value(meta.substr(0, meta.size() - 7), a), a);
-    inline_data.AddMember("data", str_value(url.substr(comma + 1), a), a);
-    out.AddMember("inlineData", inline_data, a);
+    out.AddMember("inlineData", inline_data(*data_url, a), a);
   } else if (url.starts_with("https://") || url.starts_with("http://")) {
     Value file_data(rapidjson::kObjectType);
     file_data.AddMember("mimeType", str_value(guess_mime_type(url), a), a);
@@ -196,6 +220,9 @@ Result<Value> content_parts(const Value* content, bool allow_images, const std::
         return fail(converted.error());
       }
       parts.PushBack(*converted, a);
+    } else if (*type == "file" && allow_images) {
+      KG_TRY(converted_or, file_part(part, part_param, a));
+      parts.PushBack(*converted_or, a);
     } else {
       return fail(bad_request(
           "Content part type '" + std::string(*type) + "' is not supported by Gemini here.",

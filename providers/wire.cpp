@@ -83,6 +83,22 @@ Result<void> copy_cache_control(const Value& from, Value& to, const std::string&
   return {};
 }
 
+std::optional<DataUrl> parse_base64_data_url(std::string_view url) {
+  if (!url.starts_with("data:")) {
+    return std::nullopt;
+  }
+  const auto comma = url.find(',');
+  if (comma == std::string_view::npos) {
+    return std::nullopt;
+  }
+  const std::string_view meta = url.substr(5, comma - 5);
+  constexpr std::string_view kBase64 = ";base64";
+  if (!meta.ends_with(kBase64) || meta.size() <= kBase64.size()) {
+    return std::nullopt;
+  }
+  return DataUrl{meta.substr(0, meta.size() - kBase64.size()), url.substr(comma + 1)};
+}
+
 std::string generated_id() {
   static thread_local uint64_t counter = 0;
   return "chatcmpl-" + std::to_string(std::time(nullptr)) + "-" + std::to_string(++counter);

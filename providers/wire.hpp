@@ -6,6 +6,7 @@
 #include <rapidjson/document.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -38,6 +39,14 @@ Result<std::string_view> client_string(const Value& obj, const char* name,
 // `from`'s cache_control onto `to`, replacing one there; 400 naming `param` if it is not an object.
 Result<void> copy_cache_control(const Value& from, Value& to, const std::string& param,
                                 Allocator& a);
+
+// A base64 data URL (RFC 2397: data:<media type>;base64,<data>) split into its media type and
+// data; nullopt for anything else (another URL, no ";base64", no media type).
+struct DataUrl {
+  std::string_view media_type;
+  std::string_view data;
+};
+std::optional<DataUrl> parse_base64_data_url(std::string_view url);
 
 // "chatcmpl-<time>-<n>" for translated responses (the upstream's own ids have other shapes).
 std::string generated_id();

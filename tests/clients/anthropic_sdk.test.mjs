@@ -223,7 +223,7 @@ test('a request keygate cannot carry is a 400 naming the field', async () => {
           content: [
             {
               type: 'document',
-              source: { type: 'text', media_type: 'text/plain', data: 'x' },
+              source: { type: 'url', url: 'https://example.com/a.pdf' },
             },
           ],
         },
@@ -492,5 +492,22 @@ test('prompt caching: cache_control marks reach Claude, and its cache usage come
   ]);
   assert.equal(sent.messages[0].content, 'Earlier question.', 'unmarked turns stay as they were');
   assert.deepEqual(message.usage, ANTHROPIC_CACHED_USAGE);
+});
+
+test('a PDF document reaches Claude as a document and OpenAI as a file part', async () => {
+  const pdf = 'JVBERi0xLjQKJcfsj6IKMSAwIG9iago8PC9UeXBlIC9DYXRhbG9nPj4KZW5kb2JqCg==';
+  const document = {
+    type: 'document',
+    title: 'report.pdf',
+    source: { type: 'base64', media_type: 'application/pdf', data: pdf },
+  };
+  const messages = [{ role: 'user', content: [document, { type: 'text', text: 'Summarise.' }] }];
+  await client.messages.create({ model: 'anthropic/claude-sonnet-4-5', max_tokens: 64, messages });
+  assert.deepEqual(lastMessagesRequest().body.messages[0].content[0], document);
+  await client.messages.create({ model: 'openai/gpt-4o-mini', max_tokens: 64, messages });
+  assert.deepEqual(lastChatRequest().body.messages[0].content[0], {
+    type: 'file',
+    file: { filename: 'report.pdf', file_data: `data:application/pdf;base64,${pdf}` },
+  });
 });
 

@@ -378,10 +378,12 @@ TEST_CASE("anthropic inbound: requests that are invalid or cannot be carried are
                        R"("messages":[{"role":"system","content":"hi"}]})"),
            std::string(R"({"model":"claude-sonnet-4-5","max_tokens":100,)"
                        R"("messages":[{"role":"tool","content":"hi"}]})"),
-           std::string(
-               R"({"model":"claude-sonnet-4-5","max_tokens":100,)"
-               R"("messages":[{"role":"user","content":[{"type":"document",)"
-               R"("source":{"type":"base64","media_type":"application/pdf","data":"AAAA"}}]}]})"),
+           std::string(R"({"model":"claude-sonnet-4-5","max_tokens":100,)"
+                       R"("messages":[{"role":"user","content":[{"type":"document",)"
+                       R"("source":{"type":"url","url":"https://example.com/a.pdf"}}]}]})"),
+           std::string(R"({"model":"claude-sonnet-4-5","max_tokens":100,)"
+                       R"("messages":[{"role":"user","content":[{"type":"document",)"
+                       R"("source":{"type":"base64","media_type":"text/csv","data":"YSxi"}}]}]})"),
            R"({"model":"claude-sonnet-4-5","max_tokens":100,)" + msgs +
                R"(,"tools":[{"type":"web_search_20250305","name":"web_search","max_uses":5}]})",
            R"({"model":"m","max_tokens":100,)" + msgs + R"(,"thinking":"on"})",
@@ -1263,4 +1265,21 @@ TEST_CASE("anthropic inbound: a cache mark inside a tool result marks the tool m
                   R"({"type":"tool_result","tool_use_id":"t","content":[{"type":"text","text":"x",)"
                   R"("cache_control":{"type":"ephemeral"}}]}]}]})");
   CHECK_THAT(at(d, "/messages/0/cache_control"), IsJson(R"({"type":"ephemeral"})"));
+}
+
+TEST_CASE("anthropic inbound: PDF and plain-text documents become file and text parts",
+          "[anthropic_inbound]") {
+  // Guards against a 400 for the documents every provider keygate routes to can read, and
+  // against a PDF's data or title lost on the way.
+  auto d = openai(
+      R"({"model":"m","max_tokens":10,"messages":[{"role":"user","content":[)"
+      R"({"type":"document","title":"report.pdf","source":{"type":"base64",)"
+      R"("media_type":"application/pdf","data":"JVBERi0x"},"cache_control":{"type":"ephemeral"}},)"
+      R"({"type":"document","source":{"type":"text","media_type":"text/plain","data":"notes"}},)"
+      R"({"type":"text","text":"Summarise."}]}]})");
+  CHECK_THAT(at(d, "/messages/0/content"),
+             IsJson(R"([{"type":"file","file":{"filename":"report.pdf",)"
+                    R"("file_data":"data:application/pdf;base64,JVBERi0x"},)"
+                    R"("cache_control":{"type":"ephemeral"}},)"
+                    R"({"type":"text","text":"notes"},{"type":"text","text":"Summarise."}])"));
 }

@@ -121,11 +121,18 @@ class AnthropicExchange final : public HttpExchange {
   std::string events_;   // the translated events of one write
 };
 
+// The client's anthropic-beta header: the features it asks Claude for (interleaved thinking,
+// long context, ...), for the Anthropic adapter to send on.
+std::string_view anthropic_beta(const HttpExchange& ex) {
+  const auto value = ex.request().find("anthropic-beta");
+  return value ? *value : std::string_view();
+}
+
 }  // namespace
 
 awaitable<void> anthropic_count_tokens(HttpExchange& ex, ChatPipeline count) {
-  auto openai_body =
-      providers::to_openai_request(ex.request().body(), providers::MessagesRequest::count_tokens);
+  auto openai_body = providers::to_openai_request(
+      ex.request().body(), providers::MessagesRequest::count_tokens, anthropic_beta(ex));
   if (!openai_body) {
     const std::string body = providers::anthropic_error_body(openai_body.error());
     co_await ex.reply(static_cast<http::status>(openai_body.error().status), body);
@@ -136,7 +143,8 @@ awaitable<void> anthropic_count_tokens(HttpExchange& ex, ChatPipeline count) {
 }
 
 awaitable<void> anthropic_messages(HttpExchange& ex, ChatPipeline chat) {
-  auto openai_body = providers::to_openai_request(ex.request().body());
+  auto openai_body = providers::to_openai_request(
+      ex.request().body(), providers::MessagesRequest::message, anthropic_beta(ex));
   if (!openai_body) {
     const std::string body = providers::anthropic_error_body(openai_body.error());
     co_await ex.reply(static_cast<http::status>(openai_body.error().status), body);

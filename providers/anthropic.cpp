@@ -9,6 +9,7 @@
 #include <rapidjson/document.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <ctime>
 #include <map>
@@ -43,6 +44,9 @@ constexpr std::string_view kModelsPath = "/v1/models";
 // https://docs.anthropic.com/en/api/versioning
 constexpr std::string_view kVersionHeader = "anthropic-version";
 constexpr std::string_view kVersion = "2023-06-01";
+// Features in beta are asked for by name in this header, comma-separated.
+// https://docs.anthropic.com/en/api/beta-headers
+constexpr std::string_view kBetaHeader = "anthropic-beta";
 // max_tokens is required by Anthropic (OpenAI makes it optional); used when neither the request
 // nor the catalog gives one. https://docs.anthropic.com/en/api/messages#body-max-tokens
 constexpr int64_t kDefaultMaxTokens = 4096;
@@ -507,6 +511,35 @@ Result<std::optional<Value>> thinking_param(const Value& request, const Provider
   thinking.AddMember("type", "enabled", a);
   thinking.AddMember("budget_tokens", budget, a);
   return std::optional<Value>(std::move(thinking));
+}
+
+// The request's "anthropic_beta" (from a /v1/messages client's anthropic-beta header, or a
+// keygate extension an OpenAI client may set): the header's value, each name checked to be a
+// plain token so that nothing else can reach the upstream's head.
+Result<std::string> beta_header(const Value& request) {
+  const Value* beta = find(request, "anthropic_beta");
+  if (beta == nullptr) {
+    return std::string();
+  }
+  const auto bad = [] {
+    return bad_request(
+        "'anthropic_beta' must be beta names (letters, digits, '-', '.', '_') "
+        "separated by commas.",
+        "anthropic_beta");
+  };
+  if (!beta->IsString()) {
+    return fail(bad());
+  }
+  std::string out;
+  for (char c : as_view(*beta)) {
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_' ||
+        c == ',') {
+      out += c;
+    } else if (c != ' ') {
+      return fail(bad());
+    }
+  }
+  return out;
 }
 
 Result<std::string> build_body(const Value& request, const ChatOptions& options,
@@ -1311,6 +1344,13 @@ class AnthropicAdapter final : public Adapter {
     UpstreamRequest out;
     out.path = kMessagesPath;
     out.headers.emplace_back(kVersionHeader, kVersion);
+    auto beta = beta_header(request);
+    if (!beta) {
+      return fail(beta.error());
+    }
+    if (!beta->empty()) {
+      out.headers.emplace_back(kBetaHeader, std::move(*beta));
+    }
     out.body = std::move(*body);
     return out;
   }

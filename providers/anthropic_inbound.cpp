@@ -577,7 +577,8 @@ void append_event(std::string& out, std::string_view name, std::string_view data
 
 }  // namespace
 
-Result<std::string> to_openai_request(std::string_view messages_request, MessagesRequest kind) {
+Result<std::string> to_openai_request(std::string_view messages_request, MessagesRequest kind,
+                                      std::string_view anthropic_beta) {
   const bool counting = kind == MessagesRequest::count_tokens;
   auto parsed = parse_json_object(messages_request);
   if (!parsed) {
@@ -679,6 +680,9 @@ Result<std::string> to_openai_request(std::string_view messages_request, Message
   }
   if (const Value* choice = find(in, "tool_choice")) {
     KG_CHECK(add_tool_choice(*choice, out));
+  }
+  if (!anthropic_beta.empty()) {
+    out.AddMember("anthropic_beta", str_value(anthropic_beta, a), a);
   }
   if (const Value* metadata = find(in, "metadata")) {
     if (const Value* user = find(*metadata, "user_id"); user != nullptr && user->IsString()) {

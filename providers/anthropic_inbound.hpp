@@ -43,8 +43,12 @@ namespace keygate::providers {
 // `count_tokens`: the body of POST /v1/messages/count_tokens, where max_tokens is not asked for
 // (and stream means nothing).
 enum class MessagesRequest { message, count_tokens };
+// `anthropic_beta`: the client's anthropic-beta header (Claude Code asks for interleaved thinking
+// and long context there), carried as the request's "anthropic_beta" for the Anthropic adapter
+// to send on; other providers' adapters leave it out.
 Result<std::string> to_openai_request(std::string_view messages_request,
-                                      MessagesRequest kind = MessagesRequest::message);
+                                      MessagesRequest kind = MessagesRequest::message,
+                                      std::string_view anthropic_beta = {});
 
 // A chat.completion (OpenAI's non-streamed answer) → an Anthropic message: its first choice's text
 // as a text block and its tool calls as tool_use blocks (arguments parsed into "input"),

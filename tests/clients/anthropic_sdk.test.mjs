@@ -511,3 +511,18 @@ test('a PDF document reaches Claude as a document and OpenAI as a file part', as
   });
 });
 
+test('beta features the client asks for reach Claude, and stay away from OpenAI', async () => {
+  const params = {
+    model: 'anthropic/claude-sonnet-4-5',
+    max_tokens: 64,
+    betas: ['interleaved-thinking-2025-05-14', 'context-1m-2025-08-07'],
+    messages: [{ role: 'user', content: 'Hi.' }],
+  };
+  await client.beta.messages.create(params);
+  const sent = lastMessagesRequest();
+  assert.equal(sent.headers['anthropic-beta'], 'interleaved-thinking-2025-05-14,context-1m-2025-08-07');
+  assert.equal('anthropic_beta' in sent.body, false);
+  await client.beta.messages.create({ ...params, model: 'openai/gpt-4o-mini' });
+  assert.equal('anthropic_beta' in lastChatRequest().body, false);
+});
+

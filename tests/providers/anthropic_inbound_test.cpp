@@ -1283,3 +1283,17 @@ TEST_CASE("anthropic inbound: PDF and plain-text documents become file and text 
                     R"("cache_control":{"type":"ephemeral"}},)"
                     R"({"type":"text","text":"notes"},{"type":"text","text":"Summarise."}])"));
 }
+
+TEST_CASE("anthropic inbound: the client's anthropic-beta header travels with the request",
+          "[anthropic_inbound]") {
+  // Guards against the betas Claude Code asks for being lost before the Anthropic adapter.
+  const std::string body =
+      R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}]})";
+  auto with = keygate::providers::to_openai_request(
+      body, keygate::providers::MessagesRequest::message, "interleaved-thinking-2025-05-14");
+  REQUIRE(with.has_value());
+  CHECK(str(at(parse(*with), "/anthropic_beta")) == "interleaved-thinking-2025-05-14");
+  auto without = keygate::providers::to_openai_request(body);
+  REQUIRE(without.has_value());
+  CHECK_FALSE(has(parse(*without), "/anthropic_beta"));
+}

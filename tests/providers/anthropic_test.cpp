@@ -161,3 +161,32 @@ TEST_CASE("anthropic: an overloaded error event is retryable", "[anthropic]") {
   CHECK(r.error().retryable);
   CHECK(r.error().message.find("Overloaded") != std::string::npos);
 }
+
+TEST_CASE("anthropic: beta features asked for go out in the anthropic-beta header", "[anthropic]") {
+  // Guards against Claude Code's betas (interleaved thinking, long context) lost on the way, and
+  // against a value that could add a line to the upstream's head.
+  auto doc =
+      request(R"({"messages":[{"role":"user","content":"hi"}],)"
+              R"("anthropic_beta":"interleaved-thinking-2025-05-14, context-1m-2025-08-07"})");
+  auto r = anthropic().build_chat_request(doc, {}, "claude-sonnet-4-5");
+  REQUIRE(r.has_value());
+  CHECK(header(*r, "anthropic-beta") == "interleaved-thinking-2025-05-14,context-1m-2025-08-07");
+  CHECK(r->body.find("anthropic_beta") == std::string::npos);  // a header, not a body field
+  auto counted = anthropic().build_count_tokens_request(doc, "claude-sonnet-4-5");
+  REQUIRE(counted.has_value());
+  CHECK(header(*counted, "anthropic-beta") ==
+        "interleaved-thinking-2025-05-14,context-1m-2025-08-07");
+  for (const char* bad : {R"("a\r\nx-evil: 1")", R"("a;b")", "7"}) {
+    INFO(bad);
+    auto d = request((std::string(R"({"messages":[{"role":"user","content":"hi"}],)") +
+                      R"("anthropic_beta":)" + bad + "}")
+                         .c_str());
+    auto refused = anthropic().build_chat_request(d, {}, "claude-sonnet-4-5");
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error().param == "anthropic_beta");
+  }
+  auto plain = anthropic().build_chat_request(
+      request(R"({"messages":[{"role":"user","content":"hi"}]})"), {}, "claude-sonnet-4-5");
+  REQUIRE(plain.has_value());
+  CHECK(header(*plain, "anthropic-beta").empty());
+}

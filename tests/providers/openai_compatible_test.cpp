@@ -498,6 +498,7 @@ TEST_CASE("openai: editing the client's text gives what writing the document out
       R"("function":{"name":"f"},"cache_control":{"type":"ephemeral"}}]})",
       R"({"model":"x","messages":[{"role":"tool","tool_call_id":"c","content":"no",)"
       R"("is_error":true}]})",
+      R"({"model":"x","messages":[],"anthropic_beta":"context-1m-2025-08-07"})",
   };
   int edited = 0, checked = 0;
   for (const std::string provider : {"openai", "groq", "mistral"}) {

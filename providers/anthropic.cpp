@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "providers/adapters.hpp"
+#include "providers/anthropic_inbound.hpp"
 #include "providers/catalog.hpp"
 #include "providers/reasoning.hpp"
 #include "providers/wire.hpp"
@@ -740,6 +741,24 @@ Result<std::string> build_body(const Value& request, const ChatOptions& options,
     Value metadata(rapidjson::kObjectType);
     metadata.AddMember("user_id", str_value(**user, a), a);
     out.AddMember("metadata", metadata, a);
+  }
+  // Claude's own settings, carried under "anthropic" (from /v1/messages, or set by an OpenAI
+  // client): each known one goes into the request as it is.
+  if (const Value* own = find(request, "anthropic")) {
+    if (!own->IsObject()) {
+      return fail(bad_request("'anthropic' must be an object.", "anthropic"));
+    }
+    for (const auto& m : own->GetObject()) {
+      const std::string_view name = as_view(m.name);
+      if (std::none_of(std::begin(kClaudeOnlyFields), std::end(kClaudeOnlyFields),
+                       [&](const char* known) { return name == known; })) {
+        return fail(bad_request("'anthropic." + std::string(name) +
+                                    "' is not a setting keygate passes to Claude "
+                                    "(output_config, context_management, service_tier).",
+                                "anthropic." + std::string(name)));
+      }
+      out.AddMember(Value(m.name, a), Value(m.value, a), a);
+    }
   }
   if (options.stream) {
     out.AddMember("stream", true, a);

@@ -684,6 +684,17 @@ Result<std::string> to_openai_request(std::string_view messages_request, Message
   if (!anthropic_beta.empty()) {
     out.AddMember("anthropic_beta", str_value(anthropic_beta, a), a);
   }
+  // Claude's own settings with no OpenAI counterpart travel as they came, under "anthropic", for
+  // the Anthropic adapter to send on (other providers' adapters leave the object out).
+  Value own(rapidjson::kObjectType);
+  for (const char* name : kClaudeOnlyFields) {
+    if (const Value* v = find(in, name)) {
+      own.AddMember(rapidjson::StringRef(name), Value(*v, a), a);
+    }
+  }
+  if (!own.ObjectEmpty()) {
+    out.AddMember("anthropic", own, a);
+  }
   if (const Value* metadata = find(in, "metadata")) {
     if (const Value* user = find(*metadata, "user_id"); user != nullptr && user->IsString()) {
       out.AddMember("user", Value(*user, a), a);

@@ -40,6 +40,12 @@ namespace keygate::providers {
 // client named it (keygate resolves it like any model name); a streamed request also asks for
 // usage (stream_options.include_usage), which the stream's message_delta reports.
 // Errors: 400 invalid_request_error naming the offending field.
+// Messages API request fields only Claude has (its effort setting, context editing, service
+// tier). A request carries them under "anthropic" in the OpenAI format; the Anthropic adapter
+// sends them on, the others leave them out. https://docs.anthropic.com/en/api/messages
+inline constexpr const char* kClaudeOnlyFields[] = {"output_config", "context_management",
+                                                    "service_tier"};
+
 // `count_tokens`: the body of POST /v1/messages/count_tokens, where max_tokens is not asked for
 // (and stream means nothing).
 enum class MessagesRequest { message, count_tokens };

@@ -365,8 +365,8 @@ class OpenAiCompatibleAdapter final : public Adapter {
         if (options.stream && !wrote_stream_options) {
           write_stream_options();
         }
-      } else if (name == "anthropic_beta") {
-        continue;  // Claude's beta features: nothing this family knows
+      } else if (name == "anthropic_beta" || name == "anthropic") {
+        continue;  // Claude's beta features and own settings: nothing this family knows
       } else if (!effort_from_thinking.empty() && name == "thinking") {
         w.Key("reasoning_effort");
         w.String(effort_from_thinking.data(), size(effort_from_thinking));
@@ -440,7 +440,8 @@ class OpenAiCompatibleAdapter final : public Adapter {
         if (++stream_options > 1 || !options.stream || !asks_for_usage(m.value)) {
           return std::nullopt;
         }
-      } else if (name == "anthropic_beta" || (name == "messages" && needs_rewrite(m.value)) ||
+      } else if (name == "anthropic_beta" || name == "anthropic" ||
+                 (name == "messages" && needs_rewrite(m.value)) ||
                  (name == "tools" && strips_cache_marks(m.value))) {
         return std::nullopt;
       } else if (name != "model" && (is_dropped(name) || renamed_to(name) != nullptr)) {

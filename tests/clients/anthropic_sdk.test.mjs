@@ -526,3 +526,17 @@ test('beta features the client asks for reach Claude, and stay away from OpenAI'
   assert.equal('anthropic_beta' in lastChatRequest().body, false);
 });
 
+test('Claude-only settings (effort) reach Claude as they are, and not OpenAI', async () => {
+  const params = {
+    model: 'anthropic/claude-opus-4-5',
+    max_tokens: 64,
+    output_config: { effort: 'low' },
+    messages: [{ role: 'user', content: 'Hi.' }],
+  };
+  await client.messages.create(params);
+  assert.deepEqual(lastMessagesRequest().body.output_config, { effort: 'low' });
+  await client.messages.create({ ...params, model: 'openai/gpt-4o-mini' });
+  const sent = lastChatRequest().body;
+  assert.equal('output_config' in sent || 'anthropic' in sent, false);
+});
+

@@ -1297,3 +1297,16 @@ TEST_CASE("anthropic inbound: the client's anthropic-beta header travels with th
   REQUIRE(without.has_value());
   CHECK_FALSE(has(parse(*without), "/anthropic_beta"));
 }
+
+TEST_CASE("anthropic inbound: Claude-only settings travel under \"anthropic\"",
+          "[anthropic_inbound]") {
+  // Guards against output_config (Claude's effort), context_management and service_tier being
+  // dropped on the way to the Anthropic adapter.
+  auto d = openai(R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}],)"
+                  R"("output_config":{"effort":"low"},"context_management":{"edits":[]}})");
+  CHECK_THAT(at(d, "/anthropic"),
+             IsJson(R"({"output_config":{"effort":"low"},"context_management":{"edits":[]}})"));
+  CHECK_FALSE(has(openai(R"({"model":"m","max_tokens":5,)"
+                         R"("messages":[{"role":"user","content":"hi"}]})"),
+                  "/anthropic"));
+}

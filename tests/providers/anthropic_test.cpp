@@ -35,6 +35,17 @@ std::string header(const keygate::providers::UpstreamRequest& r, const std::stri
   return {};
 }
 
+// A request with `field` set to `value` (JSON), which the adapter must refuse with a 400: the
+// param the error names.
+std::string refused_param(const std::string& field, const std::string& value) {
+  auto doc = request(
+      (R"({"messages":[{"role":"user","content":"hi"}],")" + field + "\":" + value + "}").c_str());
+  auto refused = anthropic().build_chat_request(doc, {}, "claude-sonnet-4-5");
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().status == 400);
+  return refused.error().param;
+}
+
 }  // namespace
 
 TEST_CASE("anthropic: version header set, no secret header from the adapter", "[anthropic]") {
@@ -178,15 +189,28 @@ TEST_CASE("anthropic: beta features asked for go out in the anthropic-beta heade
         "interleaved-thinking-2025-05-14,context-1m-2025-08-07");
   for (const char* bad : {R"("a\r\nx-evil: 1")", R"("a;b")", "7"}) {
     INFO(bad);
-    auto d = request((std::string(R"({"messages":[{"role":"user","content":"hi"}],)") +
-                      R"("anthropic_beta":)" + bad + "}")
-                         .c_str());
-    auto refused = anthropic().build_chat_request(d, {}, "claude-sonnet-4-5");
-    REQUIRE_FALSE(refused.has_value());
-    CHECK(refused.error().param == "anthropic_beta");
+    CHECK(refused_param("anthropic_beta", bad) == "anthropic_beta");
   }
   auto plain = anthropic().build_chat_request(
       request(R"({"messages":[{"role":"user","content":"hi"}]})"), {}, "claude-sonnet-4-5");
   REQUIRE(plain.has_value());
   CHECK(header(*plain, "anthropic-beta").empty());
+}
+
+TEST_CASE("anthropic: Claude's own settings under \"anthropic\" go into the request as they are",
+          "[anthropic]") {
+  // Guards against Claude Code's effort setting and context editing dropped without a word, and
+  // against the object being used to set anything else (model, stream, max_tokens, ...).
+  auto doc = request(R"({"messages":[{"role":"user","content":"hi"}],"anthropic":{)"
+                     R"("output_config":{"effort":"medium"},"service_tier":"standard_only"}})");
+  auto r = anthropic().build_chat_request(doc, {}, "claude-opus-4-5");
+  REQUIRE(r.has_value());
+  auto body = *keygate::parse_json_object(r->body);
+  CHECK(keygate::to_json(body["output_config"]) == R"({"effort":"medium"})");
+  CHECK(keygate::as_view(body["service_tier"]) == "standard_only");
+  CHECK_FALSE(body.HasMember("anthropic"));
+  for (const char* bad : {R"("fast")", R"({"stream":true})", R"({"model":"claude-x"})"}) {
+    INFO(bad);
+    CHECK(refused_param("anthropic", bad).rfind("anthropic", 0) == 0);
+  }
 }

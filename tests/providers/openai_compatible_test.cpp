@@ -499,6 +499,7 @@ TEST_CASE("openai: editing the client's text gives what writing the document out
       R"({"model":"x","messages":[{"role":"tool","tool_call_id":"c","content":"no",)"
       R"("is_error":true}]})",
       R"({"model":"x","messages":[],"anthropic_beta":"context-1m-2025-08-07"})",
+      R"({"model":"x","messages":[],"anthropic":{"output_config":{"effort":"low"}}})",
   };
   int edited = 0, checked = 0;
   for (const std::string provider : {"openai", "groq", "mistral"}) {

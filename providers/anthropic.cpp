@@ -531,13 +531,26 @@ Result<std::string> beta_header(const Value& request) {
   if (!beta->IsString()) {
     return fail(bad());
   }
+  // Comma-separated names, blanks around them allowed; each a plain token.
   std::string out;
-  for (char c : as_view(*beta)) {
-    if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_' ||
-        c == ',') {
-      out += c;
-    } else if (c != ' ') {
-      return fail(bad());
+  std::string_view rest = as_view(*beta);
+  while (!rest.empty()) {
+    const auto comma = rest.find(',');
+    std::string_view name = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    while (!name.empty() && name.front() == ' ') {
+      name.remove_prefix(1);
+    }
+    while (!name.empty() && name.back() == ' ') {
+      name.remove_suffix(1);
+    }
+    for (char c : name) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.' && c != '_') {
+        return fail(bad());
+      }
+    }
+    if (!name.empty()) {
+      out.append(out.empty() ? "" : ",").append(name);
     }
   }
   return out;
@@ -757,7 +770,9 @@ Result<std::string> build_body(const Value& request, const ChatOptions& options,
                                     "(output_config, context_management, service_tier).",
                                 "anthropic." + std::string(name)));
       }
-      out.AddMember(Value(m.name, a), Value(m.value, a), a);
+      if (!out.HasMember(m.name)) {  // a name given twice: the first, as find() reads it
+        out.AddMember(Value(m.name, a), Value(m.value, a), a);
+      }
     }
   }
   if (options.stream) {

@@ -145,16 +145,18 @@ Result<Value> document_part(const Value& block, const std::string& param, Alloca
     return fail(bad_request("'" + param + ".source' must be an object.", param + ".source"));
   }
   KG_TRY(kind_or, required_string(*source, "type", param + ".source.type"));
-  KG_TRY(data_or, required_string(*source, "data", param + ".source.data"));
-  if (*kind_or == "text") {
-    return text_part(*data_or, a);
-  }
-  KG_TRY(media_or, required_string(*source, "media_type", param + ".source.media_type"));
-  if (*kind_or != "base64" || *media_or != "application/pdf") {
+  const Value* media = find(*source, "media_type");
+  const bool pdf = *kind_or == "base64" && media != nullptr && media->IsString() &&
+                   as_view(*media) == "application/pdf";
+  if (*kind_or != "text" && !pdf) {
     return fail(bad_request("'" + param +
                                 "' is a document keygate cannot carry: only PDFs (base64) and "
                                 "plain text travel to every provider.",
                             param + ".source"));
+  }
+  KG_TRY(data_or, required_string(*source, "data", param + ".source.data"));
+  if (*kind_or == "text") {
+    return text_part(*data_or, a);
   }
   std::string title = "document.pdf";
   if (const Value* t = find(block, "title");

@@ -173,10 +173,6 @@ class ServeProcess {
     }
   }
   uint16_t port() const { return port_; }
-  // The shared libraries and files the running process has mapped (/proc/PID/maps).
-  std::string maps() const {
-    return pid_ > 0 ? slurp("/proc/" + std::to_string(pid_) + "/maps") : "";
-  }
   // SIGTERM and wait: the exit status (0 for a clean drain).
   int stop() {
     if (pid_ <= 0) {

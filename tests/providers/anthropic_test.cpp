@@ -187,7 +187,12 @@ TEST_CASE("anthropic: beta features asked for go out in the anthropic-beta heade
   REQUIRE(counted.has_value());
   CHECK(header(*counted, "anthropic-beta") ==
         "interleaved-thinking-2025-05-14,context-1m-2025-08-07");
-  for (const char* bad : {R"("a\r\nx-evil: 1")", R"("a;b")", "7"}) {
+  auto tidy = anthropic().build_chat_request(
+      request(R"({"messages":[{"role":"user","content":"hi"}],"anthropic_beta":" , a-1 ,, b.2 "})"),
+      {}, "claude-sonnet-4-5");
+  REQUIRE(tidy.has_value());
+  CHECK(header(*tidy, "anthropic-beta") == "a-1,b.2");
+  for (const char* bad : {R"("a\r\nx-evil: 1")", R"("a;b")", R"("a b")", "7"}) {
     INFO(bad);
     CHECK(refused_param("anthropic_beta", bad) == "anthropic_beta");
   }
@@ -209,6 +214,14 @@ TEST_CASE("anthropic: Claude's own settings under \"anthropic\" go into the requ
   CHECK(keygate::to_json(body["output_config"]) == R"({"effort":"medium"})");
   CHECK(keygate::as_view(body["service_tier"]) == "standard_only");
   CHECK_FALSE(body.HasMember("anthropic"));
+  // A name given twice goes out once, the first.
+  auto twice = anthropic().build_chat_request(
+      request(R"({"messages":[{"role":"user","content":"hi"}],"anthropic":)"
+              R"({"service_tier":"auto","service_tier":"standard_only"}})"),
+      {}, "claude-opus-4-5");
+  REQUIRE(twice.has_value());
+  CHECK(twice->body.find("standard_only") == std::string::npos);
+  CHECK(twice->body.find(R"("service_tier":"auto")") != std::string::npos);
   for (const char* bad : {R"("fast")", R"({"stream":true})", R"({"model":"claude-x"})"}) {
     INFO(bad);
     CHECK(refused_param("anthropic", bad).rfind("anthropic", 0) == 0);

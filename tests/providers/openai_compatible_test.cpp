@@ -567,6 +567,15 @@ TEST_CASE("openai: the text is edited only where nothing else changes", "[openai
   auto thought = adapter("openai").build_chat_request(t.doc, t.options(false), "gpt-5");
   REQUIRE(thought.has_value());
   CHECK(thought->body == R"({"model":"gpt-5","messages":[],"reasoning_effort":"low"})");
+  // Claude's betas and own settings never reach the family, by either path.
+  const ParsedRequest claude_only(
+      R"({"model":"x", "messages":[], "anthropic_beta":"b-1", "anthropic":{"service_tier":"auto"}})");
+  for (bool text : {true, false}) {
+    auto out = adapter("openai").build_chat_request(claude_only.doc,
+                                                    claude_only.options(false, text), "m-1");
+    REQUIRE(out.has_value());
+    CHECK(out->body == R"({"model":"m-1","messages":[]})");
+  }
   // No text at all (agent parameters merged): the writer.
   const ParsedRequest a(plain);
   auto written = adapter("openai").build_chat_request(a.doc, a.options(false, false), "m-1");

@@ -128,30 +128,30 @@ std::string_view anthropic_beta(const HttpExchange& ex) {
   return value ? *value : std::string_view();
 }
 
+// The Messages request translated for `pipeline` (a 400 in Anthropic's shape when it cannot
+// be), which then runs behind an exchange that answers in Anthropic's shape: its messages and
+// streams translated, or (count_tokens, which writes Anthropic's shape itself) its errors only.
+awaitable<void> run_translated(HttpExchange& ex, providers::MessagesRequest kind,
+                               const ChatPipeline& pipeline) {
+  auto openai_body = providers::to_openai_request(ex.request().body(), kind, anthropic_beta(ex));
+  if (!openai_body) {
+    const std::string body = providers::anthropic_error_body(openai_body.error());
+    co_await ex.reply(static_cast<http::status>(openai_body.error().status), body);
+    co_return;
+  }
+  AnthropicExchange anthropic(ex, *openai_body,
+                              /*translate_answers=*/kind == providers::MessagesRequest::message);
+  co_await pipeline(anthropic, *openai_body);
+}
+
 }  // namespace
 
 awaitable<void> anthropic_count_tokens(HttpExchange& ex, ChatPipeline count) {
-  auto openai_body = providers::to_openai_request(
-      ex.request().body(), providers::MessagesRequest::count_tokens, anthropic_beta(ex));
-  if (!openai_body) {
-    const std::string body = providers::anthropic_error_body(openai_body.error());
-    co_await ex.reply(static_cast<http::status>(openai_body.error().status), body);
-    co_return;
-  }
-  AnthropicExchange anthropic(ex, *openai_body, /*translate_answers=*/false);
-  co_await count(anthropic, *openai_body);
+  co_await run_translated(ex, providers::MessagesRequest::count_tokens, count);
 }
 
 awaitable<void> anthropic_messages(HttpExchange& ex, ChatPipeline chat) {
-  auto openai_body = providers::to_openai_request(
-      ex.request().body(), providers::MessagesRequest::message, anthropic_beta(ex));
-  if (!openai_body) {
-    const std::string body = providers::anthropic_error_body(openai_body.error());
-    co_await ex.reply(static_cast<http::status>(openai_body.error().status), body);
-    co_return;
-  }
-  AnthropicExchange anthropic(ex, *openai_body);
-  co_await chat(anthropic, *openai_body);
+  co_await run_translated(ex, providers::MessagesRequest::message, chat);
 }
 
 }  // namespace keygate::gateway

@@ -130,12 +130,15 @@ Next after_failure(ProxyState& state, const std::string& provider, const Attempt
     state.breaker.release_probe(provider);
     return Next::stop;
   }
-  if (error.code == "provider_key_missing") {
+  // This entry cannot serve the request (no key; a tool only Claude runs): the next one may.
+  // An earlier entry's error, if any, is the one the client gets: a Claude that was overloaded
+  // must not turn into "openai cannot run web_search" when the chain ends.
+  if (error.code == "provider_key_missing" || error.code == "unsupported_tool") {
     state.breaker.release_probe(provider);
     if (!chain.error) {
       chain.error = std::make_unique<Error>(error);
     }
-    return Next::next_target;  // this entry has no key: the next one may
+    return Next::next_target;
   }
   if (router::RetryPolicy::counts_against_provider(error)) {
     state.breaker.record_failure(provider);
@@ -270,6 +273,7 @@ awaitable<std::optional<ChatPlan>> plan_chat(HttpExchange& ex, const std::string
   }
   ChatPlan plan;
   RequestInfo& info = plan.info;
+  info.options.anthropic_client = ex.speaks_anthropic();
   info.options.stream =
       doc.HasMember("stream") && doc["stream"].IsBool() && doc["stream"].GetBool();
   if (auto so = doc.FindMember("stream_options"); so != doc.MemberEnd() && so->value.IsObject()) {

@@ -79,6 +79,9 @@ class HttpExchange {
   // still working (waiting on an upstream, streaming). The handler cancels its upstream call.
   virtual void on_client_gone(std::function<void()> callback) = 0;
   virtual bool client_gone() const = 0;
+  // The client speaks Claude's API (POST /v1/messages): Claude's answers may reach it as Claude
+  // sent them (providers/claude_native.hpp).
+  virtual bool speaks_anthropic() const { return false; }
 };
 
 }  // namespace keygate::gateway

@@ -96,6 +96,8 @@ class AnthropicExchange final : public HttpExchange {
     inner_.on_client_gone(std::move(callback));
   }
   bool client_gone() const override { return inner_.client_gone(); }
+  // count_tokens answers in its own shape: no message of Claude's to hand over there.
+  bool speaks_anthropic() const override { return translate_answers_; }
 
  private:
   void append_error(const Error& error) {

@@ -115,7 +115,7 @@ awaitable<void> UpstreamCall::attempt(const router::Target& target,
     StreamRelay relay(adapter.start_stream(options, target.model));
     co_await relay_stream(*response, relay, result);
   } else {
-    co_await relay_whole(*response, adapter, target, result);
+    co_await relay_whole(*response, adapter, target, options, result);
   }
   live_connection_ = nullptr;
   result.latency = Clock::now() - started_;
@@ -242,7 +242,9 @@ awaitable<std::unique_ptr<UpstreamResponse>> UpstreamCall::send(
 
 awaitable<void> UpstreamCall::relay_whole(UpstreamResponse& response,
                                           const providers::Adapter& adapter,
-                                          const router::Target& target, AttemptResult& result) {
+                                          const router::Target& target,
+                                          const providers::ChatOptions& options,
+                                          AttemptResult& result) {
   const auto waited_from = Clock::now();
   std::string body;
   std::optional<bool> whole = response.append_buffered(body);
@@ -263,7 +265,7 @@ awaitable<void> UpstreamCall::relay_whole(UpstreamResponse& response,
   }
   result.time_to_first_token = Clock::now() - started_;
   std::string storage;  // for a translated answer; a passthrough is the upstream body itself
-  auto translated = adapter.translate_response_view(body, target.model, result.usage, storage);
+  auto translated = adapter.translate_answer(body, options, target.model, result.usage, storage);
   if (!translated) {
     fail_attempt(result, translated.error(), Outcome::upstream_error);
     co_return;

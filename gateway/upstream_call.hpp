@@ -64,7 +64,8 @@ class UpstreamCall {
                                                     const providers::ChatOptions& options,
                                                     AttemptResult& result, bool count = false);
   awaitable<void> relay_whole(UpstreamResponse& response, const providers::Adapter& adapter,
-                              const router::Target& target, AttemptResult& result);
+                              const router::Target& target, const providers::ChatOptions& options,
+                              AttemptResult& result);
   awaitable<void> relay_stream(UpstreamResponse& response, StreamRelay& relay,
                                AttemptResult& result);
   // Writes the frames the relay has ready, the stream's status line first if nothing went out

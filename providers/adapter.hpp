@@ -53,6 +53,9 @@ struct RequestText {
 struct ChatOptions {
   bool stream = false;
   bool client_wants_usage = false;  // the client sent stream_options.include_usage = true
+  // The client speaks Claude's API (POST /v1/messages): Claude's adapter hands over Claude's own
+  // answer and stream events, wrapped (providers/claude_native.hpp); the others translate.
+  bool anthropic_client = false;
   RequestText text;
 };
 
@@ -97,6 +100,16 @@ class Adapter {
   virtual Result<std::string_view> translate_response_view(const std::string& upstream_body,
                                                            std::string_view model, Usage& usage,
                                                            std::string& storage) const;
+  // The answer for the client `options` describe: translate_response_view's, except where the
+  // adapter hands a client of its provider's own API the answer as it came (Claude's, for
+  // ChatOptions::anthropic_client).
+  virtual Result<std::string_view> translate_answer(const std::string& upstream_body,
+                                                    const ChatOptions& options,
+                                                    std::string_view model, Usage& usage,
+                                                    std::string& storage) const {
+    (void)options;
+    return translate_response_view(upstream_body, model, usage, storage);
+  }
   virtual std::unique_ptr<StreamTranslator> start_stream(const ChatOptions& options,
                                                          std::string_view model) const = 0;
   // An upstream non-2xx answer → our error, keeping the upstream status (4xx/5xx) and message.

@@ -24,6 +24,7 @@
 #include "providers/adapters.hpp"
 #include "providers/anthropic_inbound.hpp"
 #include "providers/catalog.hpp"
+#include "providers/claude_native.hpp"
 #include "providers/reasoning.hpp"
 #include "providers/wire.hpp"
 #include "schema/json.hpp"
@@ -213,8 +214,12 @@ Result<void> mark_last_block(const Value& message, Value& blocks, const std::str
 }
 
 // A block that must stay an object: its cache_control would be lost as plain string content.
+// A text block with nothing but its text (no cache mark, no citations): a turn or system prompt
+// of that block alone goes as a plain string.
 bool is_plain_text(const Value& block) {
-  return as_view(block["type"]) == "text" && !block.HasMember("cache_control");
+  const Value* text = find(block, "text");
+  return block.MemberCount() == 2 && as_view(block["type"]) == "text" && text != nullptr &&
+         text->IsString();
 }
 
 // OpenAI message content (a string, or an array of text / image_url parts) -> content blocks.
@@ -323,6 +328,43 @@ Result<Value> thinking_blocks(const Value& message, const std::string& param, Al
   return blocks;
 }
 
+// An assistant turn as Claude wrote it (anthropic_content, which /v1/messages keeps for a turn
+// with blocks OpenAI's shape has no place for: a server tool's call and result, cited text).
+// It goes back as it came, cache marks included, but for thinking blocks without a signature
+// (another provider's reasoning), which Claude would refuse.
+Result<Value> claude_content(const Value& content, const std::string& param, Allocator& a) {
+  if (!content.IsArray()) {
+    return fail(bad_request("'" + param + "' must be an array of content blocks.", param));
+  }
+  Value blocks(rapidjson::kArrayType);
+  for (rapidjson::SizeType i = 0; i < content.Size(); ++i) {
+    const Value& block = content[i];
+    const std::string block_param = param + "[" + std::to_string(i) + "]";
+    auto type = client_string(block, "type", block_param + ".type");
+    if (!type) {
+      return fail(type.error());
+    }
+    if (type->empty()) {
+      return fail(bad_request("'" + block_param + ".type' is required.", block_param + ".type"));
+    }
+    if (*type == "thinking") {
+      const Value* signature = find(block, "signature");
+      if (signature == nullptr || !signature->IsString() || signature->GetStringLength() == 0) {
+        continue;
+      }
+    }
+    if (*type == "text") {
+      const Value* text = find(block, "text");
+      if (text == nullptr || !text->IsString()) {
+        return fail(
+            bad_request("'" + block_param + ".text' must be a string.", block_param + ".text"));
+      }
+    }
+    blocks.PushBack(Value(block, a), a);
+  }
+  return blocks;
+}
+
 // Assistant tool_calls -> tool_use blocks; the OpenAI arguments string must be a JSON object.
 // https://docs.anthropic.com/en/docs/build-with-claude/tool-use
 Result<void> append_tool_uses(const Value& tool_calls, const std::string& param, Value& blocks,
@@ -373,6 +415,14 @@ Result<Value> convert_tools(const Value& tools, Allocator& a) {
   Value out(rapidjson::kArrayType);
   for (rapidjson::SizeType i = 0; i < tools.Size(); ++i) {
     std::string param = "tools[" + std::to_string(i) + "]";
+    if (const Value* type = find(tools[i], "type");
+        type != nullptr && type->IsString() && as_view(*type) != "function") {
+      // One of Claude's own tools (web search, web fetch, code execution, bash, ...), which
+      // Claude defines by its type: it goes as the client wrote it.
+      // https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/web-search-tool
+      out.PushBack(Value(tools[i], a), a);
+      continue;
+    }
     const Value* function = find(tools[i], "function");
     if (function == nullptr || !function->IsObject()) {
       return fail(bad_request("'" + param + ".function' must be an object.", param));
@@ -598,6 +648,14 @@ Result<std::string> build_body(const Value& request, const ChatOptions& options,
       KG_CHECK(mark_last_block(message, *blocks, param, a));
       push_turn(turns, "user", std::move(*blocks), a);
     } else if (*role == "assistant") {
+      if (const Value* own = find(message, "anthropic_content")) {
+        auto blocks = claude_content(*own, param + ".anthropic_content", a);
+        if (!blocks) {
+          return fail(blocks.error());
+        }
+        push_turn(turns, "assistant", std::move(*blocks), a);
+        continue;
+      }
       auto blocks = thinking_blocks(message, param, a);
       auto text = content_blocks(content, false, param + ".content", a);
       if (!blocks || !text) {
@@ -839,7 +897,10 @@ void write_usage(JsonWriter& w, const Usage& usage) {
   w.end_object();
 }
 
-Result<std::string> translate_message(std::string_view body, std::string_view model, Usage& usage) {
+// `native`: the client speaks Claude's API; it gets `body` itself, wrapped (claude_native.hpp),
+// once its shape and usage are read. Otherwise the OpenAI chat.completion it stands for.
+Result<std::string> translate_message(std::string_view body, std::string_view model, Usage& usage,
+                                      bool native = false) {
   const StackJson<> parsed(body);
   const Value& doc = parsed.value();
   if (parsed.has_parse_error() || !doc.IsObject()) {
@@ -925,6 +986,9 @@ Result<std::string> translate_message(std::string_view body, std::string_view mo
     if (!ok) {
       return fail(ok.error());
     }
+  }
+  if (native) {
+    return wrap_claude(claude_message_key(), body);
   }
 
   JsonWriter w;
@@ -1032,11 +1096,48 @@ class AnthropicStream final : public StreamTranslator {
  public:
   AnthropicStream(const ChatOptions& options, std::string_view model)
       : wants_usage_(options.client_wants_usage),
+        native_(options.anthropic_client),
         id_(generated_id()),
         model_(model),
         created_(std::time(nullptr)) {}
 
   Result<void> on_event(SseEvent event, std::vector<std::string>& out) override {
+    if (!native_ || done_) {
+      return translate(event, out);
+    }
+    // A client of Claude's API gets each event as it came (claude_native.hpp); the translation
+    // still runs, for the usage, the checks and the end ("[DONE]" after message_stop).
+    translated_.clear();
+    KG_CHECK(translate(event, translated_));
+    if (event.data.find_first_of("\r\n") == std::string::npos) {
+      out.push_back(wrap_claude(claude_event_key(), event.data));
+    } else {
+      // A chunk is one line of the relayed stream (translate() parsed this event already).
+      const StackJson<4096> parsed(event.data);
+      out.push_back(wrap_claude(claude_event_key(), to_json(parsed.value())));
+    }
+    if (!translated_.empty() && translated_.back() == "[DONE]") {
+      out.emplace_back("[DONE]");
+    }
+    return {};
+  }
+
+  Result<void> on_end(std::vector<std::string>&) override {
+    if (!done_) {
+      return fail(Error{502,
+                        "upstream_error",
+                        "upstream_truncated",
+                        "Anthropic closed the stream before message_stop.",
+                        {},
+                        true});
+    }
+    return {};
+  }
+
+  const Usage& usage() const override { return usage_; }
+
+ private:
+  Result<void> translate(const SseEvent& event, std::vector<std::string>& out) {
     if (done_) {
       return {};  // nothing may follow message_stop
     }
@@ -1074,21 +1175,6 @@ class AnthropicStream final : public StreamTranslator {
     return {};
   }
 
-  Result<void> on_end(std::vector<std::string>&) override {
-    if (!done_) {
-      return fail(Error{502,
-                        "upstream_error",
-                        "upstream_truncated",
-                        "Anthropic closed the stream before message_stop.",
-                        {},
-                        true});
-    }
-    return {};
-  }
-
-  const Usage& usage() const override { return usage_; }
-
- private:
   Result<void> on_message_start(const Value& doc, std::vector<std::string>& out) {
     const Value* message = find(doc, "message");
     if (message == nullptr || !message->IsObject()) {
@@ -1174,6 +1260,10 @@ class AnthropicStream final : public StreamTranslator {
                                          [&](JsonWriter& w) { w.field("data", *data); }));
     } else if (*type == "thinking") {
       thinking_.clear();
+    } else {
+      // Blocks Claude's servers made (a server tool's call and result, ...): nothing in
+      // OpenAI's shape; their deltas are skipped too.
+      opaque_blocks_.insert(*index);
     }
     return {};
   }
@@ -1202,6 +1292,9 @@ class AnthropicStream final : public StreamTranslator {
       }
     } else if (*type == "input_json_delta") {
       auto it = tool_index_by_block_.find(*index);
+      if (it == tool_index_by_block_.end() && opaque_blocks_.contains(*index)) {
+        return {};  // a server tool's input: Claude runs that tool itself
+      }
       if (it == tool_index_by_block_.end()) {
         return fail(bad_upstream("input_json_delta for a block that is not a tool_use"));
       }
@@ -1345,11 +1438,14 @@ class AnthropicStream final : public StreamTranslator {
   }
 
   bool wants_usage_;
+  bool native_;  // ChatOptions::anthropic_client: Claude's own events go out, wrapped
+  std::vector<std::string> translated_;  // native: the translation's output, looked at and dropped
   std::string id_;
   std::string model_;
   int64_t created_;
   Usage usage_;
   std::map<int64_t, int> tool_index_by_block_;  // content-block index -> OpenAI tool index
+  std::set<int64_t> opaque_blocks_;  // blocks with no OpenAI shape (server tools' calls, ...)
   std::string thinking_;  // the open thinking block's text, for the entry its signature ends
   int next_tool_index_ = 0;
   bool finished_ = false;  // finish_reason chunk sent
@@ -1392,6 +1488,17 @@ class AnthropicAdapter final : public Adapter {
   Result<std::string> translate_response(std::string_view upstream_body, std::string_view model,
                                          Usage& usage) const override {
     return translate_message(upstream_body, model, usage);
+  }
+
+  Result<std::string_view> translate_answer(const std::string& upstream_body,
+                                            const ChatOptions& options, std::string_view model,
+                                            Usage& usage, std::string& storage) const override {
+    auto answer = translate_message(upstream_body, model, usage, options.anthropic_client);
+    if (!answer) {
+      return fail(std::move(answer.error()));
+    }
+    storage = std::move(*answer);
+    return std::string_view(storage);
   }
 
   std::unique_ptr<StreamTranslator> start_stream(const ChatOptions& options,

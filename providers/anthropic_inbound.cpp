@@ -3,8 +3,10 @@
 #include <rapidjson/document.h>
 
 #include <algorithm>
+#include <cctype>
 #include <vector>
 
+#include "providers/claude_native.hpp"
 #include "providers/sse.hpp"
 #include "providers/wire.hpp"
 #include "schema/json.hpp"
@@ -300,8 +302,29 @@ Result<Value> thinking_entry(const Value& block, std::string_view type, const st
   return entry;
 }
 
+// A tool_use block -> an OpenAI tool call, appended to `calls`.
+Result<void> add_tool_call(const Value& block, const std::string& block_param, Value& calls,
+                           Allocator& a) {
+  KG_TRY(id_or, required_string(block, "id", block_param + ".id"));
+  const auto& id = *id_or;
+  KG_TRY(name_or, required_string(block, "name", block_param + ".name"));
+  const auto& name = *name_or;
+  const Value* input = find(block, "input");
+  Value function(rapidjson::kObjectType);
+  function.AddMember("name", str_value(name, a), a);
+  function.AddMember("arguments", str_value(input ? to_json(*input) : "{}", a), a);
+  Value call(rapidjson::kObjectType);
+  call.AddMember("id", str_value(id, a), a);
+  call.AddMember("type", "function", a);
+  call.AddMember("function", function, a);
+  calls.PushBack(call, a);
+  return {};
+}
+
 // One assistant turn: text blocks joined into its content, tool_use blocks as tool_calls,
-// thinking blocks (with their signatures) as thinking_blocks.
+// thinking blocks (with their signatures) as thinking_blocks. A turn with blocks only Claude
+// takes (server tools' calls and results, cited text) also keeps its blocks as they came, as
+// the message's anthropic_content, which Claude's adapter sends back instead.
 Result<void> add_assistant_turn(const Value& content, const std::string& param, Value& out,
                                 Allocator& a) {
   if (content.IsString()) {
@@ -314,6 +337,7 @@ Result<void> add_assistant_turn(const Value& content, const std::string& param, 
   // Blocks become one content string and tool calls: a cache mark on any of them marks the
   // message (which the Anthropic adapter puts on its last block).
   Value marked(rapidjson::kObjectType);
+  bool claude_only = false;
   std::size_t i = 0;
   for (const auto& block : content.GetArray()) {
     const std::string block_param = at(param, i++);
@@ -324,28 +348,25 @@ Result<void> add_assistant_turn(const Value& content, const std::string& param, 
       KG_TRY(piece_or, required_string(block, "text", block_param + ".text"));
       const auto& piece = *piece_or;
       text += piece;
+      if (find(block, "citations") != nullptr) {
+        claude_only = true;  // cited text: the citations go back to Claude as they came
+      }
     } else if (type == "tool_use") {
-      KG_TRY(id_or, required_string(block, "id", block_param + ".id"));
-      const auto& id = *id_or;
-      KG_TRY(name_or, required_string(block, "name", block_param + ".name"));
-      const auto& name = *name_or;
-      const Value* input = find(block, "input");
-      Value function(rapidjson::kObjectType);
-      function.AddMember("name", str_value(name, a), a);
-      function.AddMember("arguments", str_value(input ? to_json(*input) : "{}", a), a);
-      Value call(rapidjson::kObjectType);
-      call.AddMember("id", str_value(id, a), a);
-      call.AddMember("type", "function", a);
-      call.AddMember("function", function, a);
-      calls.PushBack(call, a);
+      KG_CHECK(add_tool_call(block, block_param, calls, a));
     } else if (type == "thinking" || type == "redacted_thinking") {
       KG_TRY(entry_or, thinking_entry(block, type, block_param, a));
       thinking.PushBack(*entry_or, a);
     } else {
-      return fail(unsupported_block(block_param, type));
+      // A block Claude's servers made (a server tool's call or result, ...): OpenAI's shape has
+      // no place for it, and only Claude can take it back.
+      claude_only = true;
     }
   }
   Value m = message("assistant", text.empty() && !calls.Empty() ? Value() : str_value(text, a), a);
+  if (claude_only) {
+    // The turn as it came, for Claude's adapter; the others read the text and tool calls.
+    m.AddMember("anthropic_content", Value(content, a), a);
+  }
   if (!calls.Empty()) {
     m.AddMember("tool_calls", calls, a);
   }
@@ -367,10 +388,17 @@ Result<Value> openai_tools(const Value& tools, Allocator& a) {
     const std::string param = at("tools", i++);
     if (const Value* type = find(tool, "type");
         type != nullptr && !(type->IsString() && as_view(*type) == "custom")) {
-      return fail(bad_request("'" + param +
-                                  "' is a server tool; keygate carries only client tools (name, "
-                                  "description, input_schema).",
-                              param + ".type"));
+      // One of Claude's own tools (web search, web fetch, code execution, bash, text editor,
+      // ...), defined by its type: it travels as it came, for Claude's adapter to send on; the
+      // other providers' adapters refuse it (they cannot run it).
+      if (!type->IsString() || type->GetStringLength() == 0) {
+        return fail(
+            bad_request("'" + param + ".type' must be a non-empty string.", param + ".type"));
+      }
+      KG_TRY(server_name_or, required_string(tool, "name", param + ".name"));
+      (void)server_name_or;
+      out.PushBack(Value(tool, a), a);
+      continue;
     }
     KG_TRY(name_or, required_string(tool, "name", param + ".name"));
     const auto& name = *name_or;
@@ -706,6 +734,14 @@ Result<std::string> to_openai_request(std::string_view messages_request, Message
 }
 
 Result<std::string> to_anthropic_message(std::string_view chat_completion) {
+  if (auto own = unwrap_claude(claude_message_key(), chat_completion)) {
+    // Claude's own message (providers/claude_native.hpp): it goes out as Claude wrote it, once
+    // it is known to be one JSON object (an upstream could write the wrapper itself).
+    if (!parse_json_object(*own)) {
+      return fail(bad_answer("it is not a JSON object"));
+    }
+    return std::string(*own);
+  }
   auto parsed = parse_json_object(chat_completion);
   if (!parsed) {
     return fail(bad_answer("it is not a JSON object"));
@@ -789,6 +825,7 @@ struct AnthropicStreamWriter::State {
   std::vector<SseEvent> events;
   bool started = false;   // message_start went out
   bool finished = false;  // message_stop or an error event went out
+  bool native = false;    // Claude's own events go out (claude_event), not translated chunks
   enum class Block { none, text, tool, thinking } block = Block::none;
   bool thinking_streamed = false;  // the open thinking block got its text as deltas already
   int block_index = -1;            // the open (or last) content block's index
@@ -1011,7 +1048,43 @@ struct AnthropicStreamWriter::State {
     finished = true;
   }
 
+  // Claude's own event (providers/claude_native.hpp) for this client of Claude's API: it goes
+  // out as it came. Its type names the event; a type that is not a plain name could add lines to
+  // the stream, and ends it instead.
+  void claude_event(std::string_view event, std::string& out) {
+    const StackJson<4096> parsed(event);
+    const Value* type = parsed.has_parse_error() ? nullptr : find(parsed.value(), "type");
+    if (type == nullptr || !type->IsString() || !is_event_name(as_view(*type))) {
+      fail_with("api_error", "The upstream sent a stream event that is not one of Claude's.", out);
+      return;
+    }
+    started = true;
+    native = true;
+    append_event(out, as_view(*type), event);  // one line: the adapter wrapped it so
+    finished = as_view(*type) == "message_stop";
+  }
+
+  static bool is_event_name(std::string_view name) {
+    return !name.empty() && std::all_of(name.begin(), name.end(), [](unsigned char c) {
+      return std::isalnum(c) || c == '_' || c == '-' || c == '.';
+    });
+  }
+
   Result<void> on_frame(const std::string& data, std::string& out) {
+    if (!started || native) {
+      if (auto event = unwrap_claude(claude_event_key(), data)) {
+        claude_event(*event, out);
+        return {};
+      }
+    }
+    if (native) {
+      // Only the pipeline's own frames follow Claude's events: its error frame, or [DONE]
+      // right after message_stop (which ended the stream already).
+      if (data == "[DONE]") {
+        fail_with("api_error", "The stream ended before it was complete.", out);
+        return {};
+      }
+    }
     if (data == "[DONE]") {
       if (!started) {
         start(Value(rapidjson::kObjectType), out);

@@ -14,13 +14,21 @@
 // content_block_start, content_block_delta with text_delta or input_json_delta,
 // content_block_stop, message_delta, message_stop, error).
 //
-// Not carried (a 400 that names the field, never silently dropped): documents by URL, by file id
-// or of content blocks, search-result and server-tool blocks, server tools (web search, code
-// execution, ...). PDF documents (base64) become OpenAI "file" parts, plain-text ones text. A
-// tool_result's `is_error` becomes the tool message's (a keygate extension the adapters read:
-// Claude's is_error, Gemini's "error" response; the OpenAI family drops it). A tool_result's images
-// become image_url parts of the tool message (the OpenAI-compatible adapter moves them to a user
-// message, as OpenAI's tool messages take text only).
+// Claude's own tools (web search, web fetch, code execution, bash, ...: a tool with a `type`)
+// travel in `tools` as they came, for the Anthropic adapter to send on; the other adapters
+// refuse them (providers/wire.hpp refuse_claude_tools). An assistant turn with blocks OpenAI's
+// shape has no place for (a server tool's call and result, cited text, block types added later)
+// keeps them as the message's `anthropic_content`, which the Anthropic adapter sends back as it
+// came; the others read the turn's text and tool calls. A client of this API routed to Claude
+// gets Claude's own answer (providers/claude_native.hpp), not a translation.
+//
+// Not carried (a 400 that names the field, never silently dropped): in user turns, documents by
+// URL, by file id or of content blocks, and search-result blocks. PDF documents (base64) become
+// OpenAI "file" parts, plain-text ones text. A tool_result's `is_error` becomes the tool message's
+// (a keygate extension the adapters read: Claude's is_error, Gemini's "error" response; the OpenAI
+// family drops it). A tool_result's images become image_url parts of the tool message (the
+// OpenAI-compatible adapter moves them to a user message, as OpenAI's tool messages take text
+// only).
 //
 // Extended thinking is carried both ways (providers/reasoning.hpp): `thinking` and `top_k` go on
 // as they came, for each provider's adapter to map; thinking and redacted_thinking blocks sent

@@ -1199,7 +1199,8 @@ class GeminiStream final : public StreamTranslator {
 
 class GeminiAdapter final : public Adapter {
  public:
-  explicit GeminiAdapter(const Provider& p) : reasoning_prefixes_(p.reasoning_model_prefixes) {}
+  explicit GeminiAdapter(const Provider& p)
+      : provider_(p.id), reasoning_prefixes_(p.reasoning_model_prefixes) {}
 
   Result<UpstreamRequest> build_chat_request(const rapidjson::Document& request,
                                              const ChatOptions& options,
@@ -1207,6 +1208,7 @@ class GeminiAdapter final : public Adapter {
     if (!request.IsObject()) {
       return fail(bad_request("The request body must be an object.", {}));
     }
+    KG_CHECK(wire::refuse_claude_tools(request, provider_));
     if (!is_safe_model_id(model)) {
       return fail(Error::invalid_request("'" + std::string(model) + "' is not a Gemini model id.",
                                          "model", "model_not_found"));
@@ -1278,6 +1280,7 @@ class GeminiAdapter final : public Adapter {
   }
 
  private:
+  std::string provider_;                         // its id, for messages
   std::vector<std::string> reasoning_prefixes_;  // models that take thinkingConfig
 };
 

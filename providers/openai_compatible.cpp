@@ -17,7 +17,9 @@
 #include "providers/chunk_keys.hpp"
 #include "providers/openai_answer_scan.hpp"
 #include "providers/reasoning.hpp"
+#include "providers/wire.hpp"
 #include "schema/json.hpp"
+#include "schema/try.hpp"
 
 namespace keygate::providers {
 
@@ -297,6 +299,9 @@ class OpenAiCompatibleAdapter final : public Adapter {
       return fail(Error::invalid_request("'stream_options' must be an object.", "stream_options",
                                          "invalid_type"));
     }
+    if (request.HasMember("tools")) {  // nearly every request has none: no call on the way
+      KG_CHECK(wire::refuse_claude_tools(request, provider_));
+    }
     if (auto edited = edit_request_text(request, options, model)) {
       UpstreamRequest up;
       up.path = kChatPath;
@@ -562,7 +567,7 @@ class OpenAiCompatibleAdapter final : public Adapter {
     for (const auto& message : messages.GetArray()) {
       if (message.IsObject() &&
           (message.HasMember("thinking_blocks") || message.HasMember("is_error") ||
-           is_tool_message_with_images(message))) {
+           message.HasMember("anthropic_content") || is_tool_message_with_images(message))) {
         return true;
       }
     }
@@ -644,7 +649,7 @@ class OpenAiCompatibleAdapter final : public Adapter {
       w.StartObject();
       for (const auto& m : message.GetObject()) {
         const std::string_view name(m.name.GetString(), m.name.GetStringLength());
-        if (name == "thinking_blocks" || name == "is_error" ||
+        if (name == "thinking_blocks" || name == "is_error" || name == "anthropic_content" ||
             (strip_marks && name == "cache_control")) {
           continue;
         }

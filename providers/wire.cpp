@@ -1,5 +1,6 @@
 #include "providers/wire.hpp"
 
+#include <algorithm>
 #include <ctime>
 
 #include "schema/json.hpp"
@@ -66,6 +67,33 @@ Result<std::string_view> client_string(const Value& obj, const char* name,
     return fail(bad_request("'" + param + "' must be a string.", param));
   }
   return as_view(*v);
+}
+
+bool is_claude_tool_type(std::string_view type) {
+  constexpr std::size_t kStamp = 9;  // "_20250305"
+  if (type.size() <= kStamp || type[type.size() - kStamp] != '_') {
+    return false;
+  }
+  return std::all_of(type.end() - (kStamp - 1), type.end(),
+                     [](char c) { return c >= '0' && c <= '9'; });
+}
+
+Result<void> refuse_claude_tools(const Value& request, std::string_view provider) {
+  const Value* tools = find(request, "tools");
+  if (tools == nullptr || !tools->IsArray()) {
+    return {};
+  }
+  for (rapidjson::SizeType i = 0; i < tools->Size(); ++i) {
+    const Value* type = find((*tools)[i], "type");
+    if (type != nullptr && type->IsString() && is_claude_tool_type(as_view(*type))) {
+      const std::string param = "tools[" + std::to_string(i) + "]";
+      return fail(Error::invalid_request(
+          "'" + param + "' is Claude's own tool '" + std::string(as_view(*type)) + "', which " +
+              std::string(provider) + " cannot run. Send it to a Claude model.",
+          param + ".type", "unsupported_tool"));
+    }
+  }
+  return {};
 }
 
 Result<void> copy_cache_control(const Value& from, Value& to, const std::string& param,

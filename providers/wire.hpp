@@ -34,6 +34,13 @@ Result<int64_t> up_int(std::string_view provider, const Value& obj, const char* 
 Result<std::string_view> client_string(const Value& obj, const char* name,
                                        const std::string& param);
 
+// Claude's own tools (web search, web fetch, code execution, bash, text editor, ...) are named
+// by a versioned type, "<name>_<YYYYMMDD>", where a client tool says "function"; /v1/messages
+// carries them in `tools` as they came (providers/anthropic_inbound.hpp). A provider that cannot
+// run them refuses the request: 400 naming the tool, rather than a model without its tool.
+bool is_claude_tool_type(std::string_view type);
+Result<void> refuse_claude_tools(const Value& request, std::string_view provider);
+
 // Prompt caching marks. The OpenAI format has no field for Claude's cache_control; keygate
 // carries it where LiteLLM does: on a content part, a message (its last block) or a tool. Copies
 // `from`'s cache_control onto `to`, replacing one there; 400 naming `param` if it is not an object.

@@ -12,6 +12,8 @@ import {
   ANTHROPIC_CACHED_USAGE,
   ANTHROPIC_DELTAS,
   ANTHROPIC_REPLY,
+  ANTHROPIC_SEARCH_TURN,
+  ANTHROPIC_SEARCH_USAGE,
   ANTHROPIC_THINKING,
   ANTHROPIC_THINKING_SIGNATURE,
   ANTHROPIC_TOOL_PREAMBLE,
@@ -540,3 +542,54 @@ test('Claude-only settings (effort) reach Claude as they are, and not OpenAI', a
   assert.equal('output_config' in sent || 'anthropic' in sent, false);
 });
 
+
+// Claude Code's WebSearch: a tool Claude's servers run. Its blocks (the search's call, its
+// encrypted result, cited text) have no place in OpenAI's shape; keygate hands a client of
+// Claude's API Claude's own answer, and the turn goes back to Claude as it came.
+const WEB_SEARCH = { type: 'web_search_20250305', name: 'web_search', max_uses: 3 };
+
+test('web search: Claude\'s server tool, its result and citations reach the SDK as Claude sent them', async () => {
+  const params = {
+    model: 'anthropic/claude-sonnet-4-5',
+    max_tokens: 256,
+    tools: [WEATHER_TOOL, WEB_SEARCH],
+    messages: [{ role: 'user', content: 'What is keygate?' }],
+  };
+  const message = await client.messages.create(params);
+  assert.deepEqual(message.content, ANTHROPIC_SEARCH_TURN);
+  assert.deepEqual(message.usage.server_tool_use, ANTHROPIC_SEARCH_USAGE.server_tool_use);
+  assert.deepEqual(lastMessagesRequest().body.tools[1], WEB_SEARCH);
+
+  // Streamed: the SDK assembles the same blocks from Claude's events (citations_delta included).
+  const streamed = await client.messages.stream(params).finalMessage();
+  assert.deepEqual(streamed.content, ANTHROPIC_SEARCH_TURN);
+  assert.equal(streamed.usage.output_tokens, ANTHROPIC_SEARCH_USAGE.output_tokens);
+
+  // The next turn sends the search back; the mock, like Claude, refuses it changed.
+  const next = await client.messages.create({
+    ...params,
+    messages: [
+      ...params.messages,
+      { role: 'assistant', content: streamed.content },
+      { role: 'user', content: 'Who makes it?' },
+    ],
+  });
+  assert.equal(next.type, 'message');
+  assert.deepEqual(lastMessagesRequest().body.messages[1].content, ANTHROPIC_SEARCH_TURN);
+});
+
+test('web search on a model that cannot run it is a 400 naming the tool', async () => {
+  await assert.rejects(
+    client.messages.create({
+      model: 'openai/gpt-4o-mini',
+      max_tokens: 64,
+      tools: [WEB_SEARCH],
+      messages: [{ role: 'user', content: 'What is keygate?' }],
+    }),
+    (err) => {
+      assert.ok(err instanceof Anthropic.BadRequestError, String(err));
+      assert.match(err.message, /tools\[0\].*web_search_20250305/);
+      return true;
+    },
+  );
+});

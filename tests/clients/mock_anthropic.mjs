@@ -243,6 +243,104 @@ function thinkingFrames() {
   return frames;
 }
 
+// Web search, a tool Claude's servers run (https://docs.anthropic.com/en/docs/agents-and-tools/
+// tool-use/web-search-tool): offered the web_search tool, the mock answers with the search's
+// call, its encrypted result and text that cites it; streamed, the call's input comes as
+// input_json_delta, the result whole, the citation as citations_delta. As Claude does, it
+// refuses a conversation whose search result or citation came back changed.
+export const ANTHROPIC_SEARCH_TURN = [
+  { type: 'text', text: 'Let me search.' },
+  { type: 'server_tool_use', id: 'srvtoolu_mock_1', name: 'web_search', input: { query: 'keygate' } },
+  {
+    type: 'web_search_tool_result',
+    tool_use_id: 'srvtoolu_mock_1',
+    content: [
+      {
+        type: 'web_search_result',
+        url: 'https://example.com/keygate',
+        title: 'Keygate',
+        encrypted_content: 'EqgfCioIARgBIiQ3YTE2mockEncryptedContent==',
+        page_age: null,
+      },
+    ],
+  },
+  {
+    type: 'text',
+    text: 'Keygate is a gateway.',
+    citations: [
+      {
+        type: 'web_search_result_location',
+        url: 'https://example.com/keygate',
+        title: 'Keygate',
+        encrypted_index: 'Eo8BCioIAhgBIiQyYjQ0mockEncryptedIndex==',
+        cited_text: 'Keygate is an LLM gateway.',
+      },
+    ],
+  },
+];
+export const ANTHROPIC_SEARCH_USAGE = {
+  input_tokens: 120,
+  output_tokens: 40,
+  server_tool_use: { web_search_requests: 1 },
+};
+export const ANTHROPIC_SEARCH_TAMPERED = 'messages.1.content: the web search result was changed.';
+
+function offersWebSearch(body) {
+  return Array.isArray(body.tools) && body.tools.some((t) => String(t.type).startsWith('web_search_'));
+}
+
+// Every assistant turn that searched must come back exactly as the mock wrote it.
+function searchTurnsIntact(body) {
+  const turns = (body.messages ?? []).filter(
+    (m) => m.role === 'assistant' && Array.isArray(m.content) &&
+      m.content.some((b) => b.type === 'web_search_tool_result'),
+  );
+  return turns.every((m) => JSON.stringify(m.content) === JSON.stringify(ANTHROPIC_SEARCH_TURN));
+}
+
+function searchMessage(model) {
+  return {
+    id: 'msg_mock_search',
+    type: 'message',
+    role: 'assistant',
+    model,
+    content: ANTHROPIC_SEARCH_TURN,
+    stop_reason: 'end_turn',
+    stop_sequence: null,
+    usage: ANTHROPIC_SEARCH_USAGE,
+  };
+}
+
+function searchStreamFrames(model) {
+  const [intro, call, result, cited] = ANTHROPIC_SEARCH_TURN;
+  const block = (index, content_block) =>
+    event('content_block_start', { type: 'content_block_start', index, content_block });
+  const delta = (index, d) => event('content_block_delta', { type: 'content_block_delta', index, delta: d });
+  const stop = (index) => event('content_block_stop', { type: 'content_block_stop', index });
+  return [
+    messageStart(model),
+    block(0, { type: 'text', text: '' }),
+    delta(0, { type: 'text_delta', text: intro.text }),
+    stop(0),
+    block(1, { ...call, input: {} }),
+    delta(1, { type: 'input_json_delta', partial_json: '{"query": ' }),
+    delta(1, { type: 'input_json_delta', partial_json: '"keygate"}' }),
+    stop(1),
+    block(2, result),
+    stop(2),
+    block(3, { type: 'text', text: '' }),
+    delta(3, { type: 'citations_delta', citation: cited.citations[0] }),
+    delta(3, { type: 'text_delta', text: cited.text }),
+    stop(3),
+    event('message_delta', {
+      type: 'message_delta',
+      delta: { stop_reason: 'end_turn', stop_sequence: null },
+      usage: { output_tokens: ANTHROPIC_SEARCH_USAGE.output_tokens, server_tool_use: { web_search_requests: 1 } },
+    }),
+    event('message_stop', { type: 'message_stop' }),
+  ];
+}
+
 // POST /v1/messages/count_tokens (https://docs.anthropic.com/en/api/messages-count-tokens):
 // refuses what the real endpoint refuses (max_tokens, stream, sampling parameters) and counts
 // something every test can recompute: the length of the messages' JSON.
@@ -298,6 +396,19 @@ async function handle(req, res, recorded) {
       type: 'error',
       error: { type: 'invalid_request_error', message: ANTHROPIC_THINKING_MISSING },
     });
+    return;
+  }
+  if (offersWebSearch(body)) {
+    if (!searchTurnsIntact(body)) {
+      sendJson(res, 400, {
+        type: 'error',
+        error: { type: 'invalid_request_error', message: ANTHROPIC_SEARCH_TAMPERED },
+      });
+    } else if (body.stream === true) {
+      await sendSse(res, searchStreamFrames(model));
+    } else {
+      sendJson(res, 200, searchMessage(model));
+    }
     return;
   }
   const toolUse = wantsToolUse(body);

@@ -368,6 +368,34 @@ TEST_CASE("a 503 from the first provider falls back to the second", "[routing][f
   CHECK(f.served_model(chat_body("agent:resilient")) == "gemini-2.5-flash");
 }
 
+TEST_CASE("a fallback that cannot run Claude's tool leaves the client Claude's own error",
+          "[routing][fallback][claude_native]") {
+  // Guards against an overloaded Claude turning into a permanent "google cannot run
+  // web_search" 400 (a client would not retry that), and against Gemini getting the request
+  // without the tool it was given.
+  RoutingFixture f(anthropic_error_handler(529, "overloaded_error", "Overloaded"));
+  f.make_fallback_agent();
+  const std::string body =
+      R"({"model": "agent:resilient", "messages": [{"role": "user", "content": "Search."}],
+          "tools": [{"type": "web_search_20250305", "name": "web_search", "max_uses": 2}]})";
+  auto r = f.chat(body);
+  INFO(r.body);
+  CHECK(r.status == 529);
+  CHECK(r.body.find("Overloaded") != std::string::npos);
+  CHECK(f.anthropic.request_count() == 2);  // the attempt and its one retry
+  CHECK(f.google.request_count() == 0);
+
+  // With Claude up, the tool reaches it as the client wrote it.
+  RoutingFixture up;
+  up.make_fallback_agent();
+  auto ok = up.chat(body);
+  INFO(ok.body);
+  REQUIRE(ok.status == 200);
+  auto sent = parse(up.anthropic.requests()[0].body);
+  CHECK(str(sent["tools"][0]["type"]) == "web_search_20250305");
+  CHECK(sent["tools"][0]["max_uses"].GetInt() == 2);
+}
+
 TEST_CASE("an unreachable first provider falls back to the second", "[routing][fallback]") {
   RefusingPort dead;
   RoutingFixture f(anthropic_json_handler("unused"), gemini_stream_handler({"from ", "gemini"}),

@@ -384,8 +384,13 @@ TEST_CASE("anthropic inbound: requests that are invalid or cannot be carried are
            std::string(R"({"model":"claude-sonnet-4-5","max_tokens":100,)"
                        R"("messages":[{"role":"user","content":[{"type":"document",)"
                        R"("source":{"type":"base64","media_type":"text/csv","data":"YSxi"}}]}]})"),
+           // Claude's own tools travel (tests below); one without a type or name does not.
            R"({"model":"claude-sonnet-4-5","max_tokens":100,)" + msgs +
-               R"(,"tools":[{"type":"web_search_20250305","name":"web_search","max_uses":5}]})",
+               R"(,"tools":[{"type":5,"name":"web_search","max_uses":5}]})",
+           R"({"model":"claude-sonnet-4-5","max_tokens":100,)" + msgs +
+               R"(,"tools":[{"type":"web_search_20250305","max_uses":5}]})",
+           R"({"model":"claude-sonnet-4-5","max_tokens":100,)" + msgs +
+               R"(,"tools":[{"type":"","name":"web_search"}]})",
            R"({"model":"m","max_tokens":100,)" + msgs + R"(,"thinking":"on"})",
            R"({"model":"m","max_tokens":100,)" + msgs + R"(,"thinking":{"budget_tokens":2048}})",
            R"({"model":"m","max_tokens":100,)" + msgs + R"(,"top_k":-1})",

@@ -292,14 +292,24 @@ class OpenAiCompatibleAdapter final : public Adapter {
     if (!request.IsObject()) {
       return fail(Error::invalid_request("The request body must be a JSON object."));
     }
-    auto stream_options = request.FindMember("stream_options");
+    // One pass over the members for both (each FindMember is a pass of its own).
+    auto stream_options = request.MemberEnd();
+    bool has_tools = false;
+    for (auto m = request.MemberBegin(); m != request.MemberEnd(); ++m) {
+      const std::string_view name(m->name.GetString(), m->name.GetStringLength());
+      if (name == "stream_options" && stream_options == request.MemberEnd()) {
+        stream_options = m;  // the first of a name, as FindMember finds it
+      } else if (name == "tools") {
+        has_tools = true;
+      }
+    }
     const bool has_stream_options =
         stream_options != request.MemberEnd() && !stream_options->value.IsNull();
     if (options.stream && has_stream_options && !stream_options->value.IsObject()) {
       return fail(Error::invalid_request("'stream_options' must be an object.", "stream_options",
                                          "invalid_type"));
     }
-    if (request.HasMember("tools")) {  // nearly every request has none: no call on the way
+    if (has_tools) {
       KG_CHECK(wire::refuse_claude_tools(request, provider_));
     }
     if (auto edited = edit_request_text(request, options, model)) {

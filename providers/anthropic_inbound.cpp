@@ -395,8 +395,7 @@ Result<Value> openai_tools(const Value& tools, Allocator& a) {
         return fail(
             bad_request("'" + param + ".type' must be a non-empty string.", param + ".type"));
       }
-      KG_TRY(server_name_or, required_string(tool, "name", param + ".name"));
-      (void)server_name_or;
+      KG_CHECK(required_string(tool, "name", param + ".name"));
       out.PushBack(Value(tool, a), a);
       continue;
     }

@@ -8,6 +8,19 @@
 namespace keygate::gateway {
 namespace {
 
+// A cache price the catalog does not set is left out: the input price applies.
+void write_prices(JsonWriter& w, const providers::TokenPrices& p) {
+  w.field("input_usd_per_mtok", p.input);
+  w.field("output_usd_per_mtok", p.output);
+  for (auto [name, price] : {std::pair{"cached_input_usd_per_mtok", p.cached_input},
+                             std::pair{"cache_write_usd_per_mtok", p.cache_write},
+                             std::pair{"cache_write_1h_usd_per_mtok", p.cache_write_1h}}) {
+    if (price) {
+      w.field(name, *price);
+    }
+  }
+}
+
 void write_provider(JsonWriter& w, const providers::Provider& p) {
   w.start_object();
   w.field("id", p.id);
@@ -30,6 +43,9 @@ void write_provider(JsonWriter& w, const providers::Provider& p) {
     w.string(c);
   }
   w.end_array();
+  if (p.web_search_usd_per_request > 0) {
+    w.field("web_search_usd_per_request", p.web_search_usd_per_request);
+  }
   w.key("models");
   w.start_array();
   for (const auto& m : p.models) {
@@ -37,8 +53,22 @@ void write_provider(JsonWriter& w, const providers::Provider& p) {
     w.field("id", m.id);
     w.field("context_window", m.context_window);
     w.field("max_output_tokens", m.max_output_tokens);
-    w.field("input_usd_per_mtok", m.input_usd_per_mtok);
-    w.field("output_usd_per_mtok", m.output_usd_per_mtok);
+    write_prices(w, m.prices);
+    if (!m.aliases.empty()) {
+      w.key("aliases");
+      w.start_array();
+      for (const auto& alias : m.aliases) {
+        w.string(alias);
+      }
+      w.end_array();
+    }
+    if (m.long_context) {
+      w.key("long_context");
+      w.start_object();
+      w.field("above_input_tokens", m.long_context->above_input_tokens);
+      write_prices(w, m.long_context->prices);
+      w.end_object();
+    }
     w.end_object();
   }
   w.end_array();

@@ -13,6 +13,7 @@
 #include "gateway/metrics.hpp"
 #include "keystore/usage_reports.hpp"
 #include "keystore/usage_writer.hpp"
+#include "providers/pricing.hpp"
 #include "schema/json.hpp"
 #include "schema/time.hpp"
 
@@ -21,21 +22,15 @@ namespace {
 
 constexpr int64_t kDropLogIntervalMs = 1000;
 
-// USD for the tokens of one call, from the catalog's prices per million tokens. Cached prompt
-// tokens are priced as input: the catalog has no separate cached price. nullopt when the usage
-// or the model's price is unknown (a row says "unknown" rather than a silent zero).
+// USD for one call at the catalog's prices (providers/pricing.hpp). nullopt when the usage or
+// the model's price is unknown: a row says "unknown" rather than a silent zero.
 std::optional<double> cost_of(const providers::Catalog& catalog, const UsageEvent& e) {
-  if (!e.usage.reported()) {
-    return std::nullopt;
-  }
   const auto* provider = catalog.find(e.provider);
-  const auto* model = provider ? provider->find_model(e.model_served) : nullptr;
+  const auto* model = provider ? provider->priced_model(e.model_served) : nullptr;
   if (model == nullptr) {
     return std::nullopt;
   }
-  const double in = static_cast<double>(std::max<int64_t>(e.usage.prompt_tokens, 0));
-  const double out = static_cast<double>(std::max<int64_t>(e.usage.completion_tokens, 0));
-  return (in * model->input_usd_per_mtok + out * model->output_usd_per_mtok) / 1e6;
+  return providers::call_cost_usd(*provider, *model, e.usage);
 }
 
 UsageRow to_row(const providers::Catalog& catalog, UsageEvent e) {
@@ -57,6 +52,8 @@ UsageRow to_row(const providers::Catalog& catalog, UsageEvent e) {
     r.completion_tokens = std::max<int64_t>(e.usage.completion_tokens, 0);
     r.cached_tokens = std::max<int64_t>(e.usage.cached_tokens, 0);
     r.reasoning_tokens = std::max<int64_t>(e.usage.reasoning_tokens, 0);
+    r.cache_write_tokens = std::max<int64_t>(e.usage.cache_write_tokens, 0);
+    r.web_search_requests = std::max<int64_t>(e.usage.web_search_requests, 0);
   } else {
     r.usage_known = "unknown";  // no estimate from byte counts: the columns stay 0
   }

@@ -19,7 +19,7 @@ constexpr std::string_view kTables[] = {"meta",   "users",     "tokens", "provid
                                         "agents", "audit_log", "usage"};
 
 // Rows per INSERT: one round trip for many rows (usage can hold millions), well under
-// PostgreSQL's 65,535 parameters (usage has 23 columns).
+// PostgreSQL's 65,535 parameters (usage has 25 columns).
 constexpr int kRowsPerInsert = 100;
 
 // Tables whose `id` is an identity column on PostgreSQL: its sequence must continue after the

@@ -25,7 +25,19 @@ constexpr const char* kKeyColumns[] = {"user_id",      "agent",      "provider",
 
 // The scan's columns: flags and measures, computed by SQLite so that the per-row work here is a
 // few integer reads, then one column per group key.
-enum Column { c_error, c_unknown, c_prompt, c_completion, c_cost, c_latency, c_keys };
+enum Column {
+  c_error,
+  c_unknown,
+  c_prompt,
+  c_completion,
+  c_cost,
+  c_latency,
+  c_cached,
+  c_cache_write,
+  c_searches,
+  c_unpriced,
+  c_keys
+};
 
 struct Group {
   std::vector<std::optional<std::string>> keys;
@@ -53,6 +65,10 @@ void add_row(UsageTotals& t, sqlite3_stmt* s) {
   t.completion_tokens += completion;
   t.total_tokens += prompt + completion;
   t.cost_usd += sqlite3_column_double(s, c_cost);  // NULL (no known price) reads as 0.0
+  t.cached_tokens += sqlite3_column_int64(s, c_cached);
+  t.cache_write_tokens += sqlite3_column_int64(s, c_cache_write);
+  t.web_search_requests += sqlite3_column_int64(s, c_searches);
+  t.unpriced += sqlite3_column_int64(s, c_unpriced);
 }
 
 std::optional<std::string> opt_column(sqlite3_stmt* s, int column) {
@@ -103,16 +119,27 @@ std::string opt_text(const std::optional<int64_t>& v) {
   return v ? std::to_string(*v) : std::string();
 }
 
-constexpr const char* kMeasures[] = {"requests",          "errors",         "prompt_tokens",
-                                     "completion_tokens", "total_tokens",   "cost_usd",
-                                     "latency_ms_p50",    "latency_ms_p95", "unknown_usage"};
+// The columns added after unknown_usage come last, so a CSV reader counting columns keeps working.
+constexpr const char* kMeasures[] = {
+    "requests",      "errors",        "prompt_tokens",      "completion_tokens",
+    "total_tokens",  "cost_usd",      "latency_ms_p50",     "latency_ms_p95",
+    "unknown_usage", "cached_tokens", "cache_write_tokens", "web_search_requests",
+    "unpriced"};
 
 std::vector<std::string> measure_cells(const UsageTotals& t) {
-  return {std::to_string(t.requests),      std::to_string(t.errors),
-          std::to_string(t.prompt_tokens), std::to_string(t.completion_tokens),
-          std::to_string(t.total_tokens),  number_text(t.cost_usd),
-          opt_text(t.latency_ms_p50),      opt_text(t.latency_ms_p95),
-          std::to_string(t.unknown_usage)};
+  return {std::to_string(t.requests),
+          std::to_string(t.errors),
+          std::to_string(t.prompt_tokens),
+          std::to_string(t.completion_tokens),
+          std::to_string(t.total_tokens),
+          number_text(t.cost_usd),
+          opt_text(t.latency_ms_p50),
+          opt_text(t.latency_ms_p95),
+          std::to_string(t.unknown_usage),
+          std::to_string(t.cached_tokens),
+          std::to_string(t.cache_write_tokens),
+          std::to_string(t.web_search_requests),
+          std::to_string(t.unpriced)};
 }
 
 void write_measures(JsonWriter& w, const UsageTotals& t) {
@@ -127,6 +154,10 @@ void write_measures(JsonWriter& w, const UsageTotals& t) {
   w.key("latency_ms_p95");
   t.latency_ms_p95 ? w.integer(*t.latency_ms_p95) : w.null();
   w.field("unknown_usage", t.unknown_usage);
+  w.field("cached_tokens", t.cached_tokens);
+  w.field("cache_write_tokens", t.cache_write_tokens);
+  w.field("web_search_requests", t.web_search_requests);
+  w.field("unpriced", t.unpriced);
 }
 
 void csv_cell(std::string& out, std::string_view cell) {
@@ -282,7 +313,8 @@ Result<UsageReport> UsageReports::query(const UsageQuery& q) {
   KG_TRY(full_scan, covers_most(db_, q.from_ms, q.to_ms));
   std::string sql =
       "SELECT outcome IS NOT 'ok', usage_known = 'unknown', prompt_tokens, "
-      "completion_tokens, cost_usd, latency_ms" +
+      "completion_tokens, cost_usd, latency_ms, cached_tokens, cache_write_tokens, "
+      "web_search_requests, usage_known <> 'unknown' AND cost_usd IS NULL" +
       key_columns + " FROM usage" + (*full_scan ? " NOT INDEXED" : "") +
       " WHERE started_at_ms >= ?1 AND started_at_ms < ?2";
   std::vector<const std::string*> binds;
@@ -390,7 +422,11 @@ Result<UsageReport> UsageReports::query_postgres(
                     "coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0), "
                     "coalesce(sum(cost_usd), 0), "
                     "percentile_disc(0.5) WITHIN GROUP (ORDER BY latency_ms), "
-                    "percentile_disc(0.95) WITHIN GROUP (ORDER BY latency_ms) "
+                    "percentile_disc(0.95) WITHIN GROUP (ORDER BY latency_ms), "
+                    "coalesce(sum(cached_tokens), 0), coalesce(sum(cache_write_tokens), 0), "
+                    "coalesce(sum(web_search_requests), 0), "
+                    "coalesce(sum(CASE WHEN usage_known <> 'unknown' AND cost_usd IS NULL "
+                    "THEN 1 ELSE 0 END), 0) "
                     "FROM usage WHERE started_at_ms >= ? AND started_at_ms < ?";
   std::vector<const std::string*> binds;
   auto add_filter = [&](const std::optional<std::string>& v, std::string_view column) {
@@ -427,6 +463,10 @@ Result<UsageReport> UsageReports::query_postgres(
     t.cost_usd = scan->column_double(m + 5);
     t.latency_ms_p50 = scan->column_opt_int(m + 6);
     t.latency_ms_p95 = scan->column_opt_int(m + 7);
+    t.cached_tokens = scan->column_int(m + 8);
+    t.cache_write_tokens = scan->column_int(m + 9);
+    t.web_search_requests = scan->column_int(m + 10);
+    t.unpriced = scan->column_int(m + 11);
     if (scan->column_int(key_count) != 0) {  // the () grouping set: every row
       report.totals = t;
       continue;

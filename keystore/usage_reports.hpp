@@ -47,7 +47,13 @@ struct UsageTotals {
   int64_t completion_tokens = 0;
   int64_t total_tokens = 0;
   int64_t unknown_usage = 0;  // rows whose upstream reported no token counts
-  double cost_usd = 0;        // rows with no known price count 0
+  double cost_usd = 0;        // rows with no known price count 0 (see unpriced)
+  // Parts of prompt_tokens: read from the provider's cache, written to it.
+  int64_t cached_tokens = 0;
+  int64_t cache_write_tokens = 0;
+  int64_t web_search_requests = 0;
+  // Rows with token counts but no catalog price for their model: cost_usd leaves them out.
+  int64_t unpriced = 0;
   std::optional<int64_t> latency_ms_p50;
   std::optional<int64_t> latency_ms_p95;
 };

@@ -29,20 +29,21 @@ constexpr std::string_view kInsertHead =
     R"sql( usage (request_id, started_at_ms, user_id, token_id, agent, provider, model_requested,
                    model_served, key_source, key_id, prompt_tokens, completion_tokens,
                    cached_tokens, reasoning_tokens, usage_known, cost_usd, latency_ms, ttft_ms,
-                   upstream_status, stream, outcome, day)
+                   upstream_status, stream, outcome, day, cache_write_tokens,
+                   web_search_requests)
 VALUES )sql";
-constexpr int kColumns = 22;
+constexpr int kColumns = 24;
 
 // Rows per multi-row INSERT. One statement execution per row cost more than the row itself:
 // each execution opens and closes the table and index cursors and sets up and halts the VM.
 // Batches are written 16 rows a statement, and the remainder (< 16) one row a statement. 16 is
 // also how often the slice deadline is checked, so pacing is unchanged; 32 or 64 rows a statement
-// saved only ~5% more instructions. 16 x 22 = 352 parameters, far below SQLITE_MAX_VARIABLE_NUMBER.
+// saved only ~5% more instructions. 16 x 24 = 384 parameters, far below SQLITE_MAX_VARIABLE_NUMBER.
 constexpr std::size_t kRowsPerInsert = 16;
 
 constexpr int kWriteAttempts = 3;  // a busy database gets 3 x the 5 s busy timeout, then rows go
 
-// "INSERT ... VALUES (?1, ..., ?22), (?23, ...)" for `rows` rows.
+// "INSERT ... VALUES (?1, ..., ?24), (?25, ...)" for `rows` rows.
 std::string insert_sql(std::size_t rows, std::string_view verb = kInsertVerb) {
   std::string sql = std::string(verb) + std::string(kInsertHead);
   int n = 0;
@@ -71,7 +72,7 @@ int64_t floor_div(int64_t a, int64_t b) {
 constexpr int64_t kMsPerDay = 86'400'000;
 
 // Binds row `r` as the `slot`-th row of `s` (a SQLite or a PostgreSQL statement), every one of
-// its 22 parameters. SQLite binds the text without a copy: the rows and `day` outlive the
+// its 24 parameters. SQLite binds the text without a copy: the rows and `day` outlive the
 // statement's run, and every run binds all parameters anew (write() only rewinds the statement,
 // leaving the old bindings unread).
 template <class Statement>
@@ -97,7 +98,9 @@ void bind_row(Statement& s, std::size_t slot, const UsageRow& r, std::string_vie
       .bind(b + 19, r.upstream_status)
       .bind(b + 20, r.stream ? 1 : 0)
       .bind_static_or_null(b + 21, r.outcome)
-      .bind_static(b + 22, day);
+      .bind_static(b + 22, day)
+      .bind(b + 23, r.cache_write_tokens)
+      .bind(b + 24, r.web_search_requests);
   if (r.cost_usd) {
     s.bind(b + 16, *r.cost_usd);
   } else {
@@ -176,7 +179,7 @@ struct SqliteUsageTable final : UsageWriter::Impl {
   }
 };
 
-// PostgreSQL: a batch is one transaction of multi-row INSERTs, 100 rows (2,200 parameters) a
+// PostgreSQL: a batch is one transaction of multi-row INSERTs, 100 rows (2,400 parameters) a
 // statement: one round trip per 100 rows. No pacing: the server does the work, in its own
 // processes. The table's CHECK stays on (run() holds back refused rows anyway).
 struct PostgresUsageTable final : UsageWriter::Impl {

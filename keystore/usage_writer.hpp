@@ -56,6 +56,8 @@ struct UsageRow {
   int64_t completion_tokens = 0;
   int64_t cached_tokens = 0;
   int64_t reasoning_tokens = 0;
+  int64_t cache_write_tokens = 0;       // part of prompt_tokens
+  int64_t web_search_requests = 0;      // billed apart from tokens
   std::string usage_known = "unknown";  // reported | estimated | unknown
   std::optional<double> cost_usd;       // nullopt: no price known, or usage unknown
   int64_t latency_ms = 0;

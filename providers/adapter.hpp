@@ -35,8 +35,11 @@ struct Usage {
   int64_t cached_tokens = -1;
   int64_t reasoning_tokens = -1;
   // Prompt tokens written to the provider's cache (Claude's cache_creation_input_tokens; counted
-  // in prompt_tokens too). Carried to clients, not recorded.
+  // in prompt_tokens too), and of those the ones written for an hour (billed higher).
   int64_t cache_write_tokens = -1;
+  int64_t cache_write_1h_tokens = -1;
+  // Web searches a server tool ran for the call (Claude's server_tool_use), billed apart.
+  int64_t web_search_requests = -1;
   bool reported() const { return prompt_tokens >= 0 || completion_tokens >= 0; }
 };
 

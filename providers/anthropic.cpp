@@ -18,6 +18,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -874,6 +875,24 @@ Result<void> read_usage(const Value& usage, Usage& out) {
   }
   if (*output >= 0) {
     out.completion_tokens = *output;
+  }
+  // The cache writes split by lifetime (a 1-hour entry is billed higher), and the web searches
+  // Claude's server tools ran (billed per search). Both only price the call: absent, nothing
+  // changes.
+  for (auto [object, name, count] :
+       {std::tuple{"cache_creation", "ephemeral_1h_input_tokens", &out.cache_write_1h_tokens},
+        std::tuple{"server_tool_use", "web_search_requests", &out.web_search_requests}}) {
+    const Value* parts = find(usage, object);
+    if (parts == nullptr || !parts->IsObject()) {
+      continue;
+    }
+    auto value = up_int(*parts, name);
+    if (!value) {
+      return fail(value.error());
+    }
+    if (*value >= 0) {
+      *count = *value;
+    }
   }
   return {};
 }

@@ -163,13 +163,83 @@ Result<void> only_fields(const std::string& where, const rapidjson::Value& obj,
   return {};
 }
 
+// An optional price: absent keeps `out` empty.
+Result<void> opt_price(const std::string& where, const rapidjson::Value& obj, const char* name,
+                       std::optional<double>& out) {
+  if (!obj.HasMember(name)) {
+    return {};
+  }
+  auto value = price(where, obj, name);
+  if (!value) {
+    return fail(value.error());
+  }
+  out = *value;
+  return {};
+}
+
+Result<TokenPrices> parse_prices(const std::string& where, const rapidjson::Value& v) {
+  TokenPrices p;
+  auto in = price(where, v, "input_usd_per_mtok");
+  if (!in) {
+    return fail(in.error());
+  }
+  auto out = price(where, v, "output_usd_per_mtok");
+  if (!out) {
+    return fail(out.error());
+  }
+  p.input = *in;
+  p.output = *out;
+  for (auto r : {opt_price(where, v, "cached_input_usd_per_mtok", p.cached_input),
+                 opt_price(where, v, "cache_write_usd_per_mtok", p.cache_write),
+                 opt_price(where, v, "cache_write_1h_usd_per_mtok", p.cache_write_1h)}) {
+    if (!r) {
+      return fail(r.error());
+    }
+  }
+  return p;
+}
+
+// {"above_input_tokens": N, "input_usd_per_mtok": ..., ...}: the tier's own prices, input and
+// output required (a tier that defaulted them to 0 would make long prompts free).
+Result<LongContextPrices> parse_long_context(const std::string& where, const rapidjson::Value& v) {
+  if (!v.IsObject()) {
+    return fail(bad(where, "'long_context' must be an object."));
+  }
+  if (auto r = only_fields(
+          where + " long_context", v,
+          {"above_input_tokens", "input_usd_per_mtok", "output_usd_per_mtok",
+           "cached_input_usd_per_mtok", "cache_write_usd_per_mtok", "cache_write_1h_usd_per_mtok"});
+      !r) {
+    return fail(r.error());
+  }
+  for (const char* name : {"above_input_tokens", "input_usd_per_mtok", "output_usd_per_mtok"}) {
+    if (!v.HasMember(name)) {
+      return fail(bad(where, std::string("'long_context' needs '") + name + "'."));
+    }
+  }
+  auto above = non_negative_int(where, v, "above_input_tokens");
+  if (!above) {
+    return fail(above.error());
+  }
+  if (*above == 0) {
+    return fail(bad(where, "'long_context.above_input_tokens' must be positive."));
+  }
+  auto prices = parse_prices(where, v);
+  if (!prices) {
+    return fail(prices.error());
+  }
+  return LongContextPrices{*above, *prices};
+}
+
 Result<ModelInfo> parse_model(const std::string& where, const rapidjson::Value& v) {
   if (!v.IsObject()) {
     return fail(bad(where, "a model must be an object."));
   }
-  if (auto r = only_fields(where, v,
-                           {"id", "context_window", "max_output_tokens", "input_usd_per_mtok",
-                            "output_usd_per_mtok"});
+  if (auto r =
+          only_fields(where, v,
+                      {"id", "aliases", "context_window", "max_output_tokens", "input_usd_per_mtok",
+                       "output_usd_per_mtok", "cached_input_usd_per_mtok",
+                       "cache_write_usd_per_mtok", "cache_write_1h_usd_per_mtok", "long_context"});
       !r) {
     return fail(r.error());
   }
@@ -183,6 +253,9 @@ Result<ModelInfo> parse_model(const std::string& where, const rapidjson::Value& 
   }
   m.id = std::move(*id);
   std::string at = where + " (" + m.id + ")";
+  if (auto r = opt_strings(at, v, "aliases", m.aliases); !r) {
+    return fail(r.error());
+  }
   auto ctx = non_negative_int(at, v, "context_window");
   if (!ctx) {
     return fail(ctx.error());
@@ -191,29 +264,85 @@ Result<ModelInfo> parse_model(const std::string& where, const rapidjson::Value& 
   if (!out) {
     return fail(out.error());
   }
-  auto in_price = price(at, v, "input_usd_per_mtok");
-  if (!in_price) {
-    return fail(in_price.error());
+  auto prices = parse_prices(at, v);
+  if (!prices) {
+    return fail(prices.error());
   }
-  auto out_price = price(at, v, "output_usd_per_mtok");
-  if (!out_price) {
-    return fail(out_price.error());
+  if (auto it = v.FindMember("long_context"); it != v.MemberEnd()) {
+    auto tier = parse_long_context(at, it->value);
+    if (!tier) {
+      return fail(tier.error());
+    }
+    m.long_context = std::move(*tier);
   }
   m.context_window = *ctx;
   m.max_output_tokens = *out;
-  m.input_usd_per_mtok = *in_price;
-  m.output_usd_per_mtok = *out_price;
+  m.prices = *prices;
   return m;
+}
+
+// Parses the array `list` into `models`. With `replace`, an entry whose id is already there takes
+// its place (the configuration repricing a built-in model); otherwise an id may appear once.
+// Names stay unique across ids and aliases: a price must not depend on the catalog's order.
+Result<void> add_models(const std::string& where, const rapidjson::Value& list,
+                        std::vector<ModelInfo>& models, bool replace) {
+  if (!list.IsArray()) {
+    return fail(bad(where, "'models' must be an array."));
+  }
+  std::unordered_set<std::string> listed;
+  for (rapidjson::SizeType i = 0; i < list.Size(); ++i) {
+    auto m = parse_model(where + ".models[" + std::to_string(i) + "]", list[i]);
+    if (!m) {
+      return fail(m.error());
+    }
+    if (!listed.insert(m->id).second) {
+      return fail(bad(where, "model '" + m->id + "' is listed twice."));
+    }
+    auto same = std::find_if(models.begin(), models.end(),
+                             [&](const ModelInfo& known) { return known.id == m->id; });
+    if (replace && same != models.end()) {
+      *same = std::move(*m);
+    } else {
+      models.push_back(std::move(*m));
+    }
+  }
+  std::unordered_set<std::string_view> seen;
+  for (const auto& m : models) {
+    if (!seen.insert(m.id).second) {
+      return fail(bad(where, "model '" + m.id + "' is listed twice."));
+    }
+  }
+  for (const auto& m : models) {
+    for (const auto& alias : m.aliases) {
+      if (!seen.insert(alias).second) {
+        return fail(bad(where, "model name '" + alias + "' is listed twice."));
+      }
+    }
+  }
+  return {};
+}
+
+Result<void> parse_search_price(const std::string& where, const rapidjson::Value& v, Provider& p) {
+  if (!v.HasMember("web_search_usd_per_request")) {
+    return {};
+  }
+  auto search = price(where, v, "web_search_usd_per_request");
+  if (!search) {
+    return fail(search.error());
+  }
+  p.web_search_usd_per_request = *search;
+  return {};
 }
 
 // Fills `p` from `v`; fields absent keep the values `p` already holds (its defaults). `p.id` is
 // set by the caller. base_url and kind are required.
 Result<void> parse_provider(const std::string& where, const rapidjson::Value& v, Provider& p) {
-  if (auto r = only_fields(
-          where, v,
-          {"id", "display_name", "kind", "base_url", "auth", "requires_key", "env_var",
-           "key_prefixes", "key_hint", "key_url", "docs_url", "capabilities", "model_prefixes",
-           "models", "param_renames", "dropped_params", "reasoning_model_prefixes"});
+  if (auto r =
+          only_fields(where, v,
+                      {"id", "display_name", "kind", "base_url", "auth", "requires_key", "env_var",
+                       "key_prefixes", "key_hint", "key_url", "docs_url", "capabilities",
+                       "model_prefixes", "models", "param_renames", "dropped_params",
+                       "reasoning_model_prefixes", "web_search_usd_per_request"});
       !r) {
     return r;
   }
@@ -251,6 +380,9 @@ Result<void> parse_provider(const std::string& where, const rapidjson::Value& v,
     if (!r) {
       return r;
     }
+  }
+  if (auto r = parse_search_price(where, v, p); !r) {
+    return r;
   }
   for (const std::string* link : {&p.key_url, &p.docs_url}) {
     if (!link->empty()) {
@@ -292,22 +424,9 @@ Result<void> parse_provider(const std::string& where, const rapidjson::Value& v,
   }
 
   if (auto it = v.FindMember("models"); it != v.MemberEnd()) {
-    if (!it->value.IsArray()) {
-      return fail(bad(where, "'models' must be an array."));
-    }
     p.models.clear();
-    std::unordered_set<std::string_view> seen;
-    for (rapidjson::SizeType i = 0; i < it->value.Size(); ++i) {
-      auto m = parse_model(where + ".models[" + std::to_string(i) + "]", it->value[i]);
-      if (!m) {
-        return fail(m.error());
-      }
-      p.models.push_back(std::move(*m));
-    }
-    for (const auto& m : p.models) {
-      if (!seen.insert(m.id).second) {
-        return fail(bad(where, "model '" + m.id + "' is listed twice."));
-      }
+    if (auto r = add_models(where, it->value, p.models, /*replace=*/false); !r) {
+      return r;
     }
   }
   if (p.display_name.empty()) {
@@ -348,6 +467,54 @@ std::optional<Kind> kind_from_string(std::string_view text) {
 bool starts_with_any(std::string_view model, const std::vector<std::string>& prefixes) {
   return std::any_of(prefixes.begin(), prefixes.end(),
                      [&](const std::string& prefix) { return model.starts_with(prefix); });
+}
+
+namespace {
+
+bool all_digits(std::string_view text) {
+  return !text.empty() &&
+         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// `model` without a trailing snapshot suffix: "-20250929" (Claude), "-2024-07-18" (OpenAI),
+// "-001" (Gemini). Empty when it has none.
+std::string_view without_snapshot(std::string_view model) {
+  const auto dash = model.rfind('-');
+  if (dash == std::string_view::npos) {
+    return {};
+  }
+  const std::string_view tail = model.substr(dash + 1);
+  if (all_digits(tail) && (tail.size() == 8 || tail.size() == 3)) {
+    return model.substr(0, dash);
+  }
+  // YYYY-MM-DD: the last dash ends "-DD"; the date starts 11 characters before the end.
+  if (model.size() > 11 && tail.size() == 2 && all_digits(tail)) {
+    const std::string_view date = model.substr(model.size() - 10);
+    if (model[model.size() - 11] == '-' && all_digits(date.substr(0, 4)) && date[4] == '-' &&
+        all_digits(date.substr(5, 2)) && date[7] == '-') {
+      return model.substr(0, model.size() - 11);
+    }
+  }
+  return {};
+}
+
+const ModelInfo* named(const std::vector<ModelInfo>& models, std::string_view name) {
+  for (const auto& m : models) {
+    if (m.id == name || std::find(m.aliases.begin(), m.aliases.end(), name) != m.aliases.end()) {
+      return &m;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+const ModelInfo* Provider::priced_model(std::string_view model) const {
+  if (const ModelInfo* m = named(models, model)) {
+    return m;
+  }
+  const std::string_view base = without_snapshot(model);
+  return base.empty() ? nullptr : named(models, base);
 }
 
 bool Provider::is_reasoning_model(std::string_view model) const {
@@ -433,8 +600,20 @@ Result<void> Catalog::apply_config(const rapidjson::Value& providers_config) {
       }
     }
     if (existing) {
-      // A built-in provider: only where it lives and whether it needs a key can change.
-      if (auto r = only_fields(where, m.value, {"base_url", "requires_key", "kind"}); !r) {
+      // A built-in provider: where it lives, whether it needs a key, and the models and prices
+      // the operator's account has (a new model, a negotiated rate) can change.
+      if (auto r = only_fields(
+              where, m.value,
+              {"base_url", "requires_key", "kind", "models", "web_search_usd_per_request"});
+          !r) {
+        return r;
+      }
+      if (auto it = m.value.FindMember("models"); it != m.value.MemberEnd()) {
+        if (auto r = add_models(where, it->value, existing->models, /*replace=*/true); !r) {
+          return r;
+        }
+      }
+      if (auto r = parse_search_price(where, m.value, *existing); !r) {
         return r;
       }
       std::string kind(to_string(existing->kind));

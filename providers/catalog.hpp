@@ -31,12 +31,34 @@ struct AuthScheme {
 // Whether `model` starts with one of `prefixes` (model_prefixes, reasoning_model_prefixes).
 bool starts_with_any(std::string_view model, const std::vector<std::string>& prefixes);
 
+// USD per million tokens. A prompt token is priced by where it came from: read from the
+// provider's cache, written to it (Claude bills writes above plain input, a 1-hour entry more than
+// a 5-minute one), or neither. An absent cache price is the plain input price.
+struct TokenPrices {
+  double input = 0;
+  double output = 0;  // reasoning tokens included: every provider bills them as output
+  std::optional<double> cached_input;
+  std::optional<double> cache_write;     // Claude: a 5-minute cache entry
+  std::optional<double> cache_write_1h;  // Claude: a 1-hour entry; absent: cache_write
+};
+
+// Prices for a call whose prompt is longer than `above_input_tokens` (cached tokens included):
+// Claude's long-context rates, Gemini 2.5 Pro's prompts over 200K. The whole call is billed at
+// them, not just the tokens past the threshold.
+struct LongContextPrices {
+  int64_t above_input_tokens = 0;
+  TokenPrices prices;
+};
+
 struct ModelInfo {
   std::string id;
+  // Other names of the same model at the same price ("claude-sonnet-4" for the dated snapshot
+  // claude-sonnet-4-20250514 of claude-sonnet-4-0). Used for pricing, not for routing.
+  std::vector<std::string> aliases;
   int64_t context_window = 0;
-  int64_t max_output_tokens = 0;   // also the default max_tokens where the provider requires one
-  double input_usd_per_mtok = 0;   // price per million input tokens
-  double output_usd_per_mtok = 0;  // price per million output tokens
+  int64_t max_output_tokens = 0;  // also the default max_tokens where the provider requires one
+  TokenPrices prices;
+  std::optional<LongContextPrices> long_context;
 };
 
 struct Provider {
@@ -61,10 +83,16 @@ struct Provider {
   // own field (providers/reasoning.hpp) goes only to them: other models refuse the field, and
   // cannot think anyway. Claude's own `thinking` still reaches Claude as it came.
   std::vector<std::string> reasoning_model_prefixes;
+  // What the provider bills for each web search a server tool ran (Claude: $10 per 1,000).
+  double web_search_usd_per_request = 0;
 
   std::shared_ptr<const Adapter> adapter;  // set by the catalog; never null once loaded
 
   const ModelInfo* find_model(std::string_view model) const;
+  // The model whose prices apply to `model` as keygate sent it upstream: its id or an alias; else
+  // the same with a trailing snapshot suffix taken off ("-20250929", "-2024-07-18", "-001").
+  // Null when the catalog has no price for it.
+  const ModelInfo* priced_model(std::string_view model) const;
   bool is_reasoning_model(std::string_view model) const;
 };
 

@@ -162,6 +162,13 @@ CREATE INDEX usage_started ON usage(started_at_ms);
 CREATE INDEX usage_user_started ON usage(user_id, started_at_ms);
 )sql";
 
+// Usage rows say what a call's cost was made of: prompt tokens written to the provider's cache
+// (billed above plain input) and web searches (billed per search), next to cached_tokens.
+constexpr std::string_view kUsageCacheWritesAndSearches = R"sql(
+ALTER TABLE usage ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE usage ADD COLUMN web_search_requests INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 // PostgreSQL: the same tables as SQLite's schema at version 2, in PostgreSQL's types (BIGINT for
 // SQLite's INTEGER, BYTEA for BLOB). provider_keys and usage get identity columns where SQLite
 // uses its implicit rowid: `seq` orders keys created in the same second, as rowid does there.
@@ -265,13 +272,20 @@ CREATE INDEX usage_started ON usage(started_at_ms);
 CREATE INDEX usage_user_started ON usage(user_id, started_at_ms);
 )sql";
 
+constexpr std::string_view kPostgresUsageCacheWritesAndSearches = R"sql(
+ALTER TABLE usage ADD COLUMN cache_write_tokens BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE usage ADD COLUMN web_search_requests BIGINT NOT NULL DEFAULT 0;
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "initial schema", kInitial},
     Migration{2, "usage rows per upstream call", kUsagePerCall},
+    Migration{3, "usage cache writes and web searches", kUsageCacheWritesAndSearches},
 };
 
 constexpr std::array kPostgresMigrations = {
     Migration{1, "initial schema", kPostgresInitial},
+    Migration{2, "usage cache writes and web searches", kPostgresUsageCacheWritesAndSearches},
 };
 
 }  // namespace

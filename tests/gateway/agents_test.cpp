@@ -267,6 +267,26 @@ TEST_CASE("GET /v1/providers lists the catalog with key hints and models", "[pro
       REQUIRE(p["models"].Size() > 0);
       CHECK(p["models"][0]["max_output_tokens"].GetInt64() > 0);
       CHECK(p["models"][0].HasMember("input_usd_per_mtok"));
+      // The prices a call's cost is made of: cache reads and writes, the long-context tier,
+      // web searches.
+      CHECK(p["web_search_usd_per_request"].GetDouble() == Approx(0.01));
+      bool saw_sonnet = false;
+      for (const auto& m : p["models"].GetArray()) {
+        if (std::string(m["id"].GetString()) == "claude-sonnet-4-5") {
+          saw_sonnet = true;
+          CHECK(m["cached_input_usd_per_mtok"].GetDouble() == Approx(0.3));
+          CHECK(m["cache_write_usd_per_mtok"].GetDouble() == Approx(3.75));
+          CHECK(m["cache_write_1h_usd_per_mtok"].GetDouble() == Approx(6.0));
+          CHECK(m["long_context"]["above_input_tokens"].GetInt64() == 200000);
+          CHECK(m["long_context"]["input_usd_per_mtok"].GetDouble() == Approx(6.0));
+        }
+      }
+      CHECK(saw_sonnet);
+    }
+    if (std::string(p["id"].GetString()) == "groq") {
+      // No cache price in the catalog: none shown (the input price applies), nor a search price.
+      CHECK_FALSE(p["models"][0].HasMember("cached_input_usd_per_mtok"));
+      CHECK_FALSE(p.HasMember("web_search_usd_per_request"));
     }
   }
   CHECK(saw_anthropic);

@@ -138,6 +138,65 @@ TEST_CASE("usage sums equal what the upstream reported, stream and non-stream", 
   }
 }
 
+TEST_CASE("a Claude call is priced by its cache reads, cache writes and web searches", "[usage]") {
+  // Guards against: Claude Code's sessions (a dated model name, nearly all of the prompt read
+  // from the cache, web searches) recorded with no cost, or at the full input price.
+  MockUpstream claude([](MockExchange& ex) -> net::awaitable<void> {
+    const std::string body =
+        R"({"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929",)"
+        R"("content":[{"type":"text","text":"Found it."}],"stop_reason":"end_turn",)"
+        R"("stop_sequence":null,"usage":{"input_tokens":1000,"cache_read_input_tokens":90000,)"
+        R"("cache_creation_input_tokens":5000,"cache_creation":{"ephemeral_5m_input_tokens":3000,)"
+        R"("ephemeral_1h_input_tokens":2000},"output_tokens":500,)"
+        R"("server_tool_use":{"web_search_requests":2}}})";
+    co_await ex.respond(200, body);
+  });
+  GatewayOptions options;
+  options.base_urls = {{"anthropic", claude.base_url("")}};
+  TestGateway gw(options);
+  REQUIRE(gw.keystore().create_key(gw.user_id, "anthropic",
+                                   SecretKey("sk-ant-usage-test-00000000000000001"), "mine", "",
+                                   std::nullopt));
+  auto r = http_request(gw.port(), "POST", "/v1/messages",
+                        R"({"model":"claude-sonnet-4-5-20250929","max_tokens":64,)"
+                        R"("messages":[{"role":"user","content":"search"}]})",
+                        {{"x-api-key", gw.user_token}, {"anthropic-version", "2023-06-01"}});
+  REQUIRE(r.status == 200);
+
+  auto db = sqlite::Database::open(gw.data_dir() + "/keygate.db");
+  REQUIRE(db.has_value());
+  auto query = [&](const std::string& sql) {
+    auto s = db->prepare(sql);
+    REQUIRE(s.has_value());
+    REQUIRE(s->step().value());
+    return s->column_double(0);
+  };
+  for (int i = 0; i < 250 && query("SELECT count(*) FROM usage") < 1; ++i) {
+    gw.app().usage().flush();
+    std::this_thread::sleep_for(20ms);
+  }
+  // Sonnet 4.5 ($/M): input 3, cache read 0.30, 5-minute write 3.75, 1-hour write 6, output 15;
+  // a search $0.01.
+  const double expected =
+      (1000 * 3.0 + 90000 * 0.30 + 3000 * 3.75 + 2000 * 6.0 + 500 * 15.0) / 1e6 + 2 * 0.01;
+  CHECK(query("SELECT count(*) FROM usage WHERE prompt_tokens = 96000 AND cached_tokens = 90000 "
+              "AND cache_write_tokens = 5000 AND web_search_requests = 2 AND "
+              "completion_tokens = 500 AND model_served = 'claude-sonnet-4-5-20250929'") == 1);
+  CHECK(query("SELECT cost_usd FROM usage") == Approx(expected));
+
+  auto report = http_request(gw.port(), "GET", "/v1/usage?group_by=model", "",
+                             {{"authorization", bearer(gw.user_token)}});
+  REQUIRE(report.status == 200);
+  auto d = parse(report.body);
+  REQUIRE(d.IsObject());
+  const auto& totals = d["totals"];
+  CHECK(totals["cost_usd"].GetDouble() == Approx(expected));
+  CHECK(totals["cached_tokens"].GetInt64() == 90000);
+  CHECK(totals["cache_write_tokens"].GetInt64() == 5000);
+  CHECK(totals["web_search_requests"].GetInt64() == 2);
+  CHECK(totals["unpriced"].GetInt64() == 0);
+}
+
 TEST_CASE("failed and cancelled upstream calls leave rows with their outcome", "[usage]") {
   // Guards against: only successful calls being billed/visible, and errors recorded as "ok".
   UsageFixture f([](MockExchange& ex) -> boost::asio::awaitable<void> {

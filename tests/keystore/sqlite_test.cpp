@@ -58,6 +58,38 @@ TEST_CASE("re-applying migrations and reopening is a no-op (guards double-apply 
   CHECK(stmt->column_text(0) == "kept");
 }
 
+TEST_CASE("a version 2 database keeps its usage rows when it gains the version 3 columns",
+          "[sqlite]") {
+  // Guards against an upgrade that loses recorded usage, or leaves old rows with NULL counts a
+  // report would sum wrongly.
+  testing::TempDir dir;
+  {
+    auto db = sqlite::Database::open(dir.file("k.db"));
+    REQUIRE(db.has_value());
+    for (const Migration& m : migrations().first(2)) {
+      REQUIRE(db->exec(m.sql).has_value());
+    }
+    REQUIRE(db->exec("PRAGMA user_version = 2").has_value());
+    REQUIRE(db->exec("INSERT INTO usage (request_id, started_at_ms, prompt_tokens, "
+                     "cached_tokens, usage_known, cost_usd, day) VALUES "
+                     "('req_old', 1, 100, 60, 'reported', 0.5, '1970-01-01')")
+                .has_value());
+  }
+  auto db = sqlite::Database::open(dir.file("k.db"));
+  REQUIRE(sqlite::apply_migrations(*db).has_value());
+  CHECK(sqlite::schema_version(*db).value() == 3);
+  auto row = db->prepare(
+      "SELECT prompt_tokens, cached_tokens, cost_usd, cache_write_tokens, web_search_requests "
+      "FROM usage WHERE request_id = 'req_old'");
+  REQUIRE(row.has_value());
+  REQUIRE(row->step().value());
+  CHECK(row->column_int(0) == 100);
+  CHECK(row->column_int(1) == 60);
+  CHECK(row->column_double(2) == 0.5);
+  CHECK(row->column_int(3) == 0);
+  CHECK(row->column_int(4) == 0);
+}
+
 TEST_CASE("a database from a newer keygate is refused", "[sqlite]") {
   testing::TempDir dir;
   auto db = sqlite::Database::open(dir.file("k.db"));

@@ -184,6 +184,62 @@ TEST_CASE("range, day grouping, filters and unknown usage", "[usage_reports][sto
   CHECK(parse_group_by("").value() == std::vector<UsageKey>{UsageKey::day});
 }
 
+TEST_CASE("cache reads, cache writes and web searches are summed; unpriced rows are counted",
+          "[usage_reports][store]") {
+  // Guards against: a report whose cost_usd silently leaves out calls keygate had no price for,
+  // and cache or search counts recorded but never shown.
+  Fixture f;
+  auto row = [&](const std::string& model, int64_t cached, int64_t written, int64_t searches,
+                 std::optional<double> cost, const char* known = "reported") {
+    UsageRow r;
+    r.request_id = "req_" + std::to_string(f.n++);
+    r.started_at_ms = kJan1;
+    r.user_id = f.alice;
+    r.provider = "anthropic";
+    r.model_served = model;
+    r.key_source = "user";
+    r.prompt_tokens = 1000;
+    r.completion_tokens = 10;
+    r.cached_tokens = cached;
+    r.cache_write_tokens = written;
+    r.web_search_requests = searches;
+    r.usage_known = known;
+    r.cost_usd = cost;
+    r.latency_ms = 5;
+    r.outcome = "ok";
+    REQUIRE(f.writer->enqueue(std::move(r)));
+  };
+  row("claude-sonnet-4-5", 900, 50, 2, 0.5);
+  row("claude-sonnet-4-5", 100, 0, 1, 0.25);
+  row("claude-next", 300, 200, 0, std::nullopt);         // tokens, no price: unpriced
+  row("claude-next", 0, 0, 0, std::nullopt, "unknown");  // no tokens: unknown, not unpriced
+  auto report = f.run(january({UsageKey::model}));
+  REQUIRE(report.rows.size() == 2);
+  const UsageTotals& next = report.rows[0].totals;  // sorted by key: claude-next first
+  const UsageTotals& sonnet = report.rows[1].totals;
+  CHECK(sonnet.cached_tokens == 1000);
+  CHECK(sonnet.cache_write_tokens == 50);
+  CHECK(sonnet.web_search_requests == 3);
+  CHECK(sonnet.unpriced == 0);
+  CHECK(sonnet.cost_usd == Approx(0.75));
+  CHECK(next.unpriced == 1);
+  CHECK(next.unknown_usage == 1);
+  CHECK(next.cache_write_tokens == 200);
+  CHECK(report.totals.cached_tokens == 1300);
+  CHECK(report.totals.cache_write_tokens == 250);
+  CHECK(report.totals.web_search_requests == 3);
+  CHECK(report.totals.unpriced == 1);
+
+  rapidjson::Document json;
+  json.Parse(usage_report_json(report).c_str());
+  REQUIRE(json.IsObject());
+  const auto& totals = json["totals"];
+  CHECK(totals["cached_tokens"].GetInt64() == 1300);
+  CHECK(totals["cache_write_tokens"].GetInt64() == 250);
+  CHECK(totals["web_search_requests"].GetInt64() == 3);
+  CHECK(totals["unpriced"].GetInt64() == 1);
+}
+
 TEST_CASE("CSV has the JSON's columns and quotes per RFC 4180", "[usage_reports][store]") {
   // Guards against: an agent name with a comma or quote shifting the columns of a CSV import.
   Fixture f;
@@ -192,11 +248,12 @@ TEST_CASE("CSV has the JSON's columns and quotes per RFC 4180", "[usage_reports]
   auto report = f.run(january({UsageKey::agent, UsageKey::model}));
   auto csv = usage_report_csv(report);
   CHECK(csv.rfind("agent,model,requests,errors,prompt_tokens,completion_tokens,total_tokens,"
-                  "cost_usd,latency_ms_p50,latency_ms_p95,unknown_usage\r\n",
+                  "cost_usd,latency_ms_p50,latency_ms_p95,unknown_usage,cached_tokens,"
+                  "cache_write_tokens,web_search_requests,unpriced\r\n",
                   0) == 0);
-  CHECK(csv.find("\r\n\"a,\"\"b\"\"\",gpt-4o-mini,1,0,10,20,30,0.25,10,10,0\r\n") !=
+  CHECK(csv.find("\r\n\"a,\"\"b\"\"\",gpt-4o-mini,1,0,10,20,30,0.25,10,10,0,0,0,0,0\r\n") !=
         std::string::npos);
-  CHECK(csv.find("\r\n,gpt-4o-mini,1,0,10,20,30,0.25,10,10,0\r\n") != std::string::npos);
+  CHECK(csv.find("\r\n,gpt-4o-mini,1,0,10,20,30,0.25,10,10,0,0,0,0,0\r\n") != std::string::npos);
 
   auto json = usage_report_json(report);
   auto doc = parse_json_object(json);

@@ -282,6 +282,8 @@ UsageRow varied_row(int i) {
   r.completion_tokens = 2 * i;
   r.cached_tokens = i % 4;
   r.reasoning_tokens = i % 5;
+  r.cache_write_tokens = i % 6;
+  r.web_search_requests = i % 7;
   r.usage_known = i % 3 == 0 ? "unknown" : (i % 3 == 1 ? "reported" : "estimated");
   if (i % 4 != 0) {
     r.cost_usd = i / 1000.0;
@@ -306,13 +308,13 @@ std::map<std::string, std::vector<std::string>> stored_rows(const std::string& p
       "SELECT request_id, started_at_ms, user_id, token_id, agent, provider, model_requested, "
       "model_served, key_source, key_id, prompt_tokens, completion_tokens, cached_tokens, "
       "reasoning_tokens, usage_known, cost_usd, latency_ms, ttft_ms, upstream_status, stream, "
-      "outcome, day FROM usage");
+      "outcome, day, cache_write_tokens, web_search_requests FROM usage");
   REQUIRE(s.has_value());
   std::map<std::string, std::vector<std::string>> rows;
   *duplicates = 0;
   while (s->step().value()) {
     std::vector<std::string> cols;
-    for (int c = 0; c < 22; ++c) {
+    for (int c = 0; c < 24; ++c) {
       cols.push_back(s->is_null(c) ? "NULL" : s->column_text(c));
     }
     *duplicates += rows.count(cols[0]) ? 1 : 0;
@@ -349,7 +351,9 @@ std::vector<std::string> expected_columns(const UsageRow& r, const std::string& 
           std::to_string(r.upstream_status),
           r.stream ? "1" : "0",
           text_or_null(r.outcome),
-          day};
+          day,
+          std::to_string(r.cache_write_tokens),
+          std::to_string(r.web_search_requests)};
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 
 using keygate::providers::Catalog;
 using keygate::providers::Kind;
+using keygate::providers::ModelInfo;
 using keygate::providers::Provider;
 
 namespace {
@@ -62,11 +63,11 @@ TEST_CASE("catalog: the embedded data file loads and is well-formed", "[catalog]
     for (const auto& m : p.models) {
       INFO("model " << m.id);
       CHECK(models.insert(m.id).second);
-      CHECK(m.input_usd_per_mtok >= 0);
-      CHECK(m.output_usd_per_mtok >= 0);
+      CHECK(m.prices.input >= 0);
+      CHECK(m.prices.output >= 0);
       // Plausible list prices: nothing costs more than $200 per million tokens.
-      CHECK(m.input_usd_per_mtok < 200);
-      CHECK(m.output_usd_per_mtok < 200);
+      CHECK(m.prices.input < 200);
+      CHECK(m.prices.output < 200);
       CHECK(m.context_window > 0);
       CHECK(m.max_output_tokens > 0);
       CHECK(m.max_output_tokens <= m.context_window);
@@ -177,6 +178,53 @@ TEST_CASE("catalog: config overrides a built-in base URL", "[catalog]") {
   CHECK(c.find("ollama")->requires_key);
   // What was not named stays as it was.
   CHECK(c.find("groq")->base_url == "https://api.groq.com/openai/v1");
+}
+
+TEST_CASE("catalog: config reprices a built-in model and adds one the build does not know",
+          "[catalog]") {
+  // Guards against an operator with negotiated rates, or a model released after this build,
+  // having no way to get costs right but to rebuild keygate.
+  Catalog c = builtin();
+  const std::size_t models_before = c.find("anthropic")->models.size();
+  auto cfg = config(R"({
+    "anthropic": {"web_search_usd_per_request": 0.008, "models": [
+      {"id": "claude-sonnet-4-5", "context_window": 1000000, "max_output_tokens": 64000,
+       "input_usd_per_mtok": 2.4, "output_usd_per_mtok": 12, "cached_input_usd_per_mtok": 0.24},
+      {"id": "claude-next-1", "aliases": ["claude-next"], "context_window": 200000,
+       "max_output_tokens": 64000, "input_usd_per_mtok": 4, "output_usd_per_mtok": 20}]}
+  })");
+  REQUIRE(c.apply_config(cfg).has_value());
+  const Provider* anthropic = c.find("anthropic");
+  CHECK(anthropic->models.size() == models_before + 1);
+  CHECK(anthropic->web_search_usd_per_request == Approx(0.008));
+  const ModelInfo* sonnet = anthropic->priced_model("claude-sonnet-4-5-20250929");
+  REQUIRE(sonnet);
+  CHECK(sonnet->prices.input == Approx(2.4));
+  CHECK(sonnet->prices.cached_input.value_or(0) == Approx(0.24));
+  CHECK_FALSE(sonnet->long_context.has_value());  // the entry is replaced whole
+  const ModelInfo* next = anthropic->priced_model("claude-next-20261101");
+  REQUIRE(next);
+  CHECK(next->id == "claude-next-1");
+  CHECK(anthropic->find_model("claude-next-1") != nullptr);
+  // The other models keep their built-in prices.
+  CHECK(anthropic->priced_model("claude-haiku-4-5")->prices.input == Approx(1.0));
+
+  for (const char* bad : {
+           R"({"anthropic": {"models": [{"id": "m", "input_usd_per_mtok": -2}]}})",
+           R"({"anthropic": {"models": [{"id": "m"}, {"id": "m"}]}})",
+           R"({"anthropic": {"models": [{"id": "m", "aliases": ["claude-haiku-4-5"]}]}})",
+           R"({"anthropic": {"models": {"id": "m"}}})",
+           R"({"anthropic": {"web_search_usd_per_request": "free"}})",
+       }) {
+    INFO(bad);
+    Catalog fresh = builtin();
+    auto doc = keygate::parse_json_object(std::string("{\"p\":") + bad + "}");
+    REQUIRE(doc.has_value());
+    auto r = fresh.apply_config((*doc)["p"]);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().status == 400);
+    CHECK(fresh.find("anthropic")->models.size() == models_before);
+  }
 }
 
 TEST_CASE("catalog: a null providers section changes nothing", "[catalog]") {
@@ -317,6 +365,6 @@ TEST_CASE("catalog: provider data for the OpenAI-compatible family", "[catalog]"
   CHECK(own->providers().front().reasoning_model_prefixes == std::vector<std::string>{"qwen3"});
   const auto* m = c.find("openai")->find_model("gpt-4o-mini");
   REQUIRE(m);
-  CHECK(m->input_usd_per_mtok == Approx(0.15));
+  CHECK(m->prices.input == Approx(0.15));
   CHECK(c.find("openai")->find_model("gpt-9") == nullptr);
 }

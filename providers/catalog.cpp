@@ -177,18 +177,19 @@ Result<void> opt_price(const std::string& where, const rapidjson::Value& obj, co
   return {};
 }
 
-Result<TokenPrices> parse_prices(const std::string& where, const rapidjson::Value& v) {
-  TokenPrices p;
-  auto in = price(where, v, "input_usd_per_mtok");
-  if (!in) {
-    return fail(in.error());
+// Fields absent keep what `p` holds: the defaults for a new model, the built-in prices for one the
+// configuration updates.
+Result<void> parse_prices(const std::string& where, const rapidjson::Value& v, TokenPrices& p) {
+  for (auto [name, field] :
+       {std::pair{"input_usd_per_mtok", &p.input}, std::pair{"output_usd_per_mtok", &p.output}}) {
+    if (v.HasMember(name)) {
+      auto value = price(where, v, name);
+      if (!value) {
+        return fail(value.error());
+      }
+      *field = *value;
+    }
   }
-  auto out = price(where, v, "output_usd_per_mtok");
-  if (!out) {
-    return fail(out.error());
-  }
-  p.input = *in;
-  p.output = *out;
   for (auto r : {opt_price(where, v, "cached_input_usd_per_mtok", p.cached_input),
                  opt_price(where, v, "cache_write_usd_per_mtok", p.cache_write),
                  opt_price(where, v, "cache_write_1h_usd_per_mtok", p.cache_write_1h)}) {
@@ -196,7 +197,7 @@ Result<TokenPrices> parse_prices(const std::string& where, const rapidjson::Valu
       return fail(r.error());
     }
   }
-  return p;
+  return {};
 }
 
 // {"above_input_tokens": N, "input_usd_per_mtok": ..., ...}: the tier's own prices, input and
@@ -224,14 +225,16 @@ Result<LongContextPrices> parse_long_context(const std::string& where, const rap
   if (*above == 0) {
     return fail(bad(where, "'long_context.above_input_tokens' must be positive."));
   }
-  auto prices = parse_prices(where, v);
-  if (!prices) {
-    return fail(prices.error());
+  LongContextPrices tier;
+  tier.above_input_tokens = *above;
+  if (auto r = parse_prices(where, v, tier.prices); !r) {
+    return fail(r.error());
   }
-  return LongContextPrices{*above, *prices};
+  return tier;
 }
 
-Result<ModelInfo> parse_model(const std::string& where, const rapidjson::Value& v) {
+// The id of a model entry, which every entry must have, once its fields are known ones.
+Result<std::string> model_id(const std::string& where, const rapidjson::Value& v) {
   if (!v.IsObject()) {
     return fail(bad(where, "a model must be an object."));
   }
@@ -243,7 +246,6 @@ Result<ModelInfo> parse_model(const std::string& where, const rapidjson::Value& 
       !r) {
     return fail(r.error());
   }
-  ModelInfo m;
   auto id = req_string(where, v, "id");
   if (!id) {
     return fail(id.error());
@@ -251,22 +253,30 @@ Result<ModelInfo> parse_model(const std::string& where, const rapidjson::Value& 
   if (id->empty()) {
     return fail(bad(where, "model 'id' must not be empty."));
   }
-  m.id = std::move(*id);
-  std::string at = where + " (" + m.id + ")";
+  return id;
+}
+
+// Fills `m` from `v` (model_id checked its fields): fields absent keep what `m` holds (a new
+// model's defaults, or the built-in entry the configuration updates: repricing a model must not
+// zero its limits or drop the aliases its dated snapshots are priced by). A long_context given
+// replaces the tier whole.
+Result<void> parse_model(const std::string& where, const rapidjson::Value& v, ModelInfo& m) {
+  const std::string at = where + " (" + m.id + ")";
   if (auto r = opt_strings(at, v, "aliases", m.aliases); !r) {
-    return fail(r.error());
+    return r;
   }
-  auto ctx = non_negative_int(at, v, "context_window");
-  if (!ctx) {
-    return fail(ctx.error());
+  for (auto [name, field] : {std::pair{"context_window", &m.context_window},
+                             std::pair{"max_output_tokens", &m.max_output_tokens}}) {
+    if (v.HasMember(name)) {
+      auto value = non_negative_int(at, v, name);
+      if (!value) {
+        return fail(value.error());
+      }
+      *field = *value;
+    }
   }
-  auto out = non_negative_int(at, v, "max_output_tokens");
-  if (!out) {
-    return fail(out.error());
-  }
-  auto prices = parse_prices(at, v);
-  if (!prices) {
-    return fail(prices.error());
+  if (auto r = parse_prices(at, v, m.prices); !r) {
+    return r;
   }
   if (auto it = v.FindMember("long_context"); it != v.MemberEnd()) {
     auto tier = parse_long_context(at, it->value);
@@ -275,14 +285,11 @@ Result<ModelInfo> parse_model(const std::string& where, const rapidjson::Value& 
     }
     m.long_context = std::move(*tier);
   }
-  m.context_window = *ctx;
-  m.max_output_tokens = *out;
-  m.prices = *prices;
-  return m;
+  return {};
 }
 
-// Parses the array `list` into `models`. With `replace`, an entry whose id is already there takes
-// its place (the configuration repricing a built-in model); otherwise an id may appear once.
+// Parses the array `list` into `models`. With `replace`, an entry whose id is already there
+// updates it (the configuration repricing a built-in model); otherwise an id may appear once.
 // Names stay unique across ids and aliases: a price must not depend on the catalog's order.
 Result<void> add_models(const std::string& where, const rapidjson::Value& list,
                         std::vector<ModelInfo>& models, bool replace) {
@@ -291,19 +298,29 @@ Result<void> add_models(const std::string& where, const rapidjson::Value& list,
   }
   std::unordered_set<std::string> listed;
   for (rapidjson::SizeType i = 0; i < list.Size(); ++i) {
-    auto m = parse_model(where + ".models[" + std::to_string(i) + "]", list[i]);
-    if (!m) {
-      return fail(m.error());
+    const std::string at = where + ".models[" + std::to_string(i) + "]";
+    auto id = model_id(at, list[i]);
+    if (!id) {
+      return fail(id.error());
     }
-    if (!listed.insert(m->id).second) {
-      return fail(bad(where, "model '" + m->id + "' is listed twice."));
+    if (!listed.insert(*id).second) {
+      return fail(bad(where, "model '" + *id + "' is listed twice."));
     }
     auto same = std::find_if(models.begin(), models.end(),
-                             [&](const ModelInfo& known) { return known.id == m->id; });
+                             [&](const ModelInfo& known) { return known.id == *id; });
+    ModelInfo m;
     if (replace && same != models.end()) {
-      *same = std::move(*m);
+      m = *same;  // updated: what the entry does not say stays as built in
     } else {
-      models.push_back(std::move(*m));
+      m.id = *id;
+    }
+    if (auto r = parse_model(at, list[i], m); !r) {
+      return r;
+    }
+    if (replace && same != models.end()) {
+      *same = std::move(m);
+    } else {
+      models.push_back(std::move(m));
     }
   }
   std::unordered_set<std::string_view> seen;

@@ -48,6 +48,7 @@ class UsageHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Usag
     kPrompt,
     kCompletion,
     kCached,
+    kCacheWrite,
     kReasoning,
     kSlots
   };
@@ -70,8 +71,10 @@ class UsageHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Usag
         return kCompletionDetails;
       return kNone;
     }
-    if (depth_ == 3 && in_details_ == kPromptDetails && key == "cached_tokens")
-      return kCached;
+    if (depth_ == 3 && in_details_ == kPromptDetails) {
+      // OpenRouter reports Claude's cache writes here.
+      return key == "cached_tokens" ? kCached : key == "cache_write_tokens" ? kCacheWrite : kNone;
+    }
     if (depth_ == 3 && in_details_ == kCompletionDetails && key == "reasoning_tokens") {
       return kReasoning;
     }
@@ -97,6 +100,9 @@ class UsageHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Usag
         break;
       case kCached:
         out_.usage.cached_tokens = v;
+        break;
+      case kCacheWrite:
+        out_.usage.cache_write_tokens = v;
         break;
       case kReasoning:
         out_.usage.reasoning_tokens = v;

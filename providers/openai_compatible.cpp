@@ -78,6 +78,8 @@ bool read_usage(const rapidjson::Value& body, Usage& usage) {
   usage.prompt_tokens = count(u, "prompt_tokens");
   usage.completion_tokens = count(u, "completion_tokens");
   usage.cached_tokens = nested_count(u, "prompt_tokens_details", "cached_tokens");
+  // OpenRouter reports Claude's cache writes next to the reads.
+  usage.cache_write_tokens = nested_count(u, "prompt_tokens_details", "cache_write_tokens");
   usage.reasoning_tokens = nested_count(u, "completion_tokens_details", "reasoning_tokens");
   return true;
 }

@@ -190,6 +190,7 @@ TEST_CASE("catalog: config reprices a built-in model and adds one the build does
     "anthropic": {"web_search_usd_per_request": 0.008, "models": [
       {"id": "claude-sonnet-4-5", "context_window": 1000000, "max_output_tokens": 64000,
        "input_usd_per_mtok": 2.4, "output_usd_per_mtok": 12, "cached_input_usd_per_mtok": 0.24},
+      {"id": "claude-sonnet-4-0", "cached_input_usd_per_mtok": 0.2},
       {"id": "claude-next-1", "aliases": ["claude-next"], "context_window": 200000,
        "max_output_tokens": 64000, "input_usd_per_mtok": 4, "output_usd_per_mtok": 20}]}
   })");
@@ -201,7 +202,19 @@ TEST_CASE("catalog: config reprices a built-in model and adds one the build does
   REQUIRE(sonnet);
   CHECK(sonnet->prices.input == Approx(2.4));
   CHECK(sonnet->prices.cached_input.value_or(0) == Approx(0.24));
-  CHECK_FALSE(sonnet->long_context.has_value());  // the entry is replaced whole
+  CHECK(sonnet->context_window == 1000000);
+  // What an entry does not say stays as built in: the long-context tier here; below, a model
+  // repriced by one field keeps its prices, limits and the aliases its snapshots are found by.
+  CHECK(sonnet->long_context.has_value());
+  const ModelInfo* sonnet4 = anthropic->priced_model("claude-sonnet-4-20250514");
+  REQUIRE(sonnet4);
+  CHECK(sonnet4->id == "claude-sonnet-4-0");
+  CHECK(sonnet4->prices.cached_input.value_or(0) == Approx(0.2));
+  CHECK(sonnet4->prices.input == Approx(3.0));
+  CHECK(sonnet4->prices.output == Approx(15.0));
+  CHECK(sonnet4->prices.cache_write.value_or(0) == Approx(3.75));
+  CHECK(sonnet4->max_output_tokens == 64000);
+  CHECK(sonnet4->context_window == 200000);
   const ModelInfo* next = anthropic->priced_model("claude-next-20261101");
   REQUIRE(next);
   CHECK(next->id == "claude-next-1");

@@ -48,6 +48,23 @@ TEST_CASE("the answer scan reads OpenAI's usage and its details", "[openai][scan
       {1, 2, -1, -1});
 }
 
+TEST_CASE("the answer scan reads OpenRouter's cache writes, as the stream's usage does",
+          "[openai][scan]") {
+  // Guards against Claude's cache writes through OpenRouter being priced as plain input.
+  const std::string usage =
+      R"({"prompt_tokens":1000,"completion_tokens":10,)"
+      R"("prompt_tokens_details":{"cached_tokens":600,"cache_write_tokens":300}})";
+  auto scan = scan_openai_answer(answer_with_usage(usage));
+  REQUIRE(scan.has_usage);
+  CHECK(scan.usage.cached_tokens == 600);
+  CHECK(scan.usage.cache_write_tokens == 300);
+  // Only inside prompt_tokens_details.
+  auto elsewhere = scan_openai_answer(
+      answer_with_usage(R"({"prompt_tokens":1,"cache_write_tokens":5,"completion_tokens_details":)"
+                        R"({"cache_write_tokens":6}})"));
+  CHECK(elsewhere.usage.cache_write_tokens == -1);
+}
+
 TEST_CASE("the answer scan keeps read_usage's rules for odd shapes", "[openai][scan]") {
   // Counts that are not non-negative integers are "not reported" (-1); doubles are truncated.
   check_usage(answer_with_usage(R"({"prompt_tokens":"9","completion_tokens":-1})"),

@@ -210,6 +210,20 @@ TEST_CASE("openai: stream chunks are forwarded verbatim", "[openai]") {
   CHECK(s->usage().reasoning_tokens == 2);
 }
 
+TEST_CASE("openai: OpenRouter's cache writes are read from a stream's usage", "[openai]") {
+  // Guards against Claude's cache writes through OpenRouter being priced as plain input.
+  auto s =
+      adapter("openrouter").start_stream(ChatOptions{true, false}, "anthropic/claude-sonnet-4.5");
+  std::vector<std::string> out;
+  REQUIRE(s->on_event(
+      data(R"({"id":"c","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":)"
+           R"(1000,"completion_tokens":5,"prompt_tokens_details":{"cached_tokens":600,)"
+           R"("cache_write_tokens":300}}})"),
+      out));
+  CHECK(s->usage().cached_tokens == 600);
+  CHECK(s->usage().cache_write_tokens == 300);
+}
+
 TEST_CASE("openai: the usage chunk reaches a client that asked for it", "[openai]") {
   auto s = adapter("openai").start_stream(ChatOptions{true, true}, "gpt-4o-mini");
   std::vector<std::string> out;

@@ -127,6 +127,10 @@ TEST_CASE("pricing: a dated snapshot or an alias is priced as its model", "[pric
   CHECK(id_of(anthropic.priced_model("claude-sonnet-4")) == "claude-sonnet-4-0");
   CHECK(id_of(openai.priced_model("gpt-4o-mini-2024-07-18")) == "gpt-4o-mini");
   CHECK(id_of(openai.priced_model("gpt-4o-2024-08-06")) == "gpt-4o");
+  // A snapshot priced apart from its model has an entry of its own, found first.
+  CHECK(id_of(openai.priced_model("gpt-4o-2024-05-13")) == "gpt-4o-2024-05-13");
+  CHECK(cost("openai", "gpt-4o-2024-05-13", usage(1'000, 100, 500)) ==
+        Approx((1'000 * 5.0 + 100 * 15.0) / 1e6));
   CHECK(id_of(google.priced_model("gemini-2.0-flash-001")) == "gemini-2.0-flash");
   // Nothing else is guessed: a name that is not the model's, or a suffix that is not a date.
   CHECK(anthropic.priced_model("claude-sonnet-4-5-preview") == nullptr);

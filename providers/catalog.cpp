@@ -323,11 +323,10 @@ Result<void> add_models(const std::string& where, const rapidjson::Value& list,
       models.push_back(std::move(m));
     }
   }
+  // Ids are unique by now (checked above, or replaced in place): aliases must not repeat them.
   std::unordered_set<std::string_view> seen;
   for (const auto& m : models) {
-    if (!seen.insert(m.id).second) {
-      return fail(bad(where, "model '" + m.id + "' is listed twice."));
-    }
+    seen.insert(m.id);
   }
   for (const auto& m : models) {
     for (const auto& alias : m.aliases) {

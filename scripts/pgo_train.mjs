@@ -4,22 +4,28 @@
 // serves, and stops it; on exit keygate writes the profile GCC then optimises the real build with.
 //
 // The mix decides what the compiler treats as hot, so it is weighted the way production traffic
-// is: mostly OpenAI-family chat completions on a user's own key, plain and streamed, then Claude
-// and Gemini through translation, Anthropic's Messages API (Claude Code), and a few refusals and
-// key-management calls. Code the mix never reaches is compiled as if there were no profile
-// (-fprofile-partial-training), not as cold.
+// is: mostly OpenAI-family chat completions on a user's own key, plain and streamed, over HTTPS
+// (as every real provider is reached) and plain HTTP (as the benchmark's mock is), then Claude and
+// Gemini through translation, Anthropic's Messages API (Claude Code), and a few refusals and
+// key-management calls. Functions the mix never runs are compiled as if there were no profile
+// (-fprofile-partial-training); branches it never takes inside functions it runs are treated as
+// cold, which is why both transports are in it.
 //
-// Every answer's status is checked: a run that trains on errors (a mock not reached, a key not
-// found) would optimise the wrong paths, so it fails the build instead.
+// Every answer's status and a piece of its body are checked: a run that trains on errors (a mock
+// not reached, a key not found) would optimise the wrong paths, so it fails the build instead.
 //
 // Usage: node scripts/pgo_train.mjs KEYGATE_BINARY [REQUESTS]
 
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import { startKeygate } from '../tests/clients/harness.mjs';
-import { startMockAnthropic } from '../tests/clients/mock_anthropic.mjs';
-import { startMockGemini } from '../tests/clients/mock_gemini.mjs';
-import { startMockOpenAI } from '../tests/clients/mock_openai.mjs';
+import { ANTHROPIC_REPLY, startMockAnthropic } from '../tests/clients/mock_anthropic.mjs';
+import { GEMINI_REPLY, startMockGemini } from '../tests/clients/mock_gemini.mjs';
+import { OPENAI_REPLY, startMockOpenAI } from '../tests/clients/mock_openai.mjs';
 
 const [binary, requestsArg] = process.argv.slice(2);
 if (!binary) {
@@ -28,6 +34,7 @@ if (!binary) {
 }
 const TOTAL = Number(requestsArg ?? 12_000);
 const CONNECTIONS = 16;  // as bench/run.py's main runs: several requests in flight at once
+const REQUEST_TIMEOUT_MS = 30_000;  // a hung request fails the training rather than the build hanging
 
 const USER_OPENAI_KEY = 'sk-pgo-training-user-key-0123456789abcdef';
 const SYSTEM_KEYS = {
@@ -60,6 +67,7 @@ function call(port, method, path, headers, body) {
         res.on('error', reject);
       },
     );
+    req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error(`${method} ${path}: no answer in 30 s`)));
     req.on('error', reject);
     req.end(text);
   });
@@ -81,38 +89,44 @@ const weatherTool = {
   },
 };
 
-// [weight, name, (port, userToken) => request promise, expected status]
+// [weight, name, (port, userToken) => request promise, expected status, text the answer holds]
 const bearer = (token) => ({ authorization: `Bearer ${token}` });
+const claudeHeaders = (token) => ({ 'x-api-key': token, 'anthropic-version': '2023-06-01' });
 const KINDS = [
-  [40, 'openai json', (p, t) => call(p, 'POST', '/v1/chat/completions', bearer(t),
-    { model: 'openai/gpt-4o-mini', messages: hello }), 200],
-  [25, 'openai stream', (p, t) => call(p, 'POST', '/v1/chat/completions', bearer(t),
+  [22, 'openai json', (p, t) => call(p, 'POST', '/v1/chat/completions', bearer(t),
+    { model: 'openai/gpt-4o-mini', messages: hello }), 200, OPENAI_REPLY],
+  [18, 'openai json over https', (p, t) => call(p, 'POST', '/v1/chat/completions', bearer(t),
+    { model: 'openai-tls/gpt-4o-mini', messages: hello }), 200, OPENAI_REPLY],
+  [13, 'openai stream', (p, t) => call(p, 'POST', '/v1/chat/completions', bearer(t),
     { model: 'openai/gpt-4o-mini', messages: conversation, stream: true,
-      stream_options: { include_usage: true }, temperature: 0.2 }), 200],
+      stream_options: { include_usage: true }, temperature: 0.2 }), 200, 'data: [DONE]'],
+  [12, 'openai stream over https', (p, t) => call(p, 'POST', '/v1/chat/completions', bearer(t),
+    { model: 'openai-tls/gpt-4o-mini', messages: conversation, stream: true,
+      stream_options: { include_usage: true } }), 200, 'data: [DONE]'],
   [4, 'openai tools', (p, t) => call(p, 'POST', '/v1/chat/completions', bearer(t),
-    { model: 'gpt-4o-mini', messages: hello, tools: [weatherTool], max_tokens: 64 }), 200],
+    { model: 'gpt-4o-mini', messages: hello, tools: [weatherTool], max_tokens: 64 }), 200, OPENAI_REPLY],
   [5, 'claude via chat', (p, t) => call(p, 'POST', '/v1/chat/completions', bearer(t),
-    { model: 'anthropic/claude-sonnet-4-5', messages: conversation, max_tokens: 128 }), 200],
+    { model: 'anthropic/claude-sonnet-4-5', messages: conversation, max_tokens: 128 }), 200,
+    ANTHROPIC_REPLY],
   [4, 'claude via chat, streamed', (p, t) => call(p, 'POST', '/v1/chat/completions', bearer(t),
-    { model: 'claude-sonnet-4-5', messages: conversation, stream: true }), 200],
-  [8, 'messages to claude, streamed', (p, t) => call(p, 'POST', '/v1/messages',
-    { 'x-api-key': t, 'anthropic-version': '2023-06-01' },
+    { model: 'claude-sonnet-4-5', messages: conversation, stream: true }), 200, 'data: [DONE]'],
+  [8, 'messages to claude, streamed', (p, t) => call(p, 'POST', '/v1/messages', claudeHeaders(t),
     { model: 'claude-sonnet-4-5', max_tokens: 256, stream: true, system: 'You are terse.',
-      messages: [{ role: 'user', content: [{ type: 'text', text: 'Say hello.' }] }] }), 200],
-  [3, 'messages to openai', (p, t) => call(p, 'POST', '/v1/messages',
-    { 'x-api-key': t, 'anthropic-version': '2023-06-01' },
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'Say hello.' }] }] }), 200,
+    'event: message_stop'],
+  [3, 'messages to openai', (p, t) => call(p, 'POST', '/v1/messages', claudeHeaders(t),
     { model: 'openai/gpt-4o-mini', max_tokens: 64,
-      messages: [{ role: 'user', content: 'Say hello.' }] }), 200],
+      messages: [{ role: 'user', content: 'Say hello.' }] }), 200, OPENAI_REPLY],
   [6, 'gemini streamed', (p, t) => call(p, 'POST', '/v1/chat/completions', bearer(t),
-    { model: 'google/gemini-2.5-flash', messages: conversation, stream: true }), 200],
+    { model: 'google/gemini-2.5-flash', messages: conversation, stream: true }), 200, 'data: [DONE]'],
   [2, 'gemini json', (p, t) => call(p, 'POST', '/v1/chat/completions', bearer(t),
-    { model: 'gemini-2.5-flash', messages: hello }), 200],
+    { model: 'gemini-2.5-flash', messages: hello }), 200, GEMINI_REPLY],
   [1, 'bad token', (p) => call(p, 'POST', '/v1/chat/completions',
     bearer('kg_not-a-real-token-0000000000000000000000000000'),
-    { model: 'openai/gpt-4o-mini', messages: hello }), 401],
+    { model: 'openai/gpt-4o-mini', messages: hello }), 401, '"error"'],
   [1, 'malformed body', (p, t) => call(p, 'POST', '/v1/chat/completions', bearer(t),
-    '{"model": "openai/gpt-4o-mini", "messages": ['), 400],
-  [1, 'list keys', (p, t) => call(p, 'GET', '/v1/keys', bearer(t)), 200],
+    '{"model": "openai/gpt-4o-mini", "messages": ['), 400, '"error"'],
+  [1, 'list keys', (p, t) => call(p, 'GET', '/v1/keys', bearer(t)), 200, '"data"'],
 ];
 
 // A fixed, interleaved order (no randomness: the same source trains the same profile).
@@ -124,17 +138,30 @@ for (const kind of KINDS) {
 }
 const order = Array.from({ length: TOTAL }, (_, i) => schedule[(i * 37) % schedule.length]);
 
+// A self-signed certificate for `localhost`, which keygate trusts through SSL_CERT_FILE (OpenSSL's
+// default verify paths) and verifies as it does a provider's.
+const certDir = mkdtempSync(join(tmpdir(), 'keygate-pgo-'));
+const certFile = join(certDir, 'cert.pem');
+const keyFile = join(certDir, 'key.pem');
+execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1',
+  '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost',
+  '-keyout', keyFile, '-out', certFile], { stdio: 'ignore' });
+
 const openai = await startMockOpenAI();
+const openaiTls = await startMockOpenAI({
+  tls: { key: readFileSync(keyFile), cert: readFileSync(certFile) },
+});
 const anthropic = await startMockAnthropic();
 const gemini = await startMockGemini();
 process.env.KEYGATE_BIN = binary;
 const keygate = await startKeygate({
   providers: {
     openai: { base_url: `${openai.url}/v1` },
+    'openai-tls': { kind: 'openai', base_url: `${openaiTls.url}/v1` },
     anthropic: { base_url: anthropic.url },
     google: { base_url: gemini.url },
   },
-  env: SYSTEM_KEYS,
+  env: { ...SYSTEM_KEYS, SSL_CERT_FILE: certFile },
 });
 
 let failed = null;
@@ -147,20 +174,23 @@ try {
     throw new Error(`creating the training user: ${user.status} ${user.text}`);
   }
   const token = JSON.parse(user.text).token;
-  const key = await call(keygate.port, 'POST', '/v1/keys', bearer(token),
-    { provider: 'openai', api_key: USER_OPENAI_KEY, name: 'training key' });
-  if (key.status !== 201) {
-    throw new Error(`adding the training key: ${key.status} ${key.text}`);
+  for (const provider of ['openai', 'openai-tls']) {
+    const key = await call(keygate.port, 'POST', '/v1/keys', bearer(token),
+      { provider, api_key: USER_OPENAI_KEY, name: `training key (${provider})` });
+    if (key.status !== 201) {
+      throw new Error(`adding the training key for ${provider}: ${key.status} ${key.text}`);
+    }
   }
 
   const started = Date.now();
   let next = 0;
   async function worker() {
     while (failed === null && next < order.length) {
-      const [, name, send, expected] = order[next++];
+      const [, name, send, status, holds] = order[next++];
       const answer = await send(keygate.port, token);
-      if (answer.status !== expected) {
-        failed = new Error(`${name}: expected ${expected}, got ${answer.status}: ${answer.text.slice(0, 300)}`);
+      if (answer.status !== status || !answer.text.includes(holds)) {
+        failed = new Error(`${name}: expected ${status} holding ${JSON.stringify(holds)}, got ` +
+                           `${answer.status}: ${answer.text.slice(0, 300)}`);
         return;
       }
       counts.set(name, (counts.get(name) ?? 0) + 1);
@@ -179,13 +209,15 @@ try {
 } finally {
   agent.destroy();
   const stopped = await keygate.stop();
-  await Promise.all([openai.close(), anthropic.close(), gemini.close()]);
+  await Promise.all([openai.close(), openaiTls.close(), anthropic.close(), gemini.close()]);
+  rmSync(certDir, { recursive: true, force: true });
   // The profile is written when keygate exits on its own; a kill writes nothing.
   if (failed === null && stopped.code !== 0) {
     failed = new Error(`keygate did not exit cleanly (${JSON.stringify(stopped)}): no profile written`);
   }
   if (failed !== null) {
-    console.error(`pgo training failed: ${failed.message}\n${keygate.log().slice(-2000)}`);
+    console.error(`pgo training failed: ${failed.message}\n${keygate.log().slice(-2000)}\n` +
+                  'KEYGATE_PGO=0 scripts/setup.sh builds without profile-guided optimisation.');
     process.exitCode = 1;
   }
 }

@@ -30,7 +30,8 @@ fi
 # Profile-guided optimisation (Release; KEYGATE_PGO=0 turns it off). An instrumented keygate is
 # built in build/pgo-train and run by scripts/pgo_train.mjs against loopback mocks; the profile
 # it leaves in build/pgo-profile then shapes the real build (CMakeLists.txt, KEYGATE_PGO). It is
-# trained again only when a source is newer than the last training.
+# trained again only when a source is newer than the last training; a new training recompiles
+# keygate's objects in ./build (their dependency on the stamp `trained`).
 pgo=(-DKEYGATE_PGO=)
 if [ "$build_type" = Release ] && [ "${KEYGATE_PGO:-1}" != 0 ]; then
   profile="$PWD/build/pgo-profile"
@@ -39,6 +40,9 @@ if [ "$build_type" = Release ] && [ "${KEYGATE_PGO:-1}" != 0 ]; then
            tests/clients/harness.mjs tests/clients/mock_*.mjs)
   if [ ! -f "$stamp" ] || [ -n "$(find "${sources[@]}" -newer "$stamp" -type f | head -1)" ]; then
     echo "== profile-guided build: building an instrumented keygate and training it"
+    # The stamp takes the time the training started: a source edited from then on is newer.
+    mkdir -p build/pgo-train
+    touch build/pgo-train/training-started
     cmake -S . -B build/pgo-train -G Ninja -DCMAKE_BUILD_TYPE=Release -DKEYGATE_BUILD_TESTS=OFF \
           -DKEYGATE_PGO=generate -DKEYGATE_PGO_DIR="$profile"
     cmake --build build/pgo-train --target keygate -j "$(nproc)"
@@ -48,7 +52,7 @@ if [ "$build_type" = Release ] && [ "${KEYGATE_PGO:-1}" != 0 ]; then
       echo "profile-guided build: the training left no profile in $profile" >&2
       exit 1
     fi
-    touch "$stamp"
+    touch -r build/pgo-train/training-started "$stamp"
   fi
   pgo=(-DKEYGATE_PGO=use -DKEYGATE_PGO_DIR="$profile")
 fi

@@ -99,6 +99,7 @@ async function handle(req, res, recorded) {
   sendJson(res, 200, completion(model));
 }
 
-export function startMockOpenAI() {
-  return startMockServer(handle);
+// `options`: as startMockServer's (`tls` for HTTPS).
+export function startMockOpenAI(options) {
+  return startMockServer(handle, options);
 }

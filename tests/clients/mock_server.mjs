@@ -2,13 +2,15 @@
 // per-test handler. The provider mocks (mock_openai.mjs, mock_anthropic.mjs) build on it.
 
 import http from 'node:http';
+import https from 'node:https';
 
 // Starts the server; `handler(req, res, recorded)` answers, `recorded` is what was kept of the
 // request: {method, path, headers (lower-case names), rawBody, body (parsed JSON or null)}.
-export async function startMockServer(handler) {
+// With `tls` ({key, cert}, PEM) it speaks HTTPS as the host `localhost`, as real providers do.
+export async function startMockServer(handler, { tls } = {}) {
   const requests = [];
   const sockets = new Set();
-  const server = http.createServer((req, res) => {
+  const onRequest = (req, res) => {
     const parts = [];
     req.on('data', (part) => parts.push(part));
     req.on('end', () => {
@@ -29,8 +31,9 @@ export async function startMockServer(handler) {
         res.end(`mock handler failed: ${err.stack}`);
       });
     });
-  });
-  server.on('connection', (s) => {
+  };
+  const server = tls ? https.createServer(tls, onRequest) : http.createServer(onRequest);
+  server.on(tls ? 'secureConnection' : 'connection', (s) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
@@ -41,7 +44,7 @@ export async function startMockServer(handler) {
   const { port } = server.address();
   return {
     port,
-    url: `http://127.0.0.1:${port}`,
+    url: tls ? `https://localhost:${port}` : `http://127.0.0.1:${port}`,
     requests,
     // keygate pools upstream connections: close them so the test process can exit.
     async close() {

@@ -1,9 +1,11 @@
-// The admin API: users, their tokens, and the audit log. Every route is Access::admin (the
+// The admin API: users (and their budgets on the operator's keys), their tokens, and the audit
+// log. Every route is Access::admin (the
 // session refuses anyone else with 403 before a handler runs). A new token's plaintext is in the
 // 201 answer once and nowhere else: lists show the masked form, the audit log shows ids.
 
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
 #include <initializer_list>
 
 #include "gateway/api_context.hpp"
@@ -84,13 +86,23 @@ void time_or_null(JsonWriter& w, std::string_view key, const std::optional<int64
   }
 }
 
-void write_user(JsonWriter& w, const User& u) {
+// A user, with their budget on the operator's keys: their own (`system_key_budget_usd`, null when
+// the configured default applies) and where they stand this period.
+void write_user(JsonWriter& w, const User& u, SpendLimits& spend) {
   w.start_object();
   w.field("id", u.id);
   w.field("name", u.name);
   w.field("admin", u.admin);
   w.field("created_at", format_rfc3339(u.created_at));
   w.field("disabled", u.disabled);
+  w.key("system_key_budget_usd");
+  if (u.system_key_budget_usd) {
+    w.number(*u.system_key_budget_usd);
+  } else {
+    w.null();
+  }
+  w.key("system_key_spend");
+  write_standing(w, spend.standing(u.id, now_unix_ms()), spend.policy().period);
   w.end_object();
 }
 
@@ -124,6 +136,12 @@ AuditEntry audit_of(const HttpExchange& ex, std::string action, std::string targ
   return e;
 }
 
+std::string usd_number(double usd) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", usd);
+  return buf;
+}
+
 // The plaintext token must not outlive the answer that shows it.
 void wipe(std::string& s) {
   std::fill(s.begin(), s.end(), '\0');
@@ -139,7 +157,66 @@ awaitable<void> list_users(HttpExchange& ex, ApiContext& api) {
     co_await ex.reply_error(users.error());
     co_return;
   }
-  const std::string body = list_json(*users, write_user);
+  const std::string body =
+      list_json(*users, [&api](JsonWriter& w, const User& u) { write_user(w, u, api.spend); });
+  co_await ex.reply(http::status::ok, body);
+}
+
+// {"system_key_budget_usd": 25} sets the user's own budget on the operator's keys; null returns
+// them to the configured default. 0 means the user's own keys only.
+Result<std::optional<double>> parse_user_patch(const HttpExchange& ex) {
+  auto doc = body_object(ex, false);
+  if (!doc) {
+    return fail(doc.error());
+  }
+  if (auto ok = only_fields(*doc, {"system_key_budget_usd"}); !ok) {
+    return fail(ok.error());
+  }
+  auto it = doc->FindMember("system_key_budget_usd");
+  if (it == doc->MemberEnd()) {
+    return fail(Error::invalid_request(
+        "'system_key_budget_usd' is required: dollars a period, or null for the configured "
+        "default.",
+        "system_key_budget_usd", "missing_field"));
+  }
+  if (it->value.IsNull()) {
+    return std::optional<double>{};
+  }
+  if (!it->value.IsNumber() || !(it->value.GetDouble() >= 0) || it->value.GetDouble() > 1e12) {
+    return fail(Error::invalid_request(
+        "'system_key_budget_usd' must be a number of dollars, 0 or more, or null.",
+        "system_key_budget_usd", "invalid_value"));
+  }
+  return std::optional<double>(it->value.GetDouble());
+}
+
+awaitable<void> update_user(HttpExchange& ex, ApiContext& api) {
+  auto budget = parse_user_patch(ex);
+  if (!budget) {
+    co_await ex.reply_error(budget.error());
+    co_return;
+  }
+  const std::string user_id(ex.param("id"));
+  auto work = [&]() -> Result<User> {
+    auto user = api.keystore.set_system_key_budget(user_id, *budget);
+    if (user) {
+      // In force for this instance's next request; other instances read it within a minute.
+      api.spend.set_budget(user_id, *budget);
+      (void)api.keystore.record_audit(
+          audit_of(ex, "user.budget", "user", user_id,
+                   *budget ? "system key budget " + usd_number(**budget) + " USD"
+                           : std::string("system key budget: the default")));
+    }
+    return user;
+  };
+  auto user = co_await api.db.run(work);
+  if (!user) {
+    co_await ex.reply_error(user.error());
+    co_return;
+  }
+  JsonWriter w;
+  write_user(w, *user, api.spend);
+  const std::string body = w.take();
   co_await ex.reply(http::status::ok, body);
 }
 
@@ -369,6 +446,8 @@ void register_admin_routes(RouteTable& routes, ApiContext& api) {
              [&api](HttpExchange& ex) -> awaitable<void> { co_await list_users(ex, api); });
   routes.add(http::verb::post, "/v1/admin/users", Access::admin,
              [&api](HttpExchange& ex) -> awaitable<void> { co_await create_user(ex, api); });
+  routes.add(http::verb::patch, "/v1/admin/users/{id}", Access::admin,
+             [&api](HttpExchange& ex) -> awaitable<void> { co_await update_user(ex, api); });
   routes.add(http::verb::get, "/v1/admin/users/{id}/tokens", Access::admin,
              [&api](HttpExchange& ex) -> awaitable<void> { co_await list_tokens(ex, api); });
   routes.add(http::verb::post, "/v1/admin/users/{id}/tokens", Access::admin,

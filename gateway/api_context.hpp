@@ -6,6 +6,7 @@
 #include "gateway/db_executor.hpp"
 #include "gateway/key_resolver.hpp"
 #include "gateway/routes.hpp"
+#include "gateway/spend_limits.hpp"
 #include "gateway/upstream_client.hpp"
 #include "gateway/usage_sink.hpp"
 #include "keystore/keystore.hpp"
@@ -22,6 +23,7 @@ struct ApiContext {
   KeyResolver& keys;
   UpstreamClient& upstream;
   UsageSink& usage;
+  SpendLimits& spend;  // budgets on the operator's keys
 };
 
 void register_key_routes(RouteTable& routes, ApiContext& api);    // keys_api.cpp

@@ -7,7 +7,10 @@
 #include "gateway/log.hpp"
 #include "gateway/memory_trim.hpp"
 #include "keystore/postgres.hpp"
+#include "keystore/usage_reports.hpp"
 #include "schema/json.hpp"
+#include "schema/time.hpp"
+#include "schema/try.hpp"
 
 namespace keygate::gateway {
 
@@ -71,9 +74,10 @@ App::App(Config config, providers::Catalog catalog, std::unique_ptr<Keystore> ke
       upstream_(std::make_unique<UpstreamClient>(ioc_.get_executor(), config_.upstream)),
       models_(catalog_, config_.model_aliases),
       auth_(*keystore_, db_),
-      keys_(*keystore_, db_),
-      usage_(make_usage_sink(config_, catalog_, metrics_)),
-      api_{*keystore_, db_, catalog_, models_, keys_, *upstream_, *usage_},
+      spend_(config_.system_key_budget),
+      keys_(*keystore_, db_, &spend_),
+      usage_(make_usage_sink(config_, catalog_, metrics_, &spend_)),
+      api_{*keystore_, db_, catalog_, models_, keys_, *upstream_, *usage_, spend_},
       work_(net::make_work_guard(ioc_)) {
   register_health_routes(routes_, *keystore_, db_);
   register_proxy_routes(routes_, api_, config_.retry, config_.breaker);
@@ -113,7 +117,49 @@ App::~App() {
   usage_->flush();  // no request runs any more: every row recorded is stored before we go
 }
 
+Result<void> App::reload_spend() {
+  const int64_t from_ms = spend_.begin_reload(now_unix_ms());
+  KG_TRY(users, keystore_->list_users());
+  std::vector<std::pair<std::string, std::optional<double>>> budgets;
+  for (auto& u : *users) {
+    if (u.system_key_budget_usd) {
+      budgets.emplace_back(std::move(u.id), u.system_key_budget_usd);
+    }
+  }
+  std::unordered_map<std::string, double> stored;
+  if (auto* reports = usage_->reports()) {
+    KG_TRY(sums, reports->operator_key_spend(from_ms));
+    stored = std::move(*sums);
+  }
+  spend_.finish_reload(from_ms, budgets, stored);
+  return {};
+}
+
+// Every minute on PostgreSQL, where other instances spend on the same users' budgets. On SQLite
+// this process is the only one that serves requests: what it counts is already the whole spend.
+void App::arm_spend_reload() {
+  spend_timer_->expires_after(std::chrono::seconds(60));
+  spend_timer_->async_wait([this](const error_code& ec) {
+    if (ec) {
+      return;
+    }
+    net::post(db_.executor(), [this] {
+      if (auto r = reload_spend(); !r) {
+        JsonWriter w;
+        w.string(r.error().message);
+        log_event("warn", "could not reload spending on the operator's keys",
+                  ",\"reason\":" + w.take());
+      }
+    });
+    arm_spend_reload();
+  });
+}
+
 Result<uint16_t> App::start() {
+  // Before the first request: a budget must count what was spent before this start.
+  if (auto loaded = reload_spend(); !loaded) {
+    return fail(loaded.error());
+  }
   auto port = server_->listen(config_.listen_host, config_.listen_port);
   if (!port) {
     return port;
@@ -123,6 +169,10 @@ Result<uint16_t> App::start() {
   server_->start();
   trim_timer_ = std::make_unique<net::steady_timer>(ioc_);
   arm_memory_trim();
+  if (!config_.database.empty()) {
+    spend_timer_ = std::make_unique<net::steady_timer>(ioc_);
+    arm_spend_reload();
+  }
   for (int i = 0; i < n; ++i) {
     threads_.emplace_back([this] { ioc_.run(); });
   }

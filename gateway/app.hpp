@@ -46,6 +46,10 @@ class App {
   const RouteTable& routes() const { return routes_; }
   UsageSink& usage() { return *usage_; }
   Metrics& metrics() { return metrics_; }
+  SpendLimits& spend() { return spend_; }
+  // Budgets and this period's spend on the operator's keys, from the database (see
+  // spend_limits.hpp). Blocks: at start, and on the database pool.
+  Result<void> reload_spend();
 
  private:
   App(Config config, providers::Catalog catalog, std::unique_ptr<Keystore> keystore);
@@ -58,6 +62,7 @@ class App {
   std::unique_ptr<UpstreamClient> upstream_;
   router::ModelResolver models_;
   KeystoreAuthenticator auth_;
+  SpendLimits spend_;
   KeystoreKeyResolver keys_;
   Metrics metrics_;  // before usage_: the sink feeds it and registers callbacks with it
   std::unique_ptr<UsageSink> usage_;
@@ -67,6 +72,8 @@ class App {
   std::unique_ptr<net::signal_set> signals_;
   std::unique_ptr<net::steady_timer> trim_timer_;  // gateway/memory_trim.hpp, once a second
   void arm_memory_trim();
+  std::unique_ptr<net::steady_timer> spend_timer_;  // PostgreSQL: other instances' spending
+  void arm_spend_reload();
   net::executor_work_guard<net::io_context::executor_type> work_;
   std::vector<std::thread> threads_;
 };
@@ -74,7 +81,8 @@ class App {
 void register_health_routes(RouteTable& routes, Keystore& keystore, DbExecutor& db);
 // The usage recorder for this configuration (usage_recording.cpp): stores rows in the keystore's
 // database through its own writer thread, priced with the catalog, and feeds `metrics`.
+// Calls on the operator's keys add their cost to `limits` (may be null).
 std::unique_ptr<UsageSink> make_usage_sink(const Config& config, const providers::Catalog& catalog,
-                                           Metrics& metrics);
+                                           Metrics& metrics, SpendLimits* limits);
 
 }  // namespace keygate::gateway

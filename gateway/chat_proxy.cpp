@@ -130,10 +130,12 @@ Next after_failure(ProxyState& state, const std::string& provider, const Attempt
     state.breaker.release_probe(provider);
     return Next::stop;
   }
-  // This entry cannot serve the request (no key; a tool only Claude runs): the next one may.
-  // An earlier entry's error, if any, is the one the client gets: a Claude that was overloaded
-  // must not turn into "openai cannot run web_search" when the chain ends.
-  if (error.code == "provider_key_missing" || error.code == "unsupported_tool") {
+  // This entry cannot serve the request (no key; the operator's key and the caller's budget on
+  // it spent; a tool only Claude runs): the next one may. An earlier entry's error, if any, is
+  // the one the client gets: a Claude that was overloaded must not turn into "openai cannot run
+  // web_search" when the chain ends.
+  if (error.code == "provider_key_missing" || error.code == "system_key_budget_exceeded" ||
+      error.code == "unsupported_tool") {
     state.breaker.release_probe(provider);
     if (!chain.error) {
       chain.error = std::make_unique<Error>(error);

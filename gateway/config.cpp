@@ -141,6 +141,34 @@ Result<void> read_routing(const rapidjson::Value& v, Config& c) {
   return {};
 }
 
+// "system_key_budget": {"usd": 20, "period": "month"}: every user's limit on the operator's keys
+// (null or absent: none) and the period it counts over ("day" or "month", UTC).
+Result<void> read_system_key_budget(const rapidjson::Value& v, Config& c) {
+  if (!v.IsObject()) {
+    return fail(config_error("'system_key_budget' must be an object"));
+  }
+  for (auto& m : v.GetObject()) {
+    std::string_view k = as_view(m.name);
+    if (k != "usd" && k != "period") {
+      return fail(config_error("unknown key system_key_budget." + std::string(k)));
+    }
+  }
+  if (auto usd = v.FindMember("usd"); usd != v.MemberEnd() && !usd->value.IsNull()) {
+    if (!usd->value.IsNumber() || !(usd->value.GetDouble() >= 0) || usd->value.GetDouble() > 1e12) {
+      return fail(config_error("system_key_budget.usd must be a number of dollars, 0 or more"));
+    }
+    c.system_key_budget.default_usd = usd->value.GetDouble();
+  }
+  if (auto period = v.FindMember("period"); period != v.MemberEnd()) {
+    const std::string_view p = period->value.IsString() ? as_view(period->value) : "";
+    if (p != "day" && p != "month") {
+      return fail(config_error("system_key_budget.period must be \"day\" or \"month\""));
+    }
+    c.system_key_budget.period = p == "day" ? BudgetPeriod::day : BudgetPeriod::month;
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<void> apply_listen(Config& config, std::string_view host_port) {
@@ -204,6 +232,10 @@ Result<Config> parse_config(std::string_view json, Config c) {
       }
     } else if (key == "routing") {
       if (auto r = read_routing(v, c); !r) {
+        return fail(r.error());
+      }
+    } else if (key == "system_key_budget") {
+      if (auto r = read_system_key_budget(v, c); !r) {
         return fail(r.error());
       }
     } else if (key == "providers") {

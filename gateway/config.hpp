@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "gateway/spend_limits.hpp"
 #include "router/circuit_breaker.hpp"
 #include "router/retry_policy.hpp"
 #include "schema/error.hpp"
@@ -60,6 +61,9 @@ struct Config {
   // "routing": retries and the per-provider circuit breaker (router/).
   router::RetryPolicy retry;
   router::CircuitBreakerOptions breaker;
+  // "system_key_budget": what the operator's keys may spend for each user a period
+  // (gateway/spend_limits.hpp); users' own budgets are set through the admin API.
+  SpendPolicy system_key_budget;
 };
 
 // Parses a config file's text. Unknown top-level keys are an error (typos must not be silent).

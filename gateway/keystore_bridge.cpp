@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "gateway/log.hpp"
+#include "schema/time.hpp"
 
 namespace keygate::gateway {
 
@@ -84,7 +85,20 @@ std::optional<Result<Credential>> KeystoreKeyResolver::resolve_cached(
   if (!cached) {
     return std::nullopt;
   }
-  return credential_from(*cached, provider);
+  return within_budget(credential_from(*cached, provider), caller, provider);
+}
+
+Result<Credential> KeystoreKeyResolver::within_budget(Result<Credential> credential,
+                                                      const Caller& caller,
+                                                      const providers::Provider& provider) {
+  if (limits_ == nullptr || !credential ||
+      (credential->source != "system" && credential->source != "env")) {
+    return credential;
+  }
+  if (auto refused = limits_->refuse(caller.user_id, provider.id, now_unix_ms())) {
+    return fail(std::move(*refused));  // the operator's key is wiped as `credential` goes
+  }
+  return credential;
 }
 
 awaitable<Result<Credential>> KeystoreKeyResolver::resolve(const Caller& caller,
@@ -94,7 +108,7 @@ awaitable<Result<Credential>> KeystoreKeyResolver::resolve(const Caller& caller,
   }
   auto work = [&] { return keystore_.resolve(caller.user_id, provider.id); };
   auto resolved = co_await db_.run(work);
-  co_return credential_from(resolved, provider);
+  co_return within_budget(credential_from(resolved, provider), caller, provider);
 }
 
 void KeystoreKeyResolver::key_rejected(const Credential& credential, int status) {

@@ -4,6 +4,7 @@
 
 #include "gateway/api_context.hpp"
 #include "keystore/usage_reports.hpp"
+#include "schema/json.hpp"
 #include "schema/time.hpp"
 
 namespace keygate::gateway {
@@ -75,9 +76,20 @@ awaitable<void> usage_report(HttpExchange& ex, ApiContext& api, bool everyone) {
   }
 }
 
+// The caller's budget on the operator's keys this period (gateway/spend_limits.hpp).
+awaitable<void> own_budget(HttpExchange& ex, ApiContext& api) {
+  JsonWriter w;
+  write_standing(w, api.spend.standing(ex.caller.user_id, now_unix_ms()),
+                 api.spend.policy().period);
+  const std::string body = w.take();
+  co_await ex.reply(http::status::ok, body);
+}
+
 }  // namespace
 
 void register_usage_routes(RouteTable& routes, ApiContext& api) {
+  routes.add(http::verb::get, "/v1/budget", Access::user,
+             [&api](HttpExchange& ex) -> awaitable<void> { co_await own_budget(ex, api); });
   routes.add(http::verb::get, "/v1/usage", Access::user,
              [&api](HttpExchange& ex) { return usage_report(ex, api, false); });
   routes.add(http::verb::get, "/v1/admin/usage", Access::admin,

@@ -11,6 +11,7 @@
 #include "gateway/app.hpp"
 #include "gateway/log.hpp"
 #include "gateway/metrics.hpp"
+#include "gateway/spend_limits.hpp"
 #include "keystore/usage_reports.hpp"
 #include "keystore/usage_writer.hpp"
 #include "providers/pricing.hpp"
@@ -69,10 +70,11 @@ UsageRow to_row(const providers::Catalog& catalog, UsageEvent e) {
 
 class UsageRecorder final : public UsageSink {
  public:
-  UsageRecorder(const providers::Catalog& catalog, Metrics& metrics,
+  UsageRecorder(const providers::Catalog& catalog, Metrics& metrics, SpendLimits* limits,
                 std::unique_ptr<UsageWriter> writer, std::unique_ptr<UsageReports> reports)
       : catalog_(catalog),
         metrics_(metrics),
+        limits_(limits),
         writer_(std::move(writer)),
         reports_(std::move(reports)) {
     metrics_.add_callback(
@@ -86,12 +88,19 @@ class UsageRecorder final : public UsageSink {
 
   void record(UsageEvent event) override {
     metrics_.observe(event);
+    UsageRow row = to_row(catalog_, std::move(event));
+    // Counted before the row is stored, whether or not it can be: the budget is about what the
+    // provider bills the operator, and it bills a call whose row was lost all the same.
+    if (limits_ != nullptr && row.cost_usd && !row.user_id.empty() &&
+        (row.key_source == "system" || row.key_source == "env")) {
+      limits_->add(row.user_id, *row.cost_usd, row.started_at_ms);
+    }
     if (!writer_) {
       no_writer_dropped_.fetch_add(1, std::memory_order_relaxed);
       log_drop();
       return;
     }
-    if (!writer_->enqueue(to_row(catalog_, std::move(event)))) {
+    if (!writer_->enqueue(std::move(row))) {
       log_drop();
     }
   }
@@ -128,6 +137,7 @@ class UsageRecorder final : public UsageSink {
 
   const providers::Catalog& catalog_;
   Metrics& metrics_;
+  SpendLimits* limits_;
   std::unique_ptr<UsageWriter> writer_;
   std::unique_ptr<UsageReports> reports_;
   std::atomic<uint64_t> no_writer_dropped_{0};
@@ -137,7 +147,7 @@ class UsageRecorder final : public UsageSink {
 }  // namespace
 
 std::unique_ptr<UsageSink> make_usage_sink(const Config& config, const providers::Catalog& catalog,
-                                           Metrics& metrics) {
+                                           Metrics& metrics, SpendLimits* limits) {
   const std::string path = database_target(config);
   UsageWriterOptions options;
   options.on_write_error = [](const Error& error, std::size_t rows) {
@@ -159,7 +169,8 @@ std::unique_ptr<UsageSink> make_usage_sink(const Config& config, const providers
     w.string(reports.error().message);
     log_event("error", "usage reports unavailable", ",\"reason\":" + w.take());
   }
-  return std::make_unique<UsageRecorder>(catalog, metrics, writer ? std::move(*writer) : nullptr,
+  return std::make_unique<UsageRecorder>(catalog, metrics, limits,
+                                         writer ? std::move(*writer) : nullptr,
                                          reports ? std::move(*reports) : nullptr);
 }
 

@@ -85,6 +85,9 @@ class Keystore {
   Result<std::vector<User>> list_users();
   Result<std::optional<User>> find_user_by_name(std::string_view name);
   Result<User> get_user(std::string_view user_id);  // 404 if absent
+  // Sets (a number) or clears (nullopt: the configured default applies) the user's own budget on
+  // the operator's keys; the user as it now is, or 404.
+  Result<User> set_system_key_budget(std::string_view user_id, std::optional<double> usd);
   Result<CreatedToken> create_token(std::string_view user_id, std::string_view name,
                                     std::optional<int64_t> expires_at);
   Result<std::vector<TokenInfo>> list_tokens(std::string_view user_id);

@@ -10,7 +10,8 @@ namespace keygate {
 
 namespace {
 
-constexpr std::string_view kUserColumns = "id, name, role, created_at, disabled";
+constexpr std::string_view kUserColumns =
+    "id, name, role, created_at, disabled, system_key_budget_usd";
 constexpr std::string_view kTokenColumns =
     "id, user_id, name, masked, created_at, expires_at, revoked_at, last_used_at";
 
@@ -19,8 +20,12 @@ constexpr std::string_view kTokenColumns =
 constexpr int64_t kLastUsedGranularity = 60;
 
 User read_user(const db::Statement& s) {
-  return User{s.column_text(0), s.column_text(1), s.column_text(2) == "admin", s.column_int(3),
-              s.column_int(4) != 0};
+  User u{s.column_text(0), s.column_text(1),     s.column_text(2) == "admin",
+         s.column_int(3),  s.column_int(4) != 0, std::nullopt};
+  if (!s.is_null(5)) {
+    u.system_key_budget_usd = s.column_double(5);
+  }
+  return u;
 }
 
 TokenInfo read_token(const db::Statement& s) {
@@ -117,6 +122,28 @@ Result<User> Keystore::get_user(std::string_view user_id) {
     return fail(Error::not_found("No user with id '" + std::string(user_id) + "'."));
   }
   return read_user(*stmt);
+}
+
+Result<User> Keystore::set_system_key_budget(std::string_view user_id, std::optional<double> usd) {
+  std::lock_guard lock(mu_);
+  KG_TRY(stmt, db_.prepare("UPDATE users SET system_key_budget_usd = ? WHERE id = ?"));
+  if (usd) {
+    stmt->bind(1, *usd);
+  } else {
+    stmt->bind(1, nullptr);
+  }
+  stmt->bind(2, user_id);
+  KG_CHECK(stmt->run());
+  if (db_.changes() == 0) {
+    return fail(Error::not_found("No user with id '" + std::string(user_id) + "'."));
+  }
+  KG_TRY(read, db_.prepare("SELECT " + std::string(kUserColumns) + " FROM users WHERE id = ?"));
+  read->bind(1, user_id);
+  KG_TRY(row, read->step());
+  if (!*row) {
+    return fail(Error::not_found("No user with id '" + std::string(user_id) + "'."));
+  }
+  return read_user(*read);
 }
 
 Result<CreatedToken> Keystore::create_token(std::string_view user_id, std::string_view name,

@@ -16,6 +16,9 @@ struct User {
   bool admin = false;
   int64_t created_at = 0;
   bool disabled = false;
+  // What the operator's keys may spend for this user a period; nullopt: the configuration's
+  // default (gateway/spend_limits.hpp).
+  std::optional<double> system_key_budget_usd;
 };
 
 struct TokenInfo {

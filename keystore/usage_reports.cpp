@@ -276,6 +276,23 @@ Result<std::unique_ptr<UsageReports>> UsageReports::open(const std::string& db_p
   return std::unique_ptr<UsageReports>(new UsageReports(std::move(*db)));
 }
 
+Result<std::unordered_map<std::string, double>> UsageReports::operator_key_spend(int64_t from_ms) {
+  std::lock_guard lock(mutex_);
+  KG_TRY(sums,
+         db_.prepare("SELECT user_id, SUM(cost_usd) FROM usage WHERE started_at_ms >= ? AND "
+                     "key_source IN ('system', 'env') AND cost_usd IS NOT NULL AND user_id IS NOT "
+                     "NULL GROUP BY user_id"));
+  sums->bind(1, from_ms);
+  std::unordered_map<std::string, double> out;
+  for (;;) {
+    KG_TRY(more, sums->step());
+    if (!*more) {
+      return out;
+    }
+    out.emplace(sums->column_text(0), sums->is_null(1) ? 0.0 : sums->column_double(1));
+  }
+}
+
 Result<UsageReport> UsageReports::query(const UsageQuery& q) {
   std::lock_guard lock(mutex_);
   UsageReport report;

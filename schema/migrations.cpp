@@ -169,6 +169,12 @@ ALTER TABLE usage ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE usage ADD COLUMN web_search_requests INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// A user's own limit on what the operator's keys may spend for them a period (NULL: the
+// configuration's default applies). gateway/spend_limits.hpp enforces it.
+constexpr std::string_view kUserSystemKeyBudget = R"sql(
+ALTER TABLE users ADD COLUMN system_key_budget_usd REAL;
+)sql";
+
 // PostgreSQL: the same tables as SQLite's schema at version 2, in PostgreSQL's types (BIGINT for
 // SQLite's INTEGER, BYTEA for BLOB). provider_keys and usage get identity columns where SQLite
 // uses its implicit rowid: `seq` orders keys created in the same second, as rowid does there.
@@ -277,15 +283,21 @@ ALTER TABLE usage ADD COLUMN cache_write_tokens BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE usage ADD COLUMN web_search_requests BIGINT NOT NULL DEFAULT 0;
 )sql";
 
+constexpr std::string_view kPostgresUserSystemKeyBudget = R"sql(
+ALTER TABLE users ADD COLUMN system_key_budget_usd DOUBLE PRECISION;
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "initial schema", kInitial},
     Migration{2, "usage rows per upstream call", kUsagePerCall},
     Migration{3, "usage cache writes and web searches", kUsageCacheWritesAndSearches},
+    Migration{4, "per-user budget on the operator's keys", kUserSystemKeyBudget},
 };
 
 constexpr std::array kPostgresMigrations = {
     Migration{1, "initial schema", kPostgresInitial},
     Migration{2, "usage cache writes and web searches", kPostgresUsageCacheWritesAndSearches},
+    Migration{3, "per-user budget on the operator's keys", kPostgresUserSystemKeyBudget},
 };
 
 }  // namespace

@@ -54,7 +54,8 @@ function cleanEnv(extra) {
 // Starts keygate. `providers` is the config's "providers" object, `models` its optional aliases;
 // `env` holds the system keys (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY).
 // Returns {port, token, baseURL, log(), stop()}.
-export async function startKeygate({ providers, models, env = {} }) {
+// `extra`: more members of the configuration file (e.g. system_key_budget).
+export async function startKeygate({ providers, models, env = {}, extra = {} }) {
   const bin = keygateBinary();
   const dir = await mkdtemp(join(tmpdir(), 'keygate-clients-'));
   const data = join(dir, 'data');
@@ -68,7 +69,7 @@ export async function startKeygate({ providers, models, env = {} }) {
   }
   const token = lines[0];
 
-  const config = { listen: '127.0.0.1:0', providers, ...(models ? { models } : {}) };
+  const config = { listen: '127.0.0.1:0', providers, ...(models ? { models } : {}), ...extra };
   await writeFile(configPath, JSON.stringify(config, null, 2));
   const child = spawn(bin, ['serve', '--data', data, '--config', configPath], {
     env: cleanEnv(env),

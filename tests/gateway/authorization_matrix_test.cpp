@@ -472,6 +472,20 @@ std::vector<Row> rows() {
                200,
                {},
                {}});
+  // Each caller sees their own budget: bob's answer must not carry alice's (a 7-dollar budget).
+  r.push_back({"GET",
+               "/v1/budget",
+               Access::user,
+               [](World& w) {
+                 REQUIRE(w.gw->keystore().set_system_key_budget(w.gw->user_id, 7.0));
+                 w.gw->app().spend().set_budget(w.gw->user_id, 7.0);
+                 return fixed("/v1/budget");
+               },
+               200,
+               200,
+               200,
+               {},
+               "\"limit_usd\":7"});
   r.push_back({"GET",
                "/v1/admin/usage",
                Access::admin,
@@ -505,6 +519,28 @@ std::vector<Row> rows() {
                403,
                0,
                no_user_named,
+               {}});
+  // A refused budget change leaves alice's budget as it was (none of her own).
+  r.push_back({"PATCH",
+               "/v1/admin/users/{id}",
+               Access::admin,
+               [](World& w) {
+                 REQUIRE(w.gw->keystore().set_system_key_budget(w.gw->user_id, std::nullopt));
+                 w.gw->app().spend().set_budget(w.gw->user_id, std::nullopt);
+                 Call c =
+                     fixed("/v1/admin/users/" + w.gw->user_id, R"({"system_key_budget_usd": 0})");
+                 c.id = w.gw->user_id;
+                 return c;
+               },
+               200,
+               403,
+               0,
+               [](World& w, const Call& c) {
+                 auto u = w.gw->keystore().get_user(c.id);
+                 REQUIRE(u);
+                 CHECK_FALSE(u->system_key_budget_usd.has_value());
+                 CHECK_FALSE(w.gw->app().spend().standing(c.id, now_unix_ms()).limit_usd);
+               },
                {}});
   r.push_back({"GET",
                "/v1/admin/users/{id}/tokens",

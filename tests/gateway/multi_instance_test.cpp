@@ -66,10 +66,11 @@ struct TwoInstances {
   std::unique_ptr<TestGateway> a;
   std::unique_ptr<TestGateway> b;
 
-  explicit TwoInstances(const std::string& schema) {
+  explicit TwoInstances(const std::string& schema, const std::string& extra_config = "") {
     unsetenv("OPENAI_API_KEY");  // only the keystore's keys may answer
     GatewayOptions options;
     options.base_urls = {{"openai", upstream.base_url("/v1")}};
+    options.extra_config = extra_config;
     options.database = postgres_test_database(schema);
     a = std::make_unique<TestGateway>(options);
     options.master_key_file = a->data_dir() + "/master.key";  // the same key on both
@@ -131,6 +132,35 @@ TEST_CASE("two instances on one PostgreSQL database share users, keys and usage"
     REQUIRE(bobs.status == 200);
     CHECK(parse(bobs.body)["totals"]["requests"].GetInt() == 0);
   }
+}
+
+TEST_CASE("spending and budgets on one instance reach the other at its reload",
+          "[.][postgres][multi_instance][budget]") {
+  // A millionth of a dollar a month: the mock's answer (5 + 7 tokens of gpt-4o-mini) spends it.
+  TwoInstances f("multi_instance_budget", R"("system_key_budget": {"usd": 0.000001})");
+  TestGateway& a = *f.a;
+  TestGateway& b = *f.b;
+  REQUIRE(a.keystore().create_key(std::nullopt, "openai", SecretKey("sk-operator-shared-0000009"),
+                                  "operator", "", std::nullopt));
+  auto first = call(a, a.user_token, "POST", "/v1/chat/completions", chat_body());
+  INFO(first.body);
+  REQUIRE(first.status == 200);
+  CHECK(call(a, a.user_token, "POST", "/v1/chat/completions", chat_body()).status == 429);
+  auto zero = call(a, a.admin_token, "PATCH", "/v1/admin/users/" + a.other_id,
+                   R"({"system_key_budget_usd": 0})");
+  REQUIRE(zero.status == 200);
+
+  // B's reload (every minute; here called at once) reads A's stored row and bob's budget.
+  a.app().usage().flush();
+  REQUIRE(b.app().reload_spend());
+  auto through_b = call(b, a.user_token, "POST", "/v1/chat/completions", chat_body());
+  INFO(through_b.body);
+  CHECK(through_b.status == 429);
+  CHECK(through_b.body.find("system_key_budget_exceeded") != std::string::npos);
+  CHECK(call(b, a.other_token, "POST", "/v1/chat/completions", chat_body()).status == 429);
+  auto standing = parse(call(b, a.user_token, "GET", "/v1/budget").body);
+  CHECK(standing["spent_usd"].GetDouble() > 0.000001);
+  CHECK(f.upstream.request_count() == 1);
 }
 
 TEST_CASE("a token revoked on one instance is refused by the other at once, not after its TTL",

@@ -77,7 +77,7 @@ TEST_CASE("a version 2 database keeps its usage rows when it gains the version 3
   }
   auto db = sqlite::Database::open(dir.file("k.db"));
   REQUIRE(sqlite::apply_migrations(*db).has_value());
-  CHECK(sqlite::schema_version(*db).value() == 3);
+  CHECK(sqlite::schema_version(*db).value() == latest_schema_version());
   auto row = db->prepare(
       "SELECT prompt_tokens, cached_tokens, cost_usd, cache_write_tokens, web_search_requests "
       "FROM usage WHERE request_id = 'req_old'");
@@ -88,6 +88,31 @@ TEST_CASE("a version 2 database keeps its usage rows when it gains the version 3
   CHECK(row->column_double(2) == 0.5);
   CHECK(row->column_int(3) == 0);
   CHECK(row->column_int(4) == 0);
+}
+
+TEST_CASE("a version 3 database's users come through version 4 with no budget of their own",
+          "[sqlite][budget]") {
+  // NULL, not 0: a budget of 0 would cut every existing user off the operator's keys.
+  testing::TempDir dir;
+  {
+    auto db = sqlite::Database::open(dir.file("k.db"));
+    REQUIRE(db.has_value());
+    for (const Migration& m : migrations().first(3)) {
+      REQUIRE(db->exec(m.sql).has_value());
+    }
+    REQUIRE(db->exec("PRAGMA user_version = 3").has_value());
+    REQUIRE(db->exec("INSERT INTO users (id, name, role, created_at) VALUES "
+                     "('usr_old', 'old', 'user', 1)")
+                .has_value());
+  }
+  auto db = sqlite::Database::open(dir.file("k.db"));
+  REQUIRE(sqlite::apply_migrations(*db).has_value());
+  CHECK(sqlite::schema_version(*db).value() == 4);
+  auto row = db->prepare("SELECT name, system_key_budget_usd FROM users WHERE id = 'usr_old'");
+  REQUIRE(row.has_value());
+  REQUIRE(row->step().value());
+  CHECK(row->column_text(0) == "old");
+  CHECK(row->is_null(1));
 }
 
 TEST_CASE("a database from a newer keygate is refused", "[sqlite]") {

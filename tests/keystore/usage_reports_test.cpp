@@ -240,6 +240,65 @@ TEST_CASE("cache reads, cache writes and web searches are summed; unpriced rows 
   CHECK(totals["unpriced"].GetInt64() == 1);
 }
 
+TEST_CASE("spend on the operator's keys per user: system and env keys, priced, from a time on",
+          "[usage_reports][store][budget]") {
+  Fixture f;
+  auto row = [&](const std::string& user, int64_t at, const std::string& source,
+                 std::optional<double> cost) {
+    UsageRow r;
+    r.request_id = "req_spend_" + std::to_string(f.n++);
+    r.started_at_ms = at;
+    r.user_id = user;
+    r.provider = "openai";
+    r.model_served = "gpt-4o-mini";
+    r.key_source = source;
+    r.usage_known = "reported";
+    r.cost_usd = cost;
+    r.outcome = "ok";
+    REQUIRE(f.writer->enqueue(std::move(r)));
+  };
+  const int64_t from = kJan1 + 10 * kDay;
+  row(f.alice, from, "system", 1.5);                  // counted: the first millisecond is in
+  row(f.alice, from + kDay, "env", 0.25);             // the environment's key is the operator's too
+  row(f.alice, from + kDay, "user", 100.0);           // her own key: never
+  row(f.alice, from - 1, "system", 50.0);             // before the period
+  row(f.alice, from + kDay, "system", std::nullopt);  // no price: counts nothing
+  row(f.bob, from + 2 * kDay, "system", 0.5);
+  row(f.bob, from + 2 * kDay, "none", 7.0);  // a provider that needs no key
+  f.writer->flush();
+  auto spend = f.reports->operator_key_spend(from);
+  REQUIRE(spend.has_value());
+  CHECK(spend->size() == 2);
+  CHECK((*spend)[f.alice] == Approx(1.75));
+  CHECK((*spend)[f.bob] == Approx(0.5));
+  auto later = f.reports->operator_key_spend(from + 3 * kDay);
+  REQUIRE(later.has_value());
+  CHECK(later->empty());
+}
+
+TEST_CASE("a user's budget on the operator's keys is stored, read back and cleared",
+          "[usage_reports][store][budget]") {
+  Fixture f;
+  auto user = f.ks->get_user(f.alice);
+  REQUIRE(user.has_value());
+  CHECK_FALSE(user->system_key_budget_usd.has_value());
+  auto set = f.ks->set_system_key_budget(f.alice, 12.5);
+  REQUIRE(set.has_value());
+  CHECK(set->system_key_budget_usd == 12.5);
+  auto listed = f.ks->list_users();
+  REQUIRE(listed.has_value());
+  for (const auto& u : *listed) {
+    CHECK(u.system_key_budget_usd ==
+          (u.id == f.alice ? std::optional<double>(12.5) : std::nullopt));
+  }
+  auto cleared = f.ks->set_system_key_budget(f.alice, std::nullopt);
+  REQUIRE(cleared.has_value());
+  CHECK_FALSE(cleared->system_key_budget_usd.has_value());
+  auto unknown = f.ks->set_system_key_budget("usr_nobody", 1.0);
+  REQUIRE_FALSE(unknown.has_value());
+  CHECK(unknown.error().status == 404);
+}
+
 TEST_CASE("CSV has the JSON's columns and quotes per RFC 4180", "[usage_reports][store]") {
   // Guards against: an agent name with a comma or quote shifting the columns of a CSV import.
   Fixture f;

@@ -7,7 +7,9 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using net::ip::tcp;
 
-std::string bearer(const std::string& token) { return "Bearer " + token; }
+std::string bearer(const std::string& token) {
+  return "Bearer " + token;
+}
 
 HttpResponse http_request(uint16_t port, const std::string& method, const std::string& target,
                           const std::string& body, const Headers& headers,
@@ -19,9 +21,10 @@ HttpResponse http_request(uint16_t port, const std::string& method, const std::s
   if (r.status == 0) {
     return r;
   }
-  for (const char* name : {"content-type", "x-request-id", "x-keygate-provider", "retry-after",
-                           "cache-control", "x-accel-buffering", "transfer-encoding",
-                           "x-keygate-overhead-ms", "connection", "content-length"}) {
+  for (const char* name :
+       {"content-type", "x-request-id", "x-keygate-provider", "retry-after", "cache-control",
+        "x-accel-buffering", "transfer-encoding", "x-keygate-overhead-ms", "connection",
+        "content-length", "x-should-retry"}) {
     auto v = conn.header(name);
     if (!v.empty()) {
       r.headers[name] = v;
@@ -35,7 +38,9 @@ HttpConnection::HttpConnection(uint16_t port) : stream_(ioc_), chunk_(64 * 1024)
   stream_.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
 }
 
-HttpConnection::~HttpConnection() { close(); }
+HttpConnection::~HttpConnection() {
+  close();
+}
 
 void HttpConnection::close() {
   boost::system::error_code ignored;
@@ -59,7 +64,9 @@ void HttpConnection::send(const std::string& method, const std::string& target,
   parser_.reset();
 }
 
-void HttpConnection::send_raw(const std::string& bytes) { net::write(stream_, net::buffer(bytes)); }
+void HttpConnection::send_raw(const std::string& bytes) {
+  net::write(stream_, net::buffer(bytes));
+}
 
 bool HttpConnection::run_for(std::chrono::milliseconds timeout) {
   ioc_.restart();
@@ -74,10 +81,11 @@ int HttpConnection::read_header(std::chrono::milliseconds timeout) {
   boost::system::error_code result = net::error::timed_out;
   bool done = false;
   stream_.expires_after(timeout);
-  http::async_read_header(stream_, buffer_, *parser_, [&](boost::system::error_code ec, std::size_t) {
-    result = ec;
-    done = true;
-  });
+  http::async_read_header(stream_, buffer_, *parser_,
+                          [&](boost::system::error_code ec, std::size_t) {
+                            result = ec;
+                            done = true;
+                          });
   run_for(timeout + std::chrono::milliseconds(100));
   if (!done || result) {
     return 0;
@@ -141,11 +149,10 @@ std::string HttpConnection::read_raw(std::chrono::milliseconds timeout) {
   std::size_t got = 0;
   bool done = false;
   stream_.expires_never();
-  stream_.socket().async_read_some(net::buffer(buf),
-                                   [&](boost::system::error_code, std::size_t n) {
-                                     got = n;
-                                     done = true;
-                                   });
+  stream_.socket().async_read_some(net::buffer(buf), [&](boost::system::error_code, std::size_t n) {
+    got = n;
+    done = true;
+  });
   run_for(timeout);
   if (!done) {
     boost::system::error_code ignored;

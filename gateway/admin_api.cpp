@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <cstdio>
 #include <initializer_list>
 
 #include "gateway/api_context.hpp"
@@ -136,12 +135,6 @@ AuditEntry audit_of(const HttpExchange& ex, std::string action, std::string targ
   return e;
 }
 
-std::string usd_number(double usd) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", usd);
-  return buf;
-}
-
 // The plaintext token must not outlive the answer that shows it.
 void wipe(std::string& s) {
   std::fill(s.begin(), s.end(), '\0');
@@ -204,7 +197,7 @@ awaitable<void> update_user(HttpExchange& ex, ApiContext& api) {
       api.spend.set_budget(user_id, *budget);
       (void)api.keystore.record_audit(
           audit_of(ex, "user.budget", "user", user_id,
-                   *budget ? "system key budget " + usd_number(**budget) + " USD"
+                   *budget ? "system key budget " + format_usd(**budget)
                            : std::string("system key budget: the default")));
     }
     return user;

@@ -118,20 +118,38 @@ App::~App() {
 }
 
 Result<void> App::reload_spend() {
-  const int64_t from_ms = spend_.begin_reload(now_unix_ms());
-  KG_TRY(users, keystore_->list_users());
+  const auto period = spend_.begin_reload(now_unix_ms());
+  if (!period) {
+    return {};  // one is running (a slow database): it will bring the same news
+  }
+  auto users = keystore_->list_users();
+  std::unordered_map<std::string, double> stored;
+  Result<void> read;
+  if (!users) {
+    read = fail(users.error());
+  } else if (auto* reports = usage_->reports()) {
+    auto sums = reports->operator_key_spend(period->first, period->second);
+    if (sums) {
+      stored = std::move(*sums);
+    } else {
+      read = fail(sums.error());
+    }
+  } else {
+    log_event("warn",
+              "usage reports unavailable: budgets on the operator's keys count only this "
+              "process's calls");
+  }
+  if (!read) {
+    spend_.abandon_reload();
+    return read;
+  }
   std::vector<std::pair<std::string, std::optional<double>>> budgets;
   for (auto& u : *users) {
     if (u.system_key_budget_usd) {
       budgets.emplace_back(std::move(u.id), u.system_key_budget_usd);
     }
   }
-  std::unordered_map<std::string, double> stored;
-  if (auto* reports = usage_->reports()) {
-    KG_TRY(sums, reports->operator_key_spend(from_ms));
-    stored = std::move(*sums);
-  }
-  spend_.finish_reload(from_ms, budgets, stored);
+  spend_.finish_reload(period->first, budgets, stored);
   return {};
 }
 

@@ -85,6 +85,8 @@ UsageEvent usage_event(const HttpExchange& ex, int64_t started_ms, const Request
   e.key_source = result.key_source;
   e.key_id = result.key_id;
   e.usage = result.usage;
+  e.request_bytes = result.request_bytes;
+  e.stream_events = result.stream_events;
   e.latency_ms = duration_cast<milliseconds>(result.latency).count();
   e.ttft_ms = result.time_to_first_token
                   ? duration_cast<milliseconds>(*result.time_to_first_token).count()

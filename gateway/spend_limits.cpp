@@ -8,25 +8,19 @@
 #include "schema/time.hpp"
 
 namespace keygate::gateway {
-namespace {
-
-// Dollars for a message: cents for ordinary amounts, more digits for the fractions of a cent a
-// single cheap call costs.
-std::string usd_text(double usd) {
-  char buf[32];
+std::string format_usd(double usd) {
+  char buf[64];
   if (usd == 0 || usd >= 0.01) {
     std::snprintf(buf, sizeof buf, "$%.2f", usd);
     return buf;
   }
   std::snprintf(buf, sizeof buf, "$%.6f", usd);
   std::string s = buf;
-  while (s.back() == '0') {
+  while (s.size() > 5 && s.back() == '0') {  // keep "$0.00" at least
     s.pop_back();
   }
   return s;
 }
-
-}  // namespace
 
 std::string_view to_string(BudgetPeriod period) {
   return period == BudgetPeriod::day ? "day" : "month";
@@ -75,10 +69,10 @@ void SpendLimits::roll_to(int64_t now_ms) {
   if (now_ms >= period_start_ms_ && now_ms < period_end_ms_) {
     return;
   }
+  // Either way: a clock that jumped ahead and came back must not leave us in a future period,
+  // where every call would be "before the period" and count nothing. What this period had spent
+  // is read again at the next reload (at start; every minute on PostgreSQL).
   const auto [start, end] = period_bounds(policy_.period, now_ms);
-  if (start < period_start_ms_) {
-    return;  // the clock went back: keep counting in the period we are in
-  }
   period_start_ms_ = start;
   period_end_ms_ = end;
   for (auto& [id, user] : users_) {
@@ -110,21 +104,21 @@ std::optional<Error> SpendLimits::refuse(std::string_view user_id, std::string_v
   e.type = "insufficient_quota";
   e.code = "system_key_budget_exceeded";
   e.message = "Your spending on the operator's keys has reached its limit for this " +
-              std::string(to_string(policy_.period)) + ": " + usd_text(spent) + " of " +
-              usd_text(*limit) + ". It starts again at " + format_rfc3339(period_end_ms_ / 1000) +
+              std::string(to_string(policy_.period)) + ": " + format_usd(spent) + " of " +
+              format_usd(*limit) + ". It starts again at " + format_rfc3339(period_end_ms_ / 1000) +
               ". To go on now, add your own " + p + " key (POST /v1/keys {\"provider\": \"" + p +
               "\", \"api_key\": \"...\"}) or ask an operator to raise your budget.";
   e.retryable = false;
   return e;
 }
 
-void SpendLimits::add(std::string_view user_id, double usd, int64_t started_at_ms) {
+void SpendLimits::add(std::string_view user_id, double usd, int64_t started_at_ms, int64_t now_ms) {
   if (!(usd > 0)) {
     return;
   }
   std::lock_guard lock(mutex_);
-  roll_to(started_at_ms);
-  if (started_at_ms < period_start_ms_) {
+  roll_to(now_ms);
+  if (started_at_ms < period_start_ms_ || started_at_ms >= period_end_ms_) {
     return;  // a call that began in the last period is that period's
   }
   auto it = users_.find(user_id);
@@ -137,6 +131,9 @@ void SpendLimits::add(std::string_view user_id, double usd, int64_t started_at_m
 void SpendLimits::set_budget(const std::string& user_id, std::optional<double> usd) {
   std::lock_guard lock(mutex_);
   users_[user_id].own_budget = usd;
+  if (reloading_) {
+    set_while_reloading_.insert(user_id);  // newer than what the reload's query may have read
+  }
 }
 
 SpendStanding SpendLimits::standing(std::string_view user_id, int64_t now_ms) {
@@ -153,14 +150,28 @@ SpendStanding SpendLimits::standing(std::string_view user_id, int64_t now_ms) {
   return s;
 }
 
-int64_t SpendLimits::begin_reload(int64_t now_ms) {
+std::optional<std::pair<int64_t, int64_t>> SpendLimits::begin_reload(int64_t now_ms) {
   std::lock_guard lock(mutex_);
+  if (reloading_) {
+    return std::nullopt;
+  }
+  reloading_ = true;
   roll_to(now_ms);
   for (auto& [id, user] : users_) {
     user.loading += user.recent;
     user.recent = 0;
   }
-  return period_start_ms_;
+  return std::pair{period_start_ms_, period_end_ms_};
+}
+
+void SpendLimits::abandon_reload() {
+  std::lock_guard lock(mutex_);
+  for (auto& [id, user] : users_) {
+    user.recent += user.loading;  // still counted, as if the reload had not begun
+    user.loading = 0;
+  }
+  set_while_reloading_.clear();
+  reloading_ = false;
 }
 
 void SpendLimits::finish_reload(
@@ -169,19 +180,27 @@ void SpendLimits::finish_reload(
   std::lock_guard lock(mutex_);
   // The period may have turned during the queries: their sums then belong to the last one.
   const bool same_period = from_ms == period_start_ms_;
+  // A budget set here while the queries ran keeps its value: theirs may predate it.
+  auto keep = [this](const std::string& id) { return set_while_reloading_.contains(id); };
   for (auto& [id, user] : users_) {
-    user.own_budget.reset();
+    if (!keep(id)) {
+      user.own_budget.reset();
+    }
     user.loading = 0;
     user.stored = 0;
   }
   for (const auto& [id, usd] : budgets) {
-    users_[id].own_budget = usd;
+    if (!keep(id)) {
+      users_[id].own_budget = usd;
+    }
   }
   if (same_period) {
     for (const auto& [id, usd] : stored) {
       users_[id].stored = usd;
     }
   }
+  set_while_reloading_.clear();
+  reloading_ = false;
 }
 
 }  // namespace keygate::gateway

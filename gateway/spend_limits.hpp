@@ -21,6 +21,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -53,6 +54,9 @@ struct SpendStanding {
   int64_t period_end_ms = 0;
 };
 
+// "$12.50"; fractions of a cent with up to 6 decimals ("$0.000003").
+std::string format_usd(double usd);
+
 // {"period": "month", "limit_usd": 20 | null, "spent_usd": 1.25, "remaining_usd": 18.75 | null,
 //  "period_start": "...", "resets_at": "..."}: what GET /v1/budget answers and the admin's user
 // list shows.
@@ -67,19 +71,23 @@ class SpendLimits {
   // The request path. An error (429 insufficient_quota, code system_key_budget_exceeded) when
   // the user may not spend more on the operator's keys this period, else nullopt.
   std::optional<Error> refuse(std::string_view user_id, std::string_view provider, int64_t now_ms);
-  // A recorded call on the operator's keys that cost `usd`, started at `started_at_ms`.
-  void add(std::string_view user_id, double usd, int64_t started_at_ms);
+  // A recorded call on the operator's keys that cost `usd`, started at `started_at_ms`; it counts
+  // if it began in the period holding `now_ms`.
+  void add(std::string_view user_id, double usd, int64_t started_at_ms, int64_t now_ms);
 
   // After an operator set (or cleared: nullopt) a user's own budget.
   void set_budget(const std::string& user_id, std::optional<double> usd);
   SpendStanding standing(std::string_view user_id, int64_t now_ms);
 
-  // Reloading from the database, in two steps around the queries: begin_reload() returns where
-  // the period starts (the spend query's `from`); finish_reload() replaces the budgets and the
-  // stored spend (`from_ms`: what begin_reload returned). Spend added meanwhile is kept on top of
-  // what the query returns: a call stored just as the query ran may count twice until the next
+  // Reloading from the database, in two steps around the queries: begin_reload() returns the
+  // period [start, end) (the spend query's range); finish_reload() replaces the budgets and the
+  // stored spend (`from_ms`: the start begin_reload returned). Spend added meanwhile is kept on top
+  // of what the query returns: a call stored just as the query ran may count twice until the next
   // reload, one still queued for the writer not at all; both are a few milliseconds' worth.
-  int64_t begin_reload(int64_t now_ms);
+  // A budget set meanwhile (set_budget) keeps its new value. nullopt: a reload is already
+  // running. abandon_reload(): the queries failed; everything counted stays counted.
+  std::optional<std::pair<int64_t, int64_t>> begin_reload(int64_t now_ms);
+  void abandon_reload();
   void finish_reload(int64_t from_ms,
                      const std::vector<std::pair<std::string, std::optional<double>>>& budgets,
                      const std::unordered_map<std::string, double>& stored);
@@ -107,6 +115,8 @@ class SpendLimits {
   Users users_;
   int64_t period_start_ms_ = 0;
   int64_t period_end_ms_ = 0;
+  bool reloading_ = false;
+  std::unordered_set<std::string> set_while_reloading_;
 };
 
 }  // namespace keygate::gateway

@@ -48,6 +48,7 @@ Result<std::string_view> StreamRelay::take_verbatim(std::string_view piece) {
     if (event.length == 0) {
       break;
     }
+    ++events_taken_;
     auto pass = translator_->pass_verbatim(event.payload);
     if (!pass || !*pass) {
       out_.append(piece.substr(run_start, pos - run_start));
@@ -82,6 +83,7 @@ Result<void> StreamRelay::take(std::string_view piece) {
   if (auto ok = parser_.feed(piece, events_); !ok) {
     return ok;
   }
+  events_taken_ += static_cast<int64_t>(events_.size());
   for (auto& event : events_) {
     auto ok = translator_->on_event(std::move(event), chunks_);
     frame_chunks();

@@ -40,6 +40,9 @@ class StreamRelay {
     std::string().swap(out_);
   }
   const providers::Usage& usage() const { return translator_->usage(); }
+  // Upstream events taken so far: about one token each in the providers' delta streams, what a
+  // budget counts for an answer whose usage never came (gateway/usage_recording.cpp).
+  int64_t events() const { return events_taken_; }
 
  private:
   // Copies the plain events at the start of `piece` to the output; returns what is left.
@@ -54,6 +57,7 @@ class StreamRelay {
   std::vector<std::string> chunks_;
   std::string out_;     // framed output not yet taken
   std::string frames_;  // the output last taken, being written
+  int64_t events_taken_ = 0;
 };
 
 }  // namespace keygate::gateway

@@ -192,6 +192,7 @@ awaitable<std::unique_ptr<UpstreamResponse>> UpstreamCall::send(
   // The plaintext stays (in protected memory) until the answer's header arrives: an upstream error
   // may echo the key, and scrubbing it needs the key. Wiped when this coroutine returns.
   msg.body() = std::move(built->body);
+  result.request_bytes = static_cast<int64_t>(msg.body().size());
 
   // A client that goes away closes the upstream connection at once (the provider stops work).
   ex_.on_client_gone([this] {
@@ -255,6 +256,11 @@ awaitable<void> UpstreamCall::relay_whole(UpstreamResponse& response,
   live_connection_ = nullptr;  // read in full: nothing left to cancel upstream
   response.release_connection();
   if (cancelled_ || ex_.client_gone()) {
+    if (*whole) {
+      // The provider bills an answer nobody waited for: its usage still goes on the record.
+      std::string unused;
+      (void)adapter.translate_answer(body, options, target.model, result.usage, unused);
+    }
     mark_cancelled(result);
     co_return;
   }
@@ -321,6 +327,7 @@ awaitable<void> UpstreamCall::relay_stream(UpstreamResponse& response, StreamRel
     succeeded(relay.end(), result);
   }
   result.usage = relay.usage();
+  result.stream_events = relay.events();
   if (!ended && !result.error) {
     // The client went away (noticed while reading or writing): stop the upstream's work.
     response.abort();

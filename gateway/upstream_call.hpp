@@ -26,6 +26,9 @@ struct AttemptResult {
   bool client_answered = false;  // something was sent to the client: no fallback after this
   int upstream_status = 0;       // 0: no upstream answer
   providers::Usage usage;
+  // For an estimate when the usage is missing: the body sent upstream and the stream's events.
+  int64_t request_bytes = 0;
+  int64_t stream_events = 0;
   std::string key_source;
   std::string key_id;
   std::chrono::steady_clock::duration latency{};

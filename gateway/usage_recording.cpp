@@ -6,6 +6,7 @@
 // server drained, before `keygate serve` exits. SIGKILL loses the rows still queued: those
 // recorded during the last commit, at most ~50 ms worth under normal load.
 
+#include <algorithm>
 #include <atomic>
 
 #include "gateway/app.hpp"
@@ -32,6 +33,33 @@ std::optional<double> cost_of(const providers::Catalog& catalog, const UsageEven
     return std::nullopt;
   }
   return providers::call_cost_usd(*provider, *model, e.usage);
+}
+
+// What a call on the operator's keys counts against its user's budget (gateway/spend_limits.hpp):
+// its price, or, when the provider's count of it never came (the client left before a stream's
+// last event, a stream cut short, a provider that reports no usage), an estimate from what keygate
+// saw: a token for every 4 bytes of the request, and one for every event of the stream. The row
+// keeps what the provider reported; only the budget estimates, so that leaving early is not a way
+// to spend the operator's money for nothing. A call the provider refused (no 2xx) costs nothing.
+std::optional<double> budget_charge(const providers::Catalog& catalog, const UsageEvent& e) {
+  if (e.upstream_status < 200 || e.upstream_status > 299) {
+    return std::nullopt;
+  }
+  const bool complete =
+      e.outcome == "ok" && e.usage.prompt_tokens >= 0 && e.usage.completion_tokens >= 0;
+  if (complete) {
+    return cost_of(catalog, e);
+  }
+  UsageEvent estimated;
+  estimated.provider = e.provider;
+  estimated.model_served = e.model_served;
+  estimated.usage = e.usage;
+  providers::Usage& u = estimated.usage;
+  if (u.prompt_tokens < 0) {
+    u.prompt_tokens = e.request_bytes / 4;
+  }
+  u.completion_tokens = std::max<int64_t>(u.completion_tokens, e.stream ? e.stream_events : 0);
+  return cost_of(catalog, estimated);
 }
 
 UsageRow to_row(const providers::Catalog& catalog, UsageEvent e) {
@@ -88,13 +116,15 @@ class UsageRecorder final : public UsageSink {
 
   void record(UsageEvent event) override {
     metrics_.observe(event);
-    UsageRow row = to_row(catalog_, std::move(event));
     // Counted before the row is stored, whether or not it can be: the budget is about what the
     // provider bills the operator, and it bills a call whose row was lost all the same.
-    if (limits_ != nullptr && row.cost_usd && !row.user_id.empty() &&
-        (row.key_source == "system" || row.key_source == "env")) {
-      limits_->add(row.user_id, *row.cost_usd, row.started_at_ms);
+    if (limits_ != nullptr && !event.user_id.empty() &&
+        (event.key_source == "system" || event.key_source == "env")) {
+      if (const std::optional<double> charge = budget_charge(catalog_, event)) {
+        limits_->add(event.user_id, *charge, event.started_at_ms, now_unix_ms());
+      }
     }
+    UsageRow row = to_row(catalog_, std::move(event));
     if (!writer_) {
       no_writer_dropped_.fetch_add(1, std::memory_order_relaxed);
       log_drop();

@@ -18,13 +18,15 @@ struct UsageEvent {
   int64_t started_at_ms = 0;  // unix ms
   std::string user_id;
   std::string token_id;
-  std::string agent;            // empty when no agent
+  std::string agent;  // empty when no agent
   std::string provider;
   std::string model_requested;  // as the client named it
   std::string model_served;     // upstream model id
   std::string key_source;       // user | system | env | none
   std::string key_id;
   providers::Usage usage;
+  int64_t request_bytes = 0;  // the body sent upstream
+  int64_t stream_events = 0;  // upstream events of a stream
   int64_t latency_ms = 0;
   int64_t ttft_ms = -1;  // -1: no first token
   int upstream_status = 0;

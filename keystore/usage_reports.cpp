@@ -276,13 +276,15 @@ Result<std::unique_ptr<UsageReports>> UsageReports::open(const std::string& db_p
   return std::unique_ptr<UsageReports>(new UsageReports(std::move(*db)));
 }
 
-Result<std::unordered_map<std::string, double>> UsageReports::operator_key_spend(int64_t from_ms) {
+Result<std::unordered_map<std::string, double>> UsageReports::operator_key_spend(int64_t from_ms,
+                                                                                 int64_t to_ms) {
   std::lock_guard lock(mutex_);
   KG_TRY(sums,
          db_.prepare("SELECT user_id, SUM(cost_usd) FROM usage WHERE started_at_ms >= ? AND "
-                     "key_source IN ('system', 'env') AND cost_usd IS NOT NULL AND user_id IS NOT "
-                     "NULL GROUP BY user_id"));
+                     "started_at_ms < ? AND key_source IN ('system', 'env') AND cost_usd IS NOT "
+                     "NULL AND user_id IS NOT NULL GROUP BY user_id"));
   sums->bind(1, from_ms);
+  sums->bind(2, to_ms);
   std::unordered_map<std::string, double> out;
   for (;;) {
     KG_TRY(more, sums->step());

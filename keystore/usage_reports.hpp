@@ -76,9 +76,10 @@ class UsageReports {
   // `db_path`: a SQLite file, or a postgres:// URI (keystore/database.hpp).
   static Result<std::unique_ptr<UsageReports>> open(const std::string& db_path);
   Result<UsageReport> query(const UsageQuery& query);
-  // What each user's calls on the operator's keys (key_source "system" or "env") cost from
-  // `from_ms` on, by user id; calls with no known price count nothing.
-  Result<std::unordered_map<std::string, double>> operator_key_spend(int64_t from_ms);
+  // What each user's calls on the operator's keys (key_source "system" or "env") started in
+  // [from_ms, to_ms) cost, by user id; calls with no known price count nothing.
+  Result<std::unordered_map<std::string, double>> operator_key_spend(int64_t from_ms,
+                                                                     int64_t to_ms);
 
  private:
   explicit UsageReports(db::Database db) : db_(std::move(db)) {}

@@ -145,6 +145,12 @@ TEST_CASE("spending and budgets on one instance reach the other at its reload",
   auto first = call(a, a.user_token, "POST", "/v1/chat/completions", chat_body());
   INFO(first.body);
   REQUIRE(first.status == 200);
+  // The spend is recorded just after the answer: wait for it before the next call.
+  const auto until = std::chrono::steady_clock::now() + 2s;
+  while (parse(call(a, a.user_token, "GET", "/v1/budget").body)["spent_usd"].GetDouble() == 0 &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(10ms);
+  }
   CHECK(call(a, a.user_token, "POST", "/v1/chat/completions", chat_body()).status == 429);
   auto zero = call(a, a.admin_token, "PATCH", "/v1/admin/users/" + a.other_id,
                    R"({"system_key_budget_usd": 0})");

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
+#include <thread>
 
 #include "schema/json.hpp"
 #include "schema/time.hpp"
@@ -68,6 +69,17 @@ struct BudgetFixture {
   HttpResponse chat(const std::string& token, bool stream = false) {
     return as(token, "POST", "/v1/chat/completions", chat_body("openai/gpt-4o-mini", stream));
   }
+  // Usage is recorded just after the answer went out: until it is, the next call may still see
+  // the spend before it. Waits (bounded) until the caller's spend reached `usd`.
+  void wait_spent(const std::string& token, double usd) {
+    for (int i = 0; i < 200; ++i) {
+      if (budget(token)["spent_usd"].GetDouble() >= usd - 1e-12) {
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    FAIL("the spend did not reach " << usd);
+  }
   rapidjson::Document budget(const std::string& token) {
     auto r = as(token, "GET", "/v1/budget");
     INFO(r.body);
@@ -90,6 +102,7 @@ TEST_CASE(
     INFO(r.body);
     REQUIRE(r.status == 200);
   }
+  f.wait_spent(f.gw->user_token, 0.3);
   auto refused = f.chat(f.gw->user_token);
   INFO(refused.body);
   CHECK(refused.status == 429);
@@ -124,6 +137,7 @@ TEST_CASE(
   // Bob's budget is his own.
   auto bobs = f.chat(f.gw->other_token);
   CHECK(bobs.status == 200);
+  f.wait_spent(f.gw->other_token, 0.15);
   CHECK(f.budget(f.gw->other_token)["spent_usd"].GetDouble() == Approx(0.15));
   auto bob_status = parse(f.as(f.gw->other_token, "GET", "/v1/keys/status").body);
   CHECK_FALSE(bob_status["openai"]["budget_exceeded"].GetBool());
@@ -152,6 +166,7 @@ TEST_CASE("streamed answers count against the budget too", "[budget]") {
   REQUIRE(first.status == 200);
   CHECK(first.body.find("[DONE]") != std::string::npos);
   // The stream's usage chunk priced the call; the budget is a month's by default.
+  f.wait_spent(f.gw->user_token, 0.00000255);
   auto standing = f.budget(f.gw->user_token);
   CHECK(std::string(standing["period"].GetString()) == "month");
   CHECK(standing["spent_usd"].GetDouble() > 0);
@@ -165,6 +180,7 @@ TEST_CASE("without a budget the operator's key is not limited", "[budget]") {
   for (int i = 0; i < 3; ++i) {
     REQUIRE(f.chat(f.gw->user_token).status == 200);
   }
+  f.wait_spent(f.gw->user_token, 0.45);
   auto standing = f.budget(f.gw->user_token);
   CHECK(standing["limit_usd"].IsNull());
   CHECK(standing["remaining_usd"].IsNull());
@@ -175,6 +191,7 @@ TEST_CASE("without a budget the operator's key is not limited", "[budget]") {
 TEST_CASE("an operator sets, raises and resets a user's budget over the admin API", "[budget]") {
   BudgetFixture f(R"({"usd": 0.1})");
   REQUIRE(f.chat(f.gw->user_token).status == 200);
+  f.wait_spent(f.gw->user_token, 0.15);
   REQUIRE(f.chat(f.gw->user_token).status == 429);
 
   // Raised for alice alone: her next call goes through; the answer shows where she stands.
@@ -190,6 +207,7 @@ TEST_CASE("an operator sets, raises and resets a user's budget over the admin AP
   CHECK(user["system_key_spend"]["spent_usd"].GetDouble() == Approx(0.15));
   CHECK(f.chat(f.gw->user_token).status == 200);
   CHECK(f.budget(f.gw->user_token)["limit_usd"].GetDouble() == 1.0);
+  f.wait_spent(f.gw->user_token, 0.3);
 
   // The list shows every user's budget and spend.
   auto listed = parse(f.as(f.gw->admin_token, "GET", "/v1/admin/users").body);
@@ -227,7 +245,7 @@ TEST_CASE("an operator sets, raises and resets a user's budget over the admin AP
   CHECK(stored->system_key_budget_usd == 0.0);
   auto audit = f.as(f.gw->admin_token, "GET", "/v1/admin/audit");
   CHECK(audit.body.find("\"action\":\"user.budget\"") != std::string::npos);
-  CHECK(audit.body.find("system key budget 0 USD") != std::string::npos);
+  CHECK(audit.body.find("system key budget $0.00") != std::string::npos);
   CHECK(audit.body.find("system key budget: the default") != std::string::npos);
 }
 
@@ -282,6 +300,7 @@ TEST_CASE("the period's spend and budgets survive a restart on the same database
     auto& f = *first;
     REQUIRE(f.chat(f.gw->user_token).status == 200);
     REQUIRE(f.chat(f.gw->user_token).status == 200);
+    f.wait_spent(f.gw->user_token, 0.3);
     REQUIRE(f.chat(f.gw->user_token).status == 429);
     auto zero = f.as(f.gw->admin_token, "PATCH", "/v1/admin/users/" + f.gw->other_id,
                      R"({"system_key_budget_usd": 0})");
@@ -337,6 +356,7 @@ TEST_CASE("a spent budget moves the request to the next fallback, where the user
   auto first = f.as(f.gw->user_token, "POST", "/v1/chat/completions", body);
   REQUIRE(first.status == 200);
   CHECK(first.headers["x-keygate-provider"] == "openai");  // within budget: the first choice
+  f.wait_spent(f.gw->user_token, 0.15);
   auto second = f.as(f.gw->user_token, "POST", "/v1/chat/completions", body);
   INFO(second.body);
   REQUIRE(second.status == 200);
@@ -345,4 +365,34 @@ TEST_CASE("a spent budget moves the request to the next fallback, where the user
   REQUIRE(backup.request_count() == 1);
   CHECK(backup.requests().back().header("authorization") == std::string("Bearer ") + kAliceKey);
   CHECK(f.upstream.request_count() == 1);
+}
+
+TEST_CASE("a client that leaves a stream before its usage still spends the budget", "[budget]") {
+  // The mock streams 50 events, 50 ms apart, and its usage only at the end: the client reads the
+  // start and hangs up. The provider bills what it did; the budget counts an estimate of it.
+  BudgetFixture f(R"({"usd": 1})");
+  f.upstream.set_handler(openai_stream_handler(50, std::chrono::milliseconds(50)));
+  {
+    HttpConnection conn(f.gw->port());
+    conn.send("POST", "/v1/chat/completions", chat_body("openai/gpt-4o-mini", true),
+              {{"authorization", bearer(f.gw->user_token)}, {"content-type", "application/json"}});
+    REQUIRE(conn.read_header() == 200);
+    std::string got;
+    while (got.find("tok2") == std::string::npos) {
+      const std::string piece = conn.read_some();
+      REQUIRE_FALSE(piece.empty());
+      got += piece;
+    }
+    conn.close();
+  }
+  REQUIRE(f.upstream.wait_for_cancellations(1, std::chrono::seconds(5)));
+  // A few events and a prompt of some 40 tokens: a few millionths of a dollar, not nothing.
+  f.wait_spent(f.gw->user_token, 0.000001);
+  const double spent = f.budget(f.gw->user_token)["spent_usd"].GetDouble();
+  CHECK(spent < 0.0001);
+  // The row keeps what the provider reported: nothing.
+  f.gw->app().usage().flush();
+  auto usage = f.as(f.gw->admin_token, "GET", "/v1/admin/usage?group_by=user");
+  REQUIRE(usage.status == 200);
+  CHECK(usage.body.find("\"unknown_usage\":1") != std::string::npos);
 }

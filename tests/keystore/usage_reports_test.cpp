@@ -266,14 +266,19 @@ TEST_CASE("spend on the operator's keys per user: system and env keys, priced, f
   row(f.bob, from + 2 * kDay, "system", 0.5);
   row(f.bob, from + 2 * kDay, "none", 7.0);  // a provider that needs no key
   f.writer->flush();
-  auto spend = f.reports->operator_key_spend(from);
+  auto spend = f.reports->operator_key_spend(from, from + 30 * kDay);
   REQUIRE(spend.has_value());
   CHECK(spend->size() == 2);
   CHECK((*spend)[f.alice] == Approx(1.75));
   CHECK((*spend)[f.bob] == Approx(0.5));
-  auto later = f.reports->operator_key_spend(from + 3 * kDay);
+  auto later = f.reports->operator_key_spend(from + 3 * kDay, from + 30 * kDay);
   REQUIRE(later.has_value());
   CHECK(later->empty());
+  // The end is not in the range: bob's row on day 2 is the first of [from + 2 days, ...).
+  auto until_bob = f.reports->operator_key_spend(from, from + 2 * kDay);
+  REQUIRE(until_bob.has_value());
+  CHECK(until_bob->size() == 1);
+  CHECK((*until_bob)[f.alice] == Approx(1.75));
 }
 
 TEST_CASE("a user's budget on the operator's keys is stored, read back and cleared",

@@ -85,9 +85,10 @@ void time_or_null(JsonWriter& w, std::string_view key, const std::optional<int64
   }
 }
 
-// A user, with their budget on the operator's keys: their own (`system_key_budget_usd`, null when
-// the configured default applies) and where they stand this period.
-void write_user(JsonWriter& w, const User& u, SpendLimits& spend) {
+// A user, with their limits: their own budget on the operator's keys (`system_key_budget_usd`,
+// null when the configured default applies) and where they stand this period, and their own
+// rate limit (`requests_per_minute`, null: the default) with the one that applies.
+void write_user(JsonWriter& w, const User& u, ApiContext& api) {
   w.start_object();
   w.field("id", u.id);
   w.field("name", u.name);
@@ -101,7 +102,24 @@ void write_user(JsonWriter& w, const User& u, SpendLimits& spend) {
     w.null();
   }
   w.key("system_key_spend");
-  write_standing(w, spend.standing(u.id, now_unix_ms()), spend.policy().period);
+  write_standing(w, api.spend.standing(u.id, now_unix_ms()), api.spend.policy().period);
+  w.key("requests_per_minute");
+  if (u.requests_per_minute) {
+    w.integer(*u.requests_per_minute);
+  } else {
+    w.null();
+  }
+  const auto [rpm, own] = api.rate.limit_of(u.id);
+  w.key("rate_limit");
+  w.start_object();
+  w.key("requests_per_minute");
+  if (rpm) {
+    w.integer(*rpm);
+  } else {
+    w.null();
+  }
+  w.field("limit_source", !rpm ? "none" : own ? "user" : "default");
+  w.end_object();
   w.end_object();
 }
 
@@ -151,54 +169,87 @@ awaitable<void> list_users(HttpExchange& ex, ApiContext& api) {
     co_return;
   }
   const std::string body =
-      list_json(*users, [&api](JsonWriter& w, const User& u) { write_user(w, u, api.spend); });
+      list_json(*users, [&api](JsonWriter& w, const User& u) { write_user(w, u, api); });
   co_await ex.reply(http::status::ok, body);
 }
 
-// {"system_key_budget_usd": 25} sets the user's own budget on the operator's keys; null returns
-// them to the configured default. 0 means the user's own keys only.
-Result<std::optional<double>> parse_user_patch(const HttpExchange& ex) {
+// {"system_key_budget_usd": 25} sets the user's own budget on the operator's keys (0: the user's
+// own keys only); {"requests_per_minute": 120} their own rate limit. null returns either to the
+// configured default. At least one of the two.
+Result<UserLimitsPatch> parse_user_patch(const HttpExchange& ex) {
   auto doc = body_object(ex, false);
   if (!doc) {
     return fail(doc.error());
   }
-  if (auto ok = only_fields(*doc, {"system_key_budget_usd"}); !ok) {
+  if (auto ok = only_fields(*doc, {"system_key_budget_usd", "requests_per_minute"}); !ok) {
     return fail(ok.error());
   }
-  auto it = doc->FindMember("system_key_budget_usd");
-  if (it == doc->MemberEnd()) {
+  UserLimitsPatch patch;
+  if (auto it = doc->FindMember("system_key_budget_usd"); it != doc->MemberEnd()) {
+    if (it->value.IsNull()) {
+      patch.system_key_budget_usd.emplace();
+    } else if (!it->value.IsNumber() || !(it->value.GetDouble() >= 0) ||
+               it->value.GetDouble() > 1e12) {
+      return fail(Error::invalid_request(
+          "'system_key_budget_usd' must be a number of dollars, 0 or more, or null.",
+          "system_key_budget_usd", "invalid_value"));
+    } else {
+      patch.system_key_budget_usd.emplace(it->value.GetDouble());
+    }
+  }
+  if (auto it = doc->FindMember("requests_per_minute"); it != doc->MemberEnd()) {
+    if (it->value.IsNull()) {
+      patch.requests_per_minute.emplace();
+    } else if (!it->value.IsInt64() || it->value.GetInt64() < 1 ||
+               it->value.GetInt64() > 1'000'000'000) {
+      return fail(Error::invalid_request(
+          "'requests_per_minute' must be a whole number, 1 or more, or null.",
+          "requests_per_minute", "invalid_value"));
+    } else {
+      patch.requests_per_minute.emplace(it->value.GetInt64());
+    }
+  }
+  if (!patch.system_key_budget_usd && !patch.requests_per_minute) {
     return fail(Error::invalid_request(
-        "'system_key_budget_usd' is required: dollars a period, or null for the configured "
-        "default.",
+        "Give 'system_key_budget_usd' (dollars a period) or 'requests_per_minute', or both; "
+        "null returns either to the configured default.",
         "system_key_budget_usd", "missing_field"));
   }
-  if (it->value.IsNull()) {
-    return std::optional<double>{};
+  return patch;
+}
+
+// The audit line for a change: "system key budget $25.00; requests a minute: the default".
+std::string describe(const UserLimitsPatch& patch) {
+  std::string out;
+  if (const auto& usd = patch.system_key_budget_usd) {
+    out += *usd ? "system key budget " + format_usd(**usd) : "system key budget: the default";
   }
-  if (!it->value.IsNumber() || !(it->value.GetDouble() >= 0) || it->value.GetDouble() > 1e12) {
-    return fail(Error::invalid_request(
-        "'system_key_budget_usd' must be a number of dollars, 0 or more, or null.",
-        "system_key_budget_usd", "invalid_value"));
+  if (const auto& rpm = patch.requests_per_minute) {
+    out += out.empty() ? "" : "; ";
+    out += *rpm ? "requests a minute " + std::to_string(**rpm) : "requests a minute: the default";
   }
-  return std::optional<double>(it->value.GetDouble());
+  return out;
 }
 
 awaitable<void> update_user(HttpExchange& ex, ApiContext& api) {
-  auto budget = parse_user_patch(ex);
-  if (!budget) {
-    co_await ex.reply_error(budget.error());
+  auto patch = parse_user_patch(ex);
+  if (!patch) {
+    co_await ex.reply_error(patch.error());
     co_return;
   }
   const std::string user_id(ex.param("id"));
   auto work = [&]() -> Result<User> {
-    auto user = api.keystore.set_system_key_budget(user_id, *budget);
+    auto user = api.keystore.update_user_limits(user_id, *patch);
     if (user) {
       // In force for this instance's next request; other instances read it within a minute.
-      api.spend.set_budget(user_id, *budget);
+      if (patch->system_key_budget_usd) {
+        api.spend.set_budget(user_id, *patch->system_key_budget_usd);
+      }
+      if (patch->requests_per_minute) {
+        api.rate.set_limit(user_id, *patch->requests_per_minute);
+      }
       (void)api.keystore.record_audit(
-          audit_of(ex, "user.budget", "user", user_id,
-                   *budget ? "system key budget " + format_usd(**budget)
-                           : std::string("system key budget: the default")));
+          audit_of(ex, "user.limits", "user", user_id, describe(*patch)));
     }
     return user;
   };
@@ -208,7 +259,7 @@ awaitable<void> update_user(HttpExchange& ex, ApiContext& api) {
     co_return;
   }
   JsonWriter w;
-  write_user(w, *user, api.spend);
+  write_user(w, *user, api);
   const std::string body = w.take();
   co_await ex.reply(http::status::ok, body);
 }

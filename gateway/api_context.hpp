@@ -5,6 +5,7 @@
 
 #include "gateway/db_executor.hpp"
 #include "gateway/key_resolver.hpp"
+#include "gateway/rate_limits.hpp"
 #include "gateway/routes.hpp"
 #include "gateway/spend_limits.hpp"
 #include "gateway/upstream_client.hpp"
@@ -24,6 +25,7 @@ struct ApiContext {
   UpstreamClient& upstream;
   UsageSink& usage;
   SpendLimits& spend;  // budgets on the operator's keys
+  RateLimits& rate;    // model calls a user may start a minute
 };
 
 void register_key_routes(RouteTable& routes, ApiContext& api);    // keys_api.cpp

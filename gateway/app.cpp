@@ -75,9 +75,10 @@ App::App(Config config, providers::Catalog catalog, std::unique_ptr<Keystore> ke
       models_(catalog_, config_.model_aliases),
       auth_(*keystore_, db_),
       spend_(config_.system_key_budget),
+      rate_(config_.rate_limit),
       keys_(*keystore_, db_, &spend_),
       usage_(make_usage_sink(config_, catalog_, metrics_, &spend_)),
-      api_{*keystore_, db_, catalog_, models_, keys_, *upstream_, *usage_, spend_},
+      api_{*keystore_, db_, catalog_, models_, keys_, *upstream_, *usage_, spend_, rate_},
       work_(net::make_work_guard(ioc_)) {
   register_health_routes(routes_, *keystore_, db_);
   register_proxy_routes(routes_, api_, config_.retry, config_.breaker);
@@ -117,11 +118,12 @@ App::~App() {
   usage_->flush();  // no request runs any more: every row recorded is stored before we go
 }
 
-Result<void> App::reload_spend() {
+Result<void> App::reload_limits() {
   const auto period = spend_.begin_reload(now_unix_ms());
   if (!period) {
     return {};  // one is running (a slow database): it will bring the same news
   }
+  rate_.begin_reload();
   auto users = keystore_->list_users();
   std::unordered_map<std::string, double> stored;
   Result<void> read;
@@ -141,41 +143,48 @@ Result<void> App::reload_spend() {
   }
   if (!read) {
     spend_.abandon_reload();
+    rate_.abandon_reload();
     return read;
   }
   std::vector<std::pair<std::string, std::optional<double>>> budgets;
+  std::vector<std::pair<std::string, int64_t>> rates;
   for (auto& u : *users) {
     if (u.system_key_budget_usd) {
-      budgets.emplace_back(std::move(u.id), u.system_key_budget_usd);
+      budgets.emplace_back(u.id, u.system_key_budget_usd);
+    }
+    if (u.requests_per_minute) {
+      rates.emplace_back(u.id, *u.requests_per_minute);
     }
   }
   spend_.finish_reload(period->first, budgets, stored);
+  rate_.finish_reload(rates);
   return {};
 }
 
-// Every minute on PostgreSQL, where other instances spend on the same users' budgets. On SQLite
-// this process is the only one that serves requests: what it counts is already the whole spend.
-void App::arm_spend_reload() {
-  spend_timer_->expires_after(std::chrono::seconds(60));
-  spend_timer_->async_wait([this](const error_code& ec) {
+// Every minute on PostgreSQL, where other instances spend on the same users' budgets and other
+// operators change limits. On SQLite this process is the only one that serves requests: what it
+// counts is already the whole spend, and limits change only through it.
+void App::arm_limits_reload() {
+  limits_timer_->expires_after(std::chrono::seconds(60));
+  limits_timer_->async_wait([this](const error_code& ec) {
     if (ec) {
       return;
     }
     net::post(db_.executor(), [this] {
-      if (auto r = reload_spend(); !r) {
+      if (auto r = reload_limits(); !r) {
         JsonWriter w;
         w.string(r.error().message);
-        log_event("warn", "could not reload spending on the operator's keys",
+        log_event("warn", "could not reload users' budgets, spending and rate limits",
                   ",\"reason\":" + w.take());
       }
     });
-    arm_spend_reload();
+    arm_limits_reload();
   });
 }
 
 Result<uint16_t> App::start() {
   // Before the first request: a budget must count what was spent before this start.
-  if (auto loaded = reload_spend(); !loaded) {
+  if (auto loaded = reload_limits(); !loaded) {
     return fail(loaded.error());
   }
   auto port = server_->listen(config_.listen_host, config_.listen_port);
@@ -188,8 +197,8 @@ Result<uint16_t> App::start() {
   trim_timer_ = std::make_unique<net::steady_timer>(ioc_);
   arm_memory_trim();
   if (!config_.database.empty()) {
-    spend_timer_ = std::make_unique<net::steady_timer>(ioc_);
-    arm_spend_reload();
+    limits_timer_ = std::make_unique<net::steady_timer>(ioc_);
+    arm_limits_reload();
   }
   for (int i = 0; i < n; ++i) {
     threads_.emplace_back([this] { ioc_.run(); });

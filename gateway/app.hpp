@@ -47,9 +47,10 @@ class App {
   UsageSink& usage() { return *usage_; }
   Metrics& metrics() { return metrics_; }
   SpendLimits& spend() { return spend_; }
-  // Budgets and this period's spend on the operator's keys, from the database (see
-  // spend_limits.hpp). Blocks: at start, and on the database pool.
-  Result<void> reload_spend();
+  RateLimits& rate() { return rate_; }
+  // Users' budgets and this period's spend on the operator's keys (spend_limits.hpp), and users'
+  // rate limits (rate_limits.hpp), from the database. Blocks: at start, and on the database pool.
+  Result<void> reload_limits();
 
  private:
   App(Config config, providers::Catalog catalog, std::unique_ptr<Keystore> keystore);
@@ -63,6 +64,7 @@ class App {
   router::ModelResolver models_;
   KeystoreAuthenticator auth_;
   SpendLimits spend_;
+  RateLimits rate_;
   KeystoreKeyResolver keys_;
   Metrics metrics_;  // before usage_: the sink feeds it and registers callbacks with it
   std::unique_ptr<UsageSink> usage_;
@@ -72,8 +74,8 @@ class App {
   std::unique_ptr<net::signal_set> signals_;
   std::unique_ptr<net::steady_timer> trim_timer_;  // gateway/memory_trim.hpp, once a second
   void arm_memory_trim();
-  std::unique_ptr<net::steady_timer> spend_timer_;  // PostgreSQL: other instances' spending
-  void arm_spend_reload();
+  std::unique_ptr<net::steady_timer> limits_timer_;  // PostgreSQL: other instances' changes
+  void arm_limits_reload();
   net::executor_work_guard<net::io_context::executor_type> work_;
   std::vector<std::thread> threads_;
 };

@@ -342,8 +342,36 @@ awaitable<std::optional<ChatPlan>> plan_chat(HttpExchange& ex, const std::string
 
 // `body`: the OpenAI chat request, the client's own (POST /v1/chat/completions) or translated
 // from another API's (POST /v1/messages: messages_api.cpp).
+// The caller's rate limit (rate_limits.hpp), before anything else is done with the request: the
+// headers OpenAI sends (x-ratelimit-*), and when refused, the error to answer with and when to
+// come back (retry-after in seconds, retry-after-ms), which the official SDKs wait for.
+std::optional<Error> rate_limited(HttpExchange& ex, RateLimits& rate) {
+  using namespace std::chrono;
+  const int64_t now = duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+  const std::optional<RateDecision> d = rate.take(ex.caller.user_id, now);
+  if (!d) {
+    return std::nullopt;
+  }
+  ex.response_headers.emplace_back("x-ratelimit-limit-requests", std::to_string(d->limit));
+  ex.response_headers.emplace_back("x-ratelimit-remaining-requests", std::to_string(d->remaining));
+  ex.response_headers.emplace_back("x-ratelimit-reset-requests",
+                                   std::to_string(d->reset_ms) + "ms");
+  if (d->allowed) {
+    return std::nullopt;
+  }
+  ex.response_headers.emplace_back("retry-after", std::to_string((d->retry_after_ms + 999) / 1000));
+  ex.response_headers.emplace_back("retry-after-ms", std::to_string(d->retry_after_ms));
+  return Error::rate_limited("Rate limit reached: " + std::to_string(d->limit) +
+                             " requests a minute for your user. Try again in " +
+                             std::to_string(d->retry_after_ms) + " ms.");
+}
+
 awaitable<void> chat_completions(HttpExchange& ex, const std::string& body, ApiContext& s,
                                  ProxyState& state) {
+  if (const std::optional<Error> refused = rate_limited(ex, s.rate)) {
+    co_await ex.reply_error(*refused);
+    co_return;
+  }
   // A pool sized to the body (RapidJSON's default takes 64 KiB per document), kept until a stream
   // starts (until then a fallback target may need the same request).
   rapidjson::MemoryPoolAllocator<> pool(json_pool_size(body.size()));

@@ -169,6 +169,27 @@ Result<void> read_system_key_budget(const rapidjson::Value& v, Config& c) {
   return {};
 }
 
+// "rate_limit": {"requests_per_minute": 600}: every user's limit (null or absent: none).
+Result<void> read_rate_limit(const rapidjson::Value& v, Config& c) {
+  if (!v.IsObject()) {
+    return fail(config_error("'rate_limit' must be an object"));
+  }
+  for (auto& m : v.GetObject()) {
+    if (as_view(m.name) != "requests_per_minute") {
+      return fail(config_error("unknown key rate_limit." + std::string(as_view(m.name))));
+    }
+  }
+  if (auto rpm = v.FindMember("requests_per_minute");
+      rpm != v.MemberEnd() && !rpm->value.IsNull()) {
+    if (!rpm->value.IsInt64() || rpm->value.GetInt64() < 1 ||
+        rpm->value.GetInt64() > 1'000'000'000) {
+      return fail(config_error("rate_limit.requests_per_minute must be an integer, 1 or more"));
+    }
+    c.rate_limit.requests_per_minute = rpm->value.GetInt64();
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<void> apply_listen(Config& config, std::string_view host_port) {
@@ -232,6 +253,10 @@ Result<Config> parse_config(std::string_view json, Config c) {
       }
     } else if (key == "routing") {
       if (auto r = read_routing(v, c); !r) {
+        return fail(r.error());
+      }
+    } else if (key == "rate_limit") {
+      if (auto r = read_rate_limit(v, c); !r) {
         return fail(r.error());
       }
     } else if (key == "system_key_budget") {

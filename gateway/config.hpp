@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "gateway/rate_limits.hpp"
 #include "gateway/spend_limits.hpp"
 #include "router/circuit_breaker.hpp"
 #include "router/retry_policy.hpp"
@@ -64,6 +65,8 @@ struct Config {
   // "system_key_budget": what the operator's keys may spend for each user a period
   // (gateway/spend_limits.hpp); users' own budgets are set through the admin API.
   SpendPolicy system_key_budget;
+  // "rate_limit": model calls a user may start a minute (gateway/rate_limits.hpp).
+  RatePolicy rate_limit;
 };
 
 // Parses a config file's text. Unknown top-level keys are an error (typos must not be silent).

@@ -88,6 +88,8 @@ class Keystore {
   // Sets (a number) or clears (nullopt: the configured default applies) the user's own budget on
   // the operator's keys; the user as it now is, or 404.
   Result<User> set_system_key_budget(std::string_view user_id, std::optional<double> usd);
+  // Applies an operator's change to the user's budget and rate limit in one statement.
+  Result<User> update_user_limits(std::string_view user_id, const UserLimitsPatch& patch);
   Result<CreatedToken> create_token(std::string_view user_id, std::string_view name,
                                     std::optional<int64_t> expires_at);
   Result<std::vector<TokenInfo>> list_tokens(std::string_view user_id);

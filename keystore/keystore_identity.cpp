@@ -11,7 +11,7 @@ namespace keygate {
 namespace {
 
 constexpr std::string_view kUserColumns =
-    "id, name, role, created_at, disabled, system_key_budget_usd";
+    "id, name, role, created_at, disabled, system_key_budget_usd, requests_per_minute";
 constexpr std::string_view kTokenColumns =
     "id, user_id, name, masked, created_at, expires_at, revoked_at, last_used_at";
 
@@ -25,6 +25,7 @@ User read_user(const db::Statement& s) {
   if (!s.is_null(5)) {
     u.system_key_budget_usd = s.column_double(5);
   }
+  u.requests_per_minute = s.column_opt_int(6);
   return u;
 }
 
@@ -125,17 +126,38 @@ Result<User> Keystore::get_user(std::string_view user_id) {
 }
 
 Result<User> Keystore::set_system_key_budget(std::string_view user_id, std::optional<double> usd) {
+  return update_user_limits(user_id, UserLimitsPatch{usd, std::nullopt});
+}
+
+Result<User> Keystore::update_user_limits(std::string_view user_id, const UserLimitsPatch& patch) {
   std::lock_guard lock(mu_);
-  KG_TRY(stmt, db_.prepare("UPDATE users SET system_key_budget_usd = ? WHERE id = ?"));
-  if (usd) {
-    stmt->bind(1, *usd);
-  } else {
-    stmt->bind(1, nullptr);
+  // One statement: both changes or neither.
+  std::string set;
+  if (patch.system_key_budget_usd) {
+    set += "system_key_budget_usd = ?";
   }
-  stmt->bind(2, user_id);
-  KG_CHECK(stmt->run());
-  if (db_.changes() == 0) {
-    return fail(Error::not_found("No user with id '" + std::string(user_id) + "'."));
+  if (patch.requests_per_minute) {
+    set += std::string(set.empty() ? "" : ", ") + "requests_per_minute = ?";
+  }
+  if (!set.empty()) {
+    KG_TRY(stmt, db_.prepare("UPDATE users SET " + set + " WHERE id = ?"));
+    int i = 0;
+    if (const auto& usd = patch.system_key_budget_usd) {
+      if (*usd) {
+        stmt->bind(++i, **usd);
+      } else {
+        stmt->bind(++i, nullptr);
+      }
+    }
+    if (const auto& rpm = patch.requests_per_minute) {
+      if (*rpm) {
+        stmt->bind(++i, **rpm);
+      } else {
+        stmt->bind(++i, nullptr);
+      }
+    }
+    stmt->bind(++i, user_id);
+    KG_CHECK(stmt->run());
   }
   KG_TRY(read, db_.prepare("SELECT " + std::string(kUserColumns) + " FROM users WHERE id = ?"));
   read->bind(1, user_id);

@@ -19,6 +19,16 @@ struct User {
   // What the operator's keys may spend for this user a period; nullopt: the configuration's
   // default (gateway/spend_limits.hpp).
   std::optional<double> system_key_budget_usd;
+  // Model calls this user may start a minute; nullopt: the configuration's default
+  // (gateway/rate_limits.hpp).
+  std::optional<int64_t> requests_per_minute;
+};
+
+// An operator's change to a user's limits: a member that is set changes (to its value, or back
+// to the configured default when that value is nullopt).
+struct UserLimitsPatch {
+  std::optional<std::optional<double>> system_key_budget_usd;
+  std::optional<std::optional<int64_t>> requests_per_minute;
 };
 
 struct TokenInfo {

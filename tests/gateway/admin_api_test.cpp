@@ -29,15 +29,6 @@ struct AdminFixture {
   }
 };
 
-std::string error_code_of(const HttpResponse& r) {
-  auto d = parse(r.body);
-  if (!d.IsObject() || !d.HasMember("error") || !d["error"].IsObject() ||
-      !d["error"]["code"].IsString()) {
-    return "<no error code in: " + r.body + ">";
-  }
-  return d["error"]["code"].GetString();
-}
-
 }  // namespace
 
 TEST_CASE("a user created over the API can call /v1/models with the token shown once", "[admin]") {

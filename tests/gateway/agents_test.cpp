@@ -57,14 +57,6 @@ rapidjson::Document parse(const std::string& s) {
   return d;
 }
 
-std::string error_code_of(const HttpResponse& r) {
-  auto d = parse(r.body);
-  if (!d.IsObject() || !d.HasMember("error") || !d["error"]["code"].IsString()) {
-    return "<no error code in: " + r.body + ">";
-  }
-  return d["error"]["code"].GetString();
-}
-
 std::string error_param_of(const HttpResponse& r) {
   auto d = parse(r.body);
   if (!d.IsObject() || !d.HasMember("error") || !d["error"]["param"].IsString()) {

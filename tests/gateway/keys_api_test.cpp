@@ -76,14 +76,6 @@ std::string str(const rapidjson::Value& v, const char* name) {
   return v[name].GetString();
 }
 
-std::string error_code_of(const HttpResponse& r) {
-  auto d = parse(r.body);
-  if (!d.IsObject() || !d.HasMember("error")) {
-    return "<no error in: " + r.body + ">";
-  }
-  return str(d["error"], "code");
-}
-
 struct Fixture {
   MockUpstream upstream;
   std::unique_ptr<TestGateway> gw;

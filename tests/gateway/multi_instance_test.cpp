@@ -158,7 +158,7 @@ TEST_CASE("spending and budgets on one instance reach the other at its reload",
 
   // B's reload (every minute; here called at once) reads A's stored row and bob's budget.
   a.app().usage().flush();
-  REQUIRE(b.app().reload_spend());
+  REQUIRE(b.app().reload_limits());
   auto through_b = call(b, a.user_token, "POST", "/v1/chat/completions", chat_body());
   INFO(through_b.body);
   CHECK(through_b.status == 429);

@@ -49,14 +49,6 @@ rapidjson::Document parse(const std::string& s) {
   return d;
 }
 
-std::string error_code_of(const HttpResponse& r) {
-  auto d = parse(r.body);
-  if (!d.IsObject() || !d.HasMember("error") || !d["error"]["code"].IsString()) {
-    return "<no error code in: " + r.body + ">";
-  }
-  return d["error"]["code"].GetString();
-}
-
 }  // namespace
 
 TEST_CASE("non-stream chat is forwarded with the system key and relayed", "[proxy]") {

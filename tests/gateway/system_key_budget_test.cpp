@@ -30,21 +30,6 @@ MockHandler fifteen_cents_an_answer() {
   };
 }
 
-rapidjson::Document parse(const std::string& s) {
-  rapidjson::Document d;
-  d.Parse(s.c_str());
-  return d;
-}
-
-std::string error_code_of(const HttpResponse& r) {
-  auto d = parse(r.body);
-  if (!d.IsObject() || !d.HasMember("error") || !d["error"].IsObject() ||
-      !d["error"].HasMember("code") || !d["error"]["code"].IsString()) {
-    return "<no error code in: " + r.body + ">";
-  }
-  return d["error"]["code"].GetString();
-}
-
 struct BudgetFixture {
   MockUpstream upstream{fifteen_cents_an_answer()};
   std::unique_ptr<TestGateway> gw;
@@ -84,7 +69,7 @@ struct BudgetFixture {
     auto r = as(token, "GET", "/v1/budget");
     INFO(r.body);
     REQUIRE(r.status == 200);
-    return parse(r.body);
+    return parse_json(r.body);
   }
 };
 
@@ -107,7 +92,7 @@ TEST_CASE(
   INFO(refused.body);
   CHECK(refused.status == 429);
   CHECK(error_code_of(refused) == "system_key_budget_exceeded");
-  CHECK(parse(refused.body)["error"]["type"].GetString() == std::string("insufficient_quota"));
+  CHECK(parse_json(refused.body)["error"]["type"].GetString() == std::string("insufficient_quota"));
   CHECK(refused.body.find("$0.30 of $0.20") != std::string::npos);
   CHECK(refused.body.find("POST /v1/keys") != std::string::npos);
   CHECK(refused.body.find(kSystemKey) == std::string::npos);
@@ -127,7 +112,7 @@ TEST_CASE(
   CHECK(std::string(standing["period_start"].GetString()) == format_rfc3339(day_start / 1000));
   auto status = f.as(f.gw->user_token, "GET", "/v1/keys/status");
   REQUIRE(status.status == 200);
-  auto s = parse(status.body);
+  auto s = parse_json(status.body);
   CHECK(std::string(s["openai"]["source"].GetString()) == "system");
   CHECK(s["openai"]["budget_exceeded"].GetBool());
   auto models = f.as(f.gw->user_token, "GET", "/v1/models");
@@ -139,7 +124,7 @@ TEST_CASE(
   CHECK(bobs.status == 200);
   f.wait_spent(f.gw->other_token, 0.15);
   CHECK(f.budget(f.gw->other_token)["spent_usd"].GetDouble() == Approx(0.15));
-  auto bob_status = parse(f.as(f.gw->other_token, "GET", "/v1/keys/status").body);
+  auto bob_status = parse_json(f.as(f.gw->other_token, "GET", "/v1/keys/status").body);
   CHECK_FALSE(bob_status["openai"]["budget_exceeded"].GetBool());
 
   // Alice's own key is never limited, and her calls on it do not count.
@@ -199,7 +184,7 @@ TEST_CASE("an operator sets, raises and resets a user's budget over the admin AP
                      R"({"system_key_budget_usd": 1})");
   INFO(raised.body);
   REQUIRE(raised.status == 200);
-  auto user = parse(raised.body);
+  auto user = parse_json(raised.body);
   CHECK(std::string(user["name"].GetString()) == "alice");
   CHECK(user["system_key_budget_usd"].GetDouble() == 1.0);
   CHECK(user["system_key_spend"]["limit_usd"].GetDouble() == 1.0);
@@ -210,7 +195,7 @@ TEST_CASE("an operator sets, raises and resets a user's budget over the admin AP
   f.wait_spent(f.gw->user_token, 0.3);
 
   // The list shows every user's budget and spend.
-  auto listed = parse(f.as(f.gw->admin_token, "GET", "/v1/admin/users").body);
+  auto listed = parse_json(f.as(f.gw->admin_token, "GET", "/v1/admin/users").body);
   bool saw_alice = false;
   for (const auto& u : listed["data"].GetArray()) {
     if (std::string(u["id"].GetString()) == f.gw->user_id) {
@@ -228,7 +213,7 @@ TEST_CASE("an operator sets, raises and resets a user's budget over the admin AP
   auto reset = f.as(f.gw->admin_token, "PATCH", "/v1/admin/users/" + f.gw->user_id,
                     R"({"system_key_budget_usd": null})");
   REQUIRE(reset.status == 200);
-  CHECK(parse(reset.body)["system_key_budget_usd"].IsNull());
+  CHECK(parse_json(reset.body)["system_key_budget_usd"].IsNull());
   CHECK(f.chat(f.gw->user_token).status == 429);
 
   // 0: the user's own keys only, from the first call.
@@ -244,7 +229,7 @@ TEST_CASE("an operator sets, raises and resets a user's budget over the admin AP
   REQUIRE(stored);
   CHECK(stored->system_key_budget_usd == 0.0);
   auto audit = f.as(f.gw->admin_token, "GET", "/v1/admin/audit");
-  CHECK(audit.body.find("\"action\":\"user.budget\"") != std::string::npos);
+  CHECK(audit.body.find("\"action\":\"user.limits\"") != std::string::npos);
   CHECK(audit.body.find("system key budget $0.00") != std::string::npos);
   CHECK(audit.body.find("system key budget: the default") != std::string::npos);
 }

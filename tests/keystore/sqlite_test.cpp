@@ -90,7 +90,7 @@ TEST_CASE("a version 2 database keeps its usage rows when it gains the version 3
   CHECK(row->column_int(4) == 0);
 }
 
-TEST_CASE("a version 3 database's users come through version 4 with no budget of their own",
+TEST_CASE("a version 3 database's users come through with no budget or rate limit of their own",
           "[sqlite][budget]") {
   // NULL, not 0: a budget of 0 would cut every existing user off the operator's keys.
   testing::TempDir dir;
@@ -107,12 +107,14 @@ TEST_CASE("a version 3 database's users come through version 4 with no budget of
   }
   auto db = sqlite::Database::open(dir.file("k.db"));
   REQUIRE(sqlite::apply_migrations(*db).has_value());
-  CHECK(sqlite::schema_version(*db).value() == 4);
-  auto row = db->prepare("SELECT name, system_key_budget_usd FROM users WHERE id = 'usr_old'");
+  CHECK(sqlite::schema_version(*db).value() == latest_schema_version());
+  auto row = db->prepare(
+      "SELECT name, system_key_budget_usd, requests_per_minute FROM users WHERE id = 'usr_old'");
   REQUIRE(row.has_value());
   REQUIRE(row->step().value());
   CHECK(row->column_text(0) == "old");
   CHECK(row->is_null(1));
+  CHECK(row->is_null(2));
 }
 
 TEST_CASE("a database from a newer keygate is refused", "[sqlite]") {

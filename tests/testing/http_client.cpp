@@ -24,7 +24,8 @@ HttpResponse http_request(uint16_t port, const std::string& method, const std::s
   for (const char* name :
        {"content-type", "x-request-id", "x-keygate-provider", "retry-after", "cache-control",
         "x-accel-buffering", "transfer-encoding", "x-keygate-overhead-ms", "connection",
-        "content-length", "x-should-retry"}) {
+        "content-length", "x-should-retry", "retry-after-ms", "x-ratelimit-limit-requests",
+        "x-ratelimit-remaining-requests"}) {
     auto v = conn.header(name);
     if (!v.empty()) {
       r.headers[name] = v;
@@ -204,6 +205,21 @@ std::vector<std::string> sse_data(const std::string& body) {
     pos = end + 2;
   }
   return out;
+}
+
+rapidjson::Document parse_json(const std::string& text) {
+  rapidjson::Document d;
+  d.Parse(text.c_str());
+  return d;
+}
+
+std::string error_code_of(const HttpResponse& response) {
+  auto d = parse_json(response.body);
+  if (!d.IsObject() || !d.HasMember("error") || !d["error"].IsObject() ||
+      !d["error"].HasMember("code") || !d["error"]["code"].IsString()) {
+    return "<no error code in: " + response.body + ">";
+  }
+  return d["error"]["code"].GetString();
 }
 
 }  // namespace keygate::testing

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <rapidjson/document.h>
+
 namespace keygate::testing {
 
 struct HttpResponse {
@@ -67,5 +69,10 @@ class HttpConnection {
 std::vector<std::string> sse_data(const std::string& body);
 
 std::string bearer(const std::string& token);
+
+// An answer's body as JSON (a parse error leaves a non-object document).
+rapidjson::Document parse_json(const std::string& text);
+// The OpenAI-shaped error's code, or a text that says there was none (and shows the body).
+std::string error_code_of(const HttpResponse& response);
 
 }  // namespace keygate::testing

@@ -1,0 +1,107 @@
+// RateLimits on its own (token buckets on a clock the test moves) and the config's rate_limit.
+
+#include <catch2/catch.hpp>
+
+#include "gateway/config.hpp"
+#include "gateway/rate_limits.hpp"
+
+using namespace keygate;
+using namespace keygate::gateway;
+
+TEST_CASE("no limit anywhere: requests are not counted", "[rate]") {
+  RateLimits limits({std::nullopt});
+  for (int i = 0; i < 1000; ++i) {
+    REQUIRE_FALSE(limits.take("usr_a", 0));
+  }
+  CHECK(limits.limit_of("usr_a").first == std::nullopt);
+}
+
+TEST_CASE("a minute's worth passes at once, then one request per 60/limit seconds", "[rate]") {
+  RateLimits limits({3});
+  for (int64_t left : {2, 1, 0}) {
+    auto d = limits.take("usr_a", 1000);
+    REQUIRE(d);
+    CHECK(d->allowed);
+    CHECK(d->limit == 3);
+    CHECK(d->remaining == left);
+  }
+  auto refused = limits.take("usr_a", 1000);
+  REQUIRE(refused);
+  CHECK_FALSE(refused->allowed);
+  CHECK(refused->retry_after_ms == 20'000);  // one request's worth at 3 a minute
+  CHECK(refused->reset_ms == 60'000);
+  CHECK_FALSE(limits.take("usr_a", 20'999)->allowed);
+  auto refilled = limits.take("usr_a", 21'000);
+  CHECK(refilled->allowed);
+  CHECK(refilled->remaining == 0);
+  // Another user has a bucket of their own.
+  CHECK(limits.take("usr_b", 21'000)->allowed);
+  // A long pause fills the bucket, never beyond the limit.
+  for (int i = 0; i < 3; ++i) {
+    CHECK(limits.take("usr_a", 10'000'000)->allowed);
+  }
+  CHECK_FALSE(limits.take("usr_a", 10'000'000)->allowed);
+}
+
+TEST_CASE("a user's own rate limit overrides the default, and clearing it restores the default",
+          "[rate]") {
+  RateLimits limits({std::nullopt});
+  limits.set_limit("usr_a", 1);
+  auto [rpm, own] = limits.limit_of("usr_a");
+  CHECK(rpm == 1);
+  CHECK(own);
+  CHECK(limits.take("usr_a", 0)->allowed);
+  CHECK_FALSE(limits.take("usr_a", 0)->allowed);
+  CHECK_FALSE(limits.take("usr_b", 0));  // no default: bob is not limited
+  limits.set_limit("usr_a", 100);        // a new limit starts with a full bucket
+  CHECK(limits.take("usr_a", 0)->remaining == 99);
+  limits.set_limit("usr_a", std::nullopt);
+  CHECK_FALSE(limits.take("usr_a", 0));
+
+  RateLimits with_default({2});
+  with_default.set_limit("usr_a", 5);
+  CHECK(with_default.take("usr_a", 0)->limit == 5);
+  with_default.set_limit("usr_a", std::nullopt);
+  CHECK(with_default.take("usr_a", 0)->limit == 2);
+  CHECK_FALSE(with_default.limit_of("usr_a").second);
+}
+
+TEST_CASE("a reload replaces users' own rate limits, keeping one set while it ran", "[rate]") {
+  RateLimits limits({std::nullopt});
+  limits.set_limit("usr_gone", 5);
+  limits.begin_reload();
+  limits.set_limit("usr_new", 7);  // an operator, between the reload's query and its end
+  limits.finish_reload({{"usr_b", 3}});
+  CHECK(limits.limit_of("usr_b").first == 3);
+  CHECK(limits.limit_of("usr_new").first == 7);
+  CHECK_FALSE(limits.limit_of("usr_gone").first);
+  limits.begin_reload();
+  limits.abandon_reload();  // the database did not answer: nothing changes
+  CHECK(limits.limit_of("usr_b").first == 3);
+  limits.begin_reload();
+  limits.finish_reload({});
+  CHECK_FALSE(limits.take("usr_b", 0));  // no limits left: not counted
+}
+
+TEST_CASE("the config's rate_limit is read and checked", "[rate][config]") {
+  auto c = parse_config(R"({"rate_limit": {"requests_per_minute": 600}})");
+  REQUIRE(c);
+  CHECK(c->rate_limit.requests_per_minute == 600);
+  auto none = parse_config(R"({"rate_limit": {"requests_per_minute": null}})");
+  REQUIRE(none);
+  CHECK_FALSE(none->rate_limit.requests_per_minute);
+  for (const char* bad : {
+           R"({"rate_limit": 600})",
+           R"({"rate_limit": {"requests_per_minute": 0}})",
+           R"({"rate_limit": {"requests_per_minute": -5}})",
+           R"({"rate_limit": {"requests_per_minute": 1.5}})",
+           R"({"rate_limit": {"requests_per_minute": "600"}})",
+           R"({"rate_limit": {"rpm": 600}})",
+       }) {
+    INFO(bad);
+    auto r = parse_config(bad);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == "invalid_config");
+    CHECK(r.error().message.find("rate_limit") != std::string::npos);
+  }
+}

@@ -162,22 +162,26 @@ Result<void> App::reload_limits() {
 }
 
 // Every minute on PostgreSQL, where other instances spend on the same users' budgets and other
-// operators change limits. On SQLite this process is the only one that serves requests: what it
-// counts is already the whole spend, and limits change only through it.
+// operators change limits. On SQLite this process is the only one that serves requests, so what
+// it counts is the whole spend; it reads the database again only when the budget period changed
+// (a new month, or a clock that stepped), to learn what the new period had spent already.
 void App::arm_limits_reload() {
-  limits_timer_->expires_after(std::chrono::seconds(60));
+  limits_timer_->expires_after(std::chrono::seconds(config_.database.empty() ? 5 : 60));
   limits_timer_->async_wait([this](const error_code& ec) {
     if (ec) {
       return;
     }
-    net::post(db_.executor(), [this] {
-      if (auto r = reload_limits(); !r) {
-        JsonWriter w;
-        w.string(r.error().message);
-        log_event("warn", "could not reload users' budgets, spending and rate limits",
-                  ",\"reason\":" + w.take());
-      }
-    });
+    const bool wanted = spend_.take_reload_wanted();
+    if (wanted || !config_.database.empty()) {
+      net::post(db_.executor(), [this] {
+        if (auto r = reload_limits(); !r) {
+          JsonWriter w;
+          w.string(r.error().message);
+          log_event("warn", "could not reload users' budgets, spending and rate limits",
+                    ",\"reason\":" + w.take());
+        }
+      });
+    }
     arm_limits_reload();
   });
 }
@@ -196,10 +200,8 @@ Result<uint16_t> App::start() {
   server_->start();
   trim_timer_ = std::make_unique<net::steady_timer>(ioc_);
   arm_memory_trim();
-  if (!config_.database.empty()) {
-    limits_timer_ = std::make_unique<net::steady_timer>(ioc_);
-    arm_limits_reload();
-  }
+  limits_timer_ = std::make_unique<net::steady_timer>(ioc_);
+  arm_limits_reload();
   for (int i = 0; i < n; ++i) {
     threads_.emplace_back([this] { ioc_.run(); });
   }

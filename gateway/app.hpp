@@ -74,7 +74,8 @@ class App {
   std::unique_ptr<net::signal_set> signals_;
   std::unique_ptr<net::steady_timer> trim_timer_;  // gateway/memory_trim.hpp, once a second
   void arm_memory_trim();
-  std::unique_ptr<net::steady_timer> limits_timer_;  // PostgreSQL: other instances' changes
+  // Reloads users' limits: every minute on PostgreSQL, on SQLite when the budget period changed.
+  std::unique_ptr<net::steady_timer> limits_timer_;
   void arm_limits_reload();
   net::executor_work_guard<net::io_context::executor_type> work_;
   std::vector<std::thread> threads_;

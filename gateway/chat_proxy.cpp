@@ -394,6 +394,11 @@ awaitable<void> chat_completions(HttpExchange& ex, const std::string& body, ApiC
 // count counts it; with none, the first target's adapter says why. Free upstream and no tokens
 // generated: nothing is recorded as usage.
 awaitable<void> count_tokens(HttpExchange& ex, const std::string& body, ApiContext& s) {
+  // A call to the provider all the same (on the operator's key, maybe): it takes from the bucket.
+  if (const std::optional<Error> refused = rate_limited(ex, s.rate)) {
+    co_await ex.reply_error(*refused);
+    co_return;
+  }
   rapidjson::MemoryPoolAllocator<> pool(json_pool_size(body.size()));
   rapidjson::Document parsed(&pool);
   std::optional<ChatPlan> plan = co_await plan_chat(ex, body, s, parsed);

@@ -84,4 +84,13 @@ class HttpExchange {
   virtual bool speaks_anthropic() const { return false; }
 };
 
+// Before an error goes out: the official SDKs (OpenAI's and Anthropic's) retry every 429 unless
+// told otherwise, and a refusal that stands until the caller changes something (a spent budget)
+// tells them so.
+inline void add_retry_advice(HttpExchange& ex, const Error& error) {
+  if (error.status == 429 && !error.retryable) {
+    ex.response_headers.emplace_back("x-should-retry", "false");
+  }
+}
+
 }  // namespace keygate::gateway

@@ -553,11 +553,7 @@ awaitable<bool> HttpSession::write_wire(const WireBuffers& buffers, std::size_t 
 }
 
 awaitable<bool> HttpSession::reply_error(const Error& error) {
-  // The official SDKs retry every 429 unless told otherwise; a refusal that stands until the
-  // caller changes something (a spent budget) says so, as OpenAI's and Anthropic's SDKs read it.
-  if (error.status == 429 && !error.retryable) {
-    response_headers.emplace_back("x-should-retry", "false");
-  }
+  add_retry_advice(*this, error);
   // route_ is the request's once routing found it, null before (reset per request).
   const std::string body = route_ != nullptr && route_->errors == ErrorFormat::anthropic
                                ? providers::anthropic_error_body(error)

@@ -45,6 +45,7 @@ class AnthropicExchange final : public HttpExchange {
   }
 
   awaitable<bool> reply_error(const Error& error) override {
+    add_retry_advice(*this, error);
     hand_over();
     const std::string body = providers::anthropic_error_body(error);
     co_return co_await inner_.reply(static_cast<http::status>(error.status), body,

@@ -1,12 +1,17 @@
 #include "gateway/rate_limits.hpp"
 
 #include <algorithm>
-#include <cmath>
 
 namespace keygate::gateway {
 
 namespace {
-constexpr double kMsPerMinute = 60'000.0;
+
+constexpr int64_t kUnitsPerRequest = 60'000;  // one request = a minute's milliseconds
+
+int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
+
 }  // namespace
 
 RateLimits::RateLimits(RatePolicy policy)
@@ -28,29 +33,36 @@ std::optional<RateDecision> RateLimits::take(std::string_view user_id, int64_t n
   if (!limit) {
     return std::nullopt;
   }
-  const double per_ms = static_cast<double>(*limit) / kMsPerMinute;
+  // Whole numbers only: a bucket holds tokens in 1/60000ths of a request, so a minute refills
+  // exactly `limit` requests, `limit` units a millisecond, and a client that waits the
+  // retry-after-ms it was given is never refused again for a rounding error.
+  const int64_t capacity = *limit * kUnitsPerRequest;
   auto it = buckets_.find(user_id);
   if (it == buckets_.end()) {
-    it = buckets_.emplace(std::string(user_id), Bucket{}).first;
+    it = buckets_.emplace(std::string(user_id), Bucket{capacity, now_ms, *limit}).first;
   }
   Bucket& b = it->second;
-  if (b.capacity != *limit) {
-    b = Bucket{static_cast<double>(*limit), now_ms, *limit};  // a first request, or a new limit
-  } else if (now_ms > b.refilled_at_ms) {
-    b.tokens = std::min(static_cast<double>(*limit),
-                        b.tokens + static_cast<double>(now_ms - b.refilled_at_ms) * per_ms);
+  if (b.limit != *limit) {
+    // A raised limit adds its extra minute's worth at once; a lowered one keeps no more than its
+    // new capacity (below). Never a fresh full bucket: lowering an abuser's limit must bite.
+    b.units += std::max<int64_t>(0, *limit - b.limit) * kUnitsPerRequest;
+    b.limit = *limit;
+  }
+  if (now_ms > b.refilled_at_ms) {
+    b.units = std::min(capacity, b.units + (now_ms - b.refilled_at_ms) * *limit);
     b.refilled_at_ms = now_ms;
   }
+  b.units = std::min(b.units, capacity);
   RateDecision d;
   d.limit = *limit;
-  d.allowed = b.tokens >= 1.0;
+  d.allowed = b.units >= kUnitsPerRequest;
   if (d.allowed) {
-    b.tokens -= 1.0;
+    b.units -= kUnitsPerRequest;
   } else {
-    d.retry_after_ms = static_cast<int64_t>(std::ceil((1.0 - b.tokens) / per_ms));
+    d.retry_after_ms = ceil_div(kUnitsPerRequest - b.units, *limit);
   }
-  d.remaining = static_cast<int64_t>(std::floor(b.tokens));
-  d.reset_ms = static_cast<int64_t>(std::ceil((static_cast<double>(*limit) - b.tokens) / per_ms));
+  d.remaining = b.units / kUnitsPerRequest;
+  d.reset_ms = ceil_div(capacity - b.units, *limit);
   return d;
 }
 

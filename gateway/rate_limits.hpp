@@ -57,9 +57,9 @@ class RateLimits {
 
  private:
   struct Bucket {
-    double tokens = 0;
+    int64_t units = 0;  // 60000 a request (rate_limits.cpp)
     int64_t refilled_at_ms = 0;
-    int64_t capacity = 0;  // the limit it was filled for: a new limit starts a full bucket
+    int64_t limit = 0;  // the limit it last counted for
   };
   struct Hash {
     using is_transparent = void;

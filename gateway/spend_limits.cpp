@@ -70,9 +70,12 @@ void SpendLimits::roll_to(int64_t now_ms) {
     return;
   }
   // Either way: a clock that jumped ahead and came back must not leave us in a future period,
-  // where every call would be "before the period" and count nothing. What this period had spent
-  // is read again at the next reload (at start; every minute on PostgreSQL).
+  // where every call would be "before the period" and count nothing. What the period we move to
+  // had spent already is read again by the next reload, which a change of period asks for.
   const auto [start, end] = period_bounds(policy_.period, now_ms);
+  if (period_end_ms_ != 0) {
+    reload_wanted_.store(true, std::memory_order_relaxed);
+  }
   period_start_ms_ = start;
   period_end_ms_ = end;
   for (auto& [id, user] : users_) {

@@ -15,6 +15,7 @@
 //
 // Thread-safe: one mutex, held for a hash lookup. Only calls on the operator's keys take it.
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -88,6 +89,9 @@ class SpendLimits {
   // running. abandon_reload(): the queries failed; everything counted stays counted.
   std::optional<std::pair<int64_t, int64_t>> begin_reload(int64_t now_ms);
   void abandon_reload();
+  // Whether the period changed since the last call (the month turned, the clock stepped): its
+  // spend so far must then be read from the database. Clears the flag.
+  bool take_reload_wanted() { return reload_wanted_.exchange(false, std::memory_order_relaxed); }
   void finish_reload(int64_t from_ms,
                      const std::vector<std::pair<std::string, std::optional<double>>>& budgets,
                      const std::unordered_map<std::string, double>& stored);
@@ -117,6 +121,7 @@ class SpendLimits {
   int64_t period_end_ms_ = 0;
   bool reloading_ = false;
   std::unordered_set<std::string> set_while_reloading_;
+  std::atomic<bool> reload_wanted_{false};
 };
 
 }  // namespace keygate::gateway

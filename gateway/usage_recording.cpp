@@ -35,31 +35,46 @@ std::optional<double> cost_of(const providers::Catalog& catalog, const UsageEven
   return providers::call_cost_usd(*provider, *model, e.usage);
 }
 
-// What a call on the operator's keys counts against its user's budget (gateway/spend_limits.hpp):
-// its price, or, when the provider's count of it never came (the client left before a stream's
-// last event, a stream cut short, a provider that reports no usage), an estimate from what keygate
-// saw: a token for every 4 bytes of the request, and one for every event of the stream. The row
-// keeps what the provider reported; only the budget estimates, so that leaving early is not a way
-// to spend the operator's money for nothing. A call the provider refused (no 2xx) costs nothing.
-std::optional<double> budget_charge(const providers::Catalog& catalog, const UsageEvent& e) {
-  if (e.upstream_status < 200 || e.upstream_status > 299) {
-    return std::nullopt;
+bool on_operator_key(const UsageEvent& e) {
+  return e.key_source == "system" || e.key_source == "env";
+}
+
+// A call on the operator's keys whose usage the provider never reported in full, though it did
+// the work: the client left before a stream's last event or before a plain answer came, a stream
+// was cut short, or the provider reports no usage. Such a call is recorded with an estimate
+// (usage_known "estimated"), so that what it cost the operator reaches the reports and the
+// user's budget (gateway/spend_limits.hpp), which is read back from these rows: leaving early
+// must not be a way to spend the operator's money for free. The estimate: a token for every 4
+// bytes of the request (at most the model's context window: a large image is not that many
+// tokens), and one for every event of the stream (about a token each in OpenAI's and Claude's
+// deltas). A call the provider refused (a non-2xx answer) cost nothing.
+void estimate_missing_usage(const providers::Catalog& catalog, UsageEvent& e) {
+  const bool accepted = e.upstream_status >= 200 && e.upstream_status <= 299;
+  // The client left while the provider worked on a plain answer, before its header came back.
+  const bool left_waiting =
+      e.upstream_status == 0 && e.outcome == "client_cancelled" && e.request_bytes > 0;
+  if (!on_operator_key(e) || !(accepted || left_waiting)) {
+    return;
   }
-  const bool complete =
-      e.outcome == "ok" && e.usage.prompt_tokens >= 0 && e.usage.completion_tokens >= 0;
+  providers::Usage& u = e.usage;
+  const bool complete = e.outcome == "ok" && u.prompt_tokens >= 0 && u.completion_tokens >= 0;
   if (complete) {
-    return cost_of(catalog, e);
+    return;
   }
-  UsageEvent estimated;
-  estimated.provider = e.provider;
-  estimated.model_served = e.model_served;
-  estimated.usage = e.usage;
-  providers::Usage& u = estimated.usage;
+  const int64_t streamed = e.stream ? e.stream_events : 0;
+  if (u.prompt_tokens >= 0 && u.completion_tokens >= streamed) {
+    return;  // what the provider reported already covers what keygate saw
+  }
   if (u.prompt_tokens < 0) {
     u.prompt_tokens = e.request_bytes / 4;
+    const auto* provider = catalog.find(e.provider);
+    const auto* model = provider ? provider->priced_model(e.model_served) : nullptr;
+    if (model != nullptr && model->context_window > 0) {
+      u.prompt_tokens = std::min(u.prompt_tokens, model->context_window);
+    }
   }
-  u.completion_tokens = std::max<int64_t>(u.completion_tokens, e.stream ? e.stream_events : 0);
-  return cost_of(catalog, estimated);
+  u.completion_tokens = std::max(u.completion_tokens, streamed);
+  e.usage_estimated = true;
 }
 
 UsageRow to_row(const providers::Catalog& catalog, UsageEvent e) {
@@ -76,7 +91,7 @@ UsageRow to_row(const providers::Catalog& catalog, UsageEvent e) {
   r.key_source = e.key_source.empty() ? std::string("none") : std::move(e.key_source);
   r.key_id = std::move(e.key_id);
   if (e.usage.reported()) {
-    r.usage_known = "reported";
+    r.usage_known = e.usage_estimated ? "estimated" : "reported";
     r.prompt_tokens = std::max<int64_t>(e.usage.prompt_tokens, 0);
     r.completion_tokens = std::max<int64_t>(e.usage.completion_tokens, 0);
     r.cached_tokens = std::max<int64_t>(e.usage.cached_tokens, 0);
@@ -116,15 +131,14 @@ class UsageRecorder final : public UsageSink {
 
   void record(UsageEvent event) override {
     metrics_.observe(event);
+    estimate_missing_usage(catalog_, event);
+    UsageRow row = to_row(catalog_, std::move(event));
     // Counted before the row is stored, whether or not it can be: the budget is about what the
     // provider bills the operator, and it bills a call whose row was lost all the same.
-    if (limits_ != nullptr && !event.user_id.empty() &&
-        (event.key_source == "system" || event.key_source == "env")) {
-      if (const std::optional<double> charge = budget_charge(catalog_, event)) {
-        limits_->add(event.user_id, *charge, event.started_at_ms, now_unix_ms());
-      }
+    if (limits_ != nullptr && row.cost_usd && !row.user_id.empty() &&
+        (row.key_source == "system" || row.key_source == "env")) {
+      limits_->add(row.user_id, *row.cost_usd, row.started_at_ms, now_unix_ms());
     }
-    UsageRow row = to_row(catalog_, std::move(event));
     if (!writer_) {
       no_writer_dropped_.fetch_add(1, std::memory_order_relaxed);
       log_drop();

@@ -25,8 +25,9 @@ struct UsageEvent {
   std::string key_source;       // user | system | env | none
   std::string key_id;
   providers::Usage usage;
-  int64_t request_bytes = 0;  // the body sent upstream
-  int64_t stream_events = 0;  // upstream events of a stream
+  int64_t request_bytes = 0;     // the body sent upstream
+  int64_t stream_events = 0;     // upstream events of a stream
+  bool usage_estimated = false;  // `usage` holds keygate's estimate (usage_recording.cpp)
   int64_t latency_ms = 0;
   int64_t ttft_ms = -1;  // -1: no first token
   int upstream_status = 0;

@@ -138,3 +138,17 @@ export async function startKeygate({ providers, models, env = {}, extra = {} }) 
     },
   };
 }
+
+// How many of keygate's access-log lines so far are for `path` with `status`. The line follows
+// the answer by a moment: it polls (bounded) until at least `atLeast` are there.
+export async function accessLogCount(keygate, path, status, atLeast = 1) {
+  const count = () =>
+    keygate
+      .log()
+      .split('\n')
+      .filter((l) => l.includes(`"path":"${path}"`) && l.includes(`"status":${status}`)).length;
+  for (let i = 0; i < 100 && count() < atLeast; ++i) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return count();
+}

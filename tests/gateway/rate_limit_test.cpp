@@ -60,7 +60,7 @@ TEST_CASE("a user's model calls stop at the rate limit with a 429 that says when
   const int retry_ms = std::stoi(refused.headers["retry-after-ms"]);
   CHECK(retry_ms > 25'000);
   CHECK(retry_ms <= 30'000);
-  CHECK(refused.headers["retry-after"] == "30");
+  CHECK(refused.headers["retry-after"] == std::to_string((retry_ms + 999) / 1000));
   CHECK(refused.headers["x-should-retry"].empty());  // worth retrying, after the pause
   CHECK(f.upstream.request_count() == 2);
 
@@ -72,6 +72,12 @@ TEST_CASE("a user's model calls stop at the rate limit with a 429 that says when
   CHECK(messages.status == 429);
   CHECK(messages.body.find("\"type\":\"error\"") != std::string::npos);
   CHECK(messages.body.find("\"rate_limit_error\"") != std::string::npos);
+
+  // Counting tokens asks the provider too: it takes from the same bucket.
+  auto count = f.as(f.gw->user_token, "POST", "/v1/messages/count_tokens",
+                    R"({"model": "openai/gpt-4o-mini",
+                        "messages": [{"role": "user", "content": "hi"}]})");
+  CHECK(count.status == 429);
 
   // Bob has his own bucket; managing keys and reading usage are not model calls.
   CHECK(f.chat(f.gw->other_token).status == 200);
@@ -96,7 +102,7 @@ TEST_CASE("an operator sets a user's own rate limit, shown, audited and kept acr
   CHECK(user["rate_limit"]["requests_per_minute"].GetInt() == 100);
   CHECK(std::string(user["rate_limit"]["limit_source"].GetString()) == "user");
   CHECK(user["system_key_budget_usd"].IsNull());  // untouched by a rate-only change
-  auto now = f.chat(f.gw->user_token);            // a new limit starts with a full bucket
+  auto now = f.chat(f.gw->user_token);            // a raise adds its extra 99 at once
   CHECK(now.status == 200);
   CHECK(now.headers["x-ratelimit-limit-requests"] == "100");
   auto listed = parse_json(f.as(f.gw->admin_token, "GET", "/v1/admin/users").body);
@@ -128,7 +134,7 @@ TEST_CASE("an operator sets a user's own rate limit, shown, audited and kept acr
   CHECK(again.status == 200);
   CHECK(again.headers["x-ratelimit-limit-requests"] == "100");
 
-  // null: back to the default of 1 a minute (a fresh bucket: one more passes, then none).
+  // null: back to the default of 1 a minute (what is left is cut to 1: one more, then none).
   auto reset = second->as(f.gw->admin_token, "PATCH", "/v1/admin/users/" + f.gw->user_id,
                           R"({"requests_per_minute": null})");
   REQUIRE(reset.status == 200);

@@ -53,8 +53,12 @@ TEST_CASE("a user's own rate limit overrides the default, and clearing it restor
   CHECK(limits.take("usr_a", 0)->allowed);
   CHECK_FALSE(limits.take("usr_a", 0)->allowed);
   CHECK_FALSE(limits.take("usr_b", 0));  // no default: bob is not limited
-  limits.set_limit("usr_a", 100);        // a new limit starts with a full bucket
-  CHECK(limits.take("usr_a", 0)->remaining == 99);
+  limits.set_limit("usr_a", 100);        // a raise adds its 99 extra at once
+  CHECK(limits.take("usr_a", 0)->remaining == 98);
+  limits.set_limit("usr_a", 2);  // a cut keeps no more than the new limit: no fresh burst
+  CHECK(limits.take("usr_a", 0)->remaining == 1);
+  CHECK(limits.take("usr_a", 0)->remaining == 0);
+  CHECK_FALSE(limits.take("usr_a", 0)->allowed);
   limits.set_limit("usr_a", std::nullopt);
   CHECK_FALSE(limits.take("usr_a", 0));
 

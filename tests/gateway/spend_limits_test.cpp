@@ -208,3 +208,12 @@ TEST_CASE("dollars are written as cents, or as fractions of a cent for one cheap
   CHECK(format_usd(0.0000001) == "$0.00");
   CHECK(format_usd(0.0012) == "$0.0012");
 }
+
+TEST_CASE("a change of period asks for a reload, once", "[budget]") {
+  SpendLimits limits({1.0, BudgetPeriod::day});
+  CHECK_FALSE(limits.refuse("usr_a", "openai", at("2026-11-23T10:00:00Z")));
+  CHECK_FALSE(limits.take_reload_wanted());  // the first period is not a change
+  CHECK_FALSE(limits.refuse("usr_a", "openai", at("2026-11-24T00:00:01Z")));
+  CHECK(limits.take_reload_wanted());
+  CHECK_FALSE(limits.take_reload_wanted());
+}

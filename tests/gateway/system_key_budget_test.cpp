@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "keystore/sqlite.hpp"
 #include "schema/json.hpp"
 #include "schema/time.hpp"
 #include "testing/gateway_fixture.hpp"
@@ -375,9 +376,36 @@ TEST_CASE("a client that leaves a stream before its usage still spends the budge
   f.wait_spent(f.gw->user_token, 0.000001);
   const double spent = f.budget(f.gw->user_token)["spent_usd"].GetDouble();
   CHECK(spent < 0.0001);
-  // The row keeps what the provider reported: nothing.
+  // The row says it is an estimate, and holds it: the spend read back from the rows (at a
+  // restart, or another instance's reload) is the same.
   f.gw->app().usage().flush();
-  auto usage = f.as(f.gw->admin_token, "GET", "/v1/admin/usage?group_by=user");
-  REQUIRE(usage.status == 200);
-  CHECK(usage.body.find("\"unknown_usage\":1") != std::string::npos);
+  auto db = sqlite::Database::open(f.gw->data_dir() + "/keygate.db");
+  REQUIRE(db);
+  auto row = db->prepare("SELECT usage_known, outcome, completion_tokens, cost_usd FROM usage");
+  REQUIRE(row);
+  REQUIRE(row->step().value());
+  CHECK(row->column_text(0) == "estimated");
+  CHECK(row->column_text(1) == "client_cancelled");
+  CHECK(row->column_int(2) >= 3);  // the events seen: tok0, tok1, tok2 at least
+  CHECK(row->column_double(3) == Approx(spent));
+  REQUIRE(f.gw->app().reload_limits());
+  CHECK(f.budget(f.gw->user_token)["spent_usd"].GetDouble() == Approx(spent));
+}
+
+TEST_CASE("a client that leaves before a plain answer came still spends the budget", "[budget]") {
+  // The provider takes its time; the client gives up after 300 ms. The prompt was sent and is
+  // billed: the budget counts its estimate.
+  BudgetFixture f(R"({"usd": 1})");
+  f.upstream.set_handler([](MockExchange& ex) -> net::awaitable<void> {
+    co_await ex.sleep(std::chrono::milliseconds(3000));
+    const std::string body = openai_completion_json("Too late", 10, 10);
+    co_await ex.respond(200, body);
+  });
+  auto gave_up =
+      http_request(f.gw->port(), "POST", "/v1/chat/completions", chat_body(),
+                   {{"authorization", bearer(f.gw->user_token)}}, std::chrono::milliseconds(300));
+  CHECK(gave_up.status == 0);
+  REQUIRE(f.upstream.wait_for_cancellations(1, std::chrono::seconds(5)));
+  f.wait_spent(f.gw->user_token, 0.000001);
+  CHECK(f.budget(f.gw->user_token)["spent_usd"].GetDouble() < 0.0001);
 }

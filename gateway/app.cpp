@@ -88,6 +88,12 @@ App::App(Config config, providers::Catalog catalog, std::unique_ptr<Keystore> ke
   register_usage_routes(routes_, api_);
   register_metrics_route(routes_, metrics_);
   server_ = std::make_unique<Server>(ioc_, config_.server, routes_, auth_);
+  metrics_.add_callback("keygate_rate_limited_total", "counter",
+                        "Requests refused by a user's rate limit.",
+                        [this] { return static_cast<double>(rate_.refusals()); });
+  metrics_.add_callback("keygate_system_key_budget_refusals_total", "counter",
+                        "Calls refused the operator's key: the user's budget was spent.",
+                        [this] { return static_cast<double>(spend_.refusals()); });
   metrics_.add_callback("keygate_open_connections", "gauge", "Client connections open now.",
                         [this] { return static_cast<double>(server_->open_connections()); });
   metrics_.add_callback("keygate_active_streams", "gauge", "Streams being relayed now.",

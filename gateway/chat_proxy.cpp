@@ -209,6 +209,9 @@ awaitable<void> run_chain(HttpExchange& ex, ApiContext& s, ProxyState& state,
       const auto started_ms = now_unix_ms();
       co_await call.attempt(target, request, info.options, result);
       record_attempt(ex, s, started_ms, info, target, result);
+      if (result.error && result.error->code == "system_key_budget_exceeded") {
+        s.spend.count_refusal();
+      }
       if (!result.error) {
         state.breaker.record_success(provider);
         co_return;

@@ -538,9 +538,8 @@ awaitable<void> key_status(HttpExchange& ex, ApiContext& api) {
   }
   const int64_t now = now_unix();
   // The operator's key is there, but the caller's budget on it may be spent (GET /v1/budget).
-  auto budget_spent = [&](const providers::Provider& provider) {
-    return api.spend.refuse(user_id, provider.id, now_unix_ms()).has_value();
-  };
+  const SpendStanding standing = api.spend.standing(user_id, now_unix_ms());
+  const bool budget_spent = standing.limit_usd && standing.spent_usd >= *standing.limit_usd;
   JsonWriter w;
   w.start_object();
   for (const auto& provider : api.catalog.providers()) {
@@ -553,10 +552,10 @@ awaitable<void> key_status(HttpExchange& ex, ApiContext& api) {
       w.field("key_id", own->id);
     } else if (usable_key(lists->system, provider.id, now) != nullptr) {
       w.field("source", "system");
-      w.field("budget_exceeded", budget_spent(provider));
+      w.field("budget_exceeded", budget_spent);
     } else if (environment_has_key(provider)) {
       w.field("source", "env");
-      w.field("budget_exceeded", budget_spent(provider));
+      w.field("budget_exceeded", budget_spent);
     } else {
       w.field("source", "none");
     }

@@ -59,6 +59,7 @@ std::optional<RateDecision> RateLimits::take(std::string_view user_id, int64_t n
   if (d.allowed) {
     b.units -= kUnitsPerRequest;
   } else {
+    refusals_.fetch_add(1, std::memory_order_relaxed);
     d.retry_after_ms = ceil_div(kUnitsPerRequest - b.units, *limit);
   }
   d.remaining = b.units / kUnitsPerRequest;

@@ -43,6 +43,8 @@ class RateLimits {
   // One request by `user_id` at `now_ms` (steady milliseconds): nullopt when no limit applies to
   // the user, else whether it may go and what the rate-limit headers say.
   std::optional<RateDecision> take(std::string_view user_id, int64_t now_ms);
+  // Requests refused so far (/metrics).
+  uint64_t refusals() const { return refusals_.load(std::memory_order_relaxed); }
 
   // The user's own limit (nullopt: the default), after an operator set it.
   void set_limit(const std::string& user_id, std::optional<int64_t> requests_per_minute);
@@ -77,6 +79,7 @@ class RateLimits {
   Map<Bucket> buckets_;
   bool reloading_ = false;
   std::unordered_set<std::string> set_while_reloading_;
+  std::atomic<uint64_t> refusals_{0};
 };
 
 }  // namespace keygate::gateway

@@ -68,6 +68,10 @@ class SpendLimits {
   explicit SpendLimits(SpendPolicy policy);
 
   const SpendPolicy& policy() const { return policy_; }
+  // Model calls refused the operator's key so far (/metrics): the proxy counts them, since a key
+  // listing (/v1/models) asks refuse() too.
+  void count_refusal() { refusals_.fetch_add(1, std::memory_order_relaxed); }
+  uint64_t refusals() const { return refusals_.load(std::memory_order_relaxed); }
 
   // The request path. An error (429 insufficient_quota, code system_key_budget_exceeded) when
   // the user may not spend more on the operator's keys this period, else nullopt.
@@ -122,6 +126,7 @@ class SpendLimits {
   bool reloading_ = false;
   std::unordered_set<std::string> set_while_reloading_;
   std::atomic<bool> reload_wanted_{false};
+  std::atomic<uint64_t> refusals_{0};
 };
 
 }  // namespace keygate::gateway

@@ -79,6 +79,9 @@ TEST_CASE("a user's model calls stop at the rate limit with a 429 that says when
                         "messages": [{"role": "user", "content": "hi"}]})");
   CHECK(count.status == 429);
 
+  auto metrics = http_request(f.gw->port(), "GET", "/metrics");
+  CHECK(metrics.body.find("\nkeygate_rate_limited_total 3\n") != std::string::npos);
+
   // Bob has his own bucket; managing keys and reading usage are not model calls.
   CHECK(f.chat(f.gw->other_token).status == 200);
   CHECK(f.as(f.gw->user_token, "GET", "/v1/keys").status == 200);
@@ -125,11 +128,7 @@ TEST_CASE("an operator sets a user's own rate limit, shown, audited and kept acr
   const std::string data_dir = f.gw->data_dir();
   const std::string alice_token = f.gw->user_token;
   f.gw->stop();
-  GatewayOptions options;
-  options.create_users = false;
-  options.master_key_file = data_dir + "/master.key";
-  options.tweak = [&](gateway::Config& c) { c.data_dir = data_dir; };
-  auto second = std::make_unique<RateFixture>(R"({"requests_per_minute": 1})", options);
+  auto second = std::make_unique<RateFixture>(R"({"requests_per_minute": 1})", reopening(data_dir));
   auto again = second->chat(alice_token);
   CHECK(again.status == 200);
   CHECK(again.headers["x-ratelimit-limit-requests"] == "100");

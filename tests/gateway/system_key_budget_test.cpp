@@ -99,6 +99,8 @@ TEST_CASE(
   CHECK(refused.body.find(kSystemKey) == std::string::npos);
   CHECK(refused.headers["x-should-retry"] == "false");  // the SDKs would retry a 429 otherwise
   CHECK(f.upstream.request_count() == 2);               // the refused call never left keygate
+  auto metrics = http_request(f.gw->port(), "GET", "/metrics");
+  CHECK(metrics.body.find("\nkeygate_system_key_budget_refusals_total 1\n") != std::string::npos);
 
   // The answers keygate gives about it agree.
   auto standing = f.budget(f.gw->user_token);
@@ -299,11 +301,7 @@ TEST_CASE("the period's spend and budgets survive a restart on the same database
     f.gw->stop();  // every usage row stored
   }
   // A second keygate on the same data directory: nothing counted in memory carries over.
-  GatewayOptions options;
-  options.create_users = false;
-  options.master_key_file = data_dir + "/master.key";
-  options.tweak = [&](gateway::Config& c) { c.data_dir = data_dir; };
-  auto second = std::make_unique<BudgetFixture>(R"({"usd": 0.2})", options);
+  auto second = std::make_unique<BudgetFixture>(R"({"usd": 0.2})", reopening(data_dir));
   auto refused = second->chat(alice_token);
   INFO(refused.body);
   CHECK(refused.status == 429);

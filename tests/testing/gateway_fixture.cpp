@@ -116,6 +116,14 @@ std::string postgres_test_database(const std::string& name) {
   return std::string(server) + "&options=-c%20search_path%3D" + name;
 }
 
+GatewayOptions reopening(const std::string& data_dir) {
+  GatewayOptions options;
+  options.create_users = false;
+  options.master_key_file = data_dir + "/master.key";
+  options.tweak = [data_dir](gateway::Config& c) { c.data_dir = data_dir; };
+  return options;
+}
+
 std::string chat_body(const std::string& model, bool stream, const std::string& extra) {
   std::string body =
       R"({"model": ")" + model + R"(", "messages": [{"role": "user", "content": "Say hello"}])";

@@ -68,6 +68,10 @@ class TestGateway {
   bool stopped_ = false;
 };
 
+// Options for a keygate that restarts on `data_dir` (another TestGateway's, stopped first): the
+// same master key, and no users created (the first one's tokens still work).
+GatewayOptions reopening(const std::string& data_dir);
+
 std::string chat_body(const std::string& model = "openai/gpt-4o-mini", bool stream = false,
                       const std::string& extra = "");
 

@@ -5,6 +5,7 @@
 #include <memory>
 #include <random>
 
+#include "gateway/embeddings_request.hpp"
 #include "gateway/messages_api.hpp"
 #include "gateway/upstream_call.hpp"
 #include "router/agent.hpp"
@@ -258,6 +259,52 @@ std::optional<std::string> selected_agent(const HttpExchange& ex, std::string_vi
   return std::nullopt;
 }
 
+// One of the caller's agents, by name; answers the client itself (404-like 400, a broken stored
+// agent) and returns nothing when there is none to use.
+awaitable<std::optional<router::AgentSpec>> load_agent(HttpExchange& ex, ApiContext& s,
+                                                       const std::string& name) {
+  if (!router::validate_agent_name(name)) {
+    const Error e = agent_not_found(name);
+    co_await ex.reply_error(e);
+    co_return std::nullopt;
+  }
+  auto work = [&] { return s.keystore.get_agent(ex.caller.user_id, name); };
+  auto stored = co_await s.db.run(work);
+  if (!stored) {
+    const Error e = stored.error().status == 404 ? agent_not_found(name) : stored.error();
+    co_await ex.reply_error(e);
+    co_return std::nullopt;
+  }
+  auto spec =
+      router::parse_stored_agent(stored->model, stored->params_json, stored->fallbacks_json);
+  if (!spec) {
+    co_await ex.reply_error(spec.error());
+    co_return std::nullopt;
+  }
+  co_return std::move(*spec);
+}
+
+// A chat request naming an embedding model, or an embeddings request naming a chat model: refused
+// before any key is used, with the endpoint that takes it. Models the catalog does not list are
+// the provider's to judge.
+std::optional<Error> wrong_kind(const router::Target& target, providers::ModelKind wanted) {
+  const providers::ModelInfo* model = target.provider->find_model(target.model);
+  if (model == nullptr || model->kind == wanted) {
+    return std::nullopt;
+  }
+  const std::string name = target.provider->id + "/" + target.model;
+  if (model->kind == providers::ModelKind::embedding) {
+    return Error::invalid_request("'" + name +
+                                      "' is an embedding model: POST /v1/embeddings takes it, "
+                                      "not a chat request.",
+                                  "model", "wrong_model_kind");
+  }
+  return Error::invalid_request("'" + name +
+                                    "' is a chat model, not an embedding model. GET "
+                                    "/v1/providers lists each provider's embedding models.",
+                                "model", "wrong_model_kind");
+}
+
 // What a chat request resolved to: who asked for what, and the targets to try in order.
 struct ChatPlan {
   RequestInfo info;
@@ -305,23 +352,9 @@ awaitable<std::optional<ChatPlan>> plan_chat(HttpExchange& ex, const std::string
   std::vector<std::string> fallbacks;
   if (auto agent_name = selected_agent(ex, info.model_requested)) {
     info.agent = *agent_name;
-    if (!router::validate_agent_name(info.agent)) {
-      const Error e = agent_not_found(info.agent);
-      co_await ex.reply_error(e);
-      co_return std::nullopt;
-    }
-    auto work = [&] { return s.keystore.get_agent(ex.caller.user_id, info.agent); };
-    auto stored = co_await s.db.run(work);
-    if (!stored) {
-      const Error e = stored.error().status == 404 ? agent_not_found(info.agent) : stored.error();
-      co_await ex.reply_error(e);
-      co_return std::nullopt;
-    }
-    auto spec =
-        router::parse_stored_agent(stored->model, stored->params_json, stored->fallbacks_json);
+    std::optional<router::AgentSpec> spec = co_await load_agent(ex, s, info.agent);
     if (!spec) {
-      co_await ex.reply_error(spec.error());
-      co_return std::nullopt;
+      co_return std::nullopt;  // answered
     }
     primary = spec->model;
     fallbacks = spec->fallbacks;
@@ -334,6 +367,10 @@ awaitable<std::optional<ChatPlan>> plan_chat(HttpExchange& ex, const std::string
     co_return std::nullopt;
   }
   const auto& first = chain->front();
+  if (const std::optional<Error> refused = wrong_kind(first, providers::ModelKind::chat)) {
+    co_await ex.reply_error(*refused);
+    co_return std::nullopt;
+  }
   if (auto ok = router::validate_request_params(doc, first.provider->find_model(first.model));
       !ok) {
     co_await ex.reply_error(ok.error());
@@ -390,6 +427,67 @@ awaitable<void> chat_completions(HttpExchange& ex, const std::string& body, ApiC
     pool.Clear();
   };
   co_await run_chain(ex, s, state, plan->chain, parsed, plan->info, release);
+}
+
+// POST /v1/embeddings: OpenAI's embeddings request, to the provider its model names, or to an
+// agent's model ("model": "agent:NAME"; its chat parameters do not apply), on the caller's key
+// as a chat is, with the same retries, budget and usage records. One target, never a fallback:
+// another model's vectors lie in another space, and a client could not tell them from the ones
+// it stored before. The X-Agent-Id header labels the usage here (it must name one of the
+// caller's agents); it does not choose the model.
+awaitable<void> embeddings(HttpExchange& ex, const std::string& body, ApiContext& s,
+                           ProxyState& state) {
+  if (const std::optional<Error> refused = rate_limited(ex, s.rate)) {
+    co_await ex.reply_error(*refused);
+    co_return;
+  }
+  rapidjson::MemoryPoolAllocator<> pool(json_pool_size(body.size()));
+  rapidjson::Document parsed(&pool);
+  if (auto ok = parse_json_object_into(body, parsed); !ok) {
+    co_await ex.reply_error(ok.error());
+    co_return;
+  }
+  if (auto ok = validate_embeddings_request(parsed); !ok) {
+    co_await ex.reply_error(ok.error());
+    co_return;
+  }
+  RequestInfo info;
+  info.options.operation = providers::Operation::embeddings;
+  info.model_requested = std::string(as_view(parsed["model"]));
+  std::string model = info.model_requested;
+  const std::optional<std::string_view> agent_in_model = router::agent_from_model(model);
+  if (std::optional<std::string> agent = selected_agent(ex, model)) {
+    std::optional<router::AgentSpec> spec = co_await load_agent(ex, s, *agent);
+    if (!spec) {
+      co_return;  // answered
+    }
+    info.agent = std::move(*agent);
+    if (agent_in_model) {
+      model = spec->model;
+    }
+  }
+  Result<router::Target> target = s.models.resolve(model);
+  if (!target) {
+    co_await ex.reply_error(target.error());
+    co_return;
+  }
+  const providers::Provider& provider = *target->provider;
+  if (!provider.adapter->embeds()) {
+    const Error e = Error::invalid_request(
+        provider.display_name +
+            " has no embeddings endpoint in keygate. GET /v1/providers shows \"embeddings\" "
+            "among the capabilities of the providers that have one.",
+        "model", "embeddings_unsupported");
+    co_await ex.reply_error(e);
+    co_return;
+  }
+  if (const std::optional<Error> refused = wrong_kind(*target, providers::ModelKind::embedding)) {
+    co_await ex.reply_error(*refused);
+    co_return;
+  }
+  const std::vector<router::Target> chain{std::move(*target)};
+  const std::function<void()> nothing_to_release;  // never a stream
+  co_await run_chain(ex, s, state, chain, parsed, info, nothing_to_release);
 }
 
 // POST /v1/messages/count_tokens, after messages_api.cpp translated it: the request resolves as a
@@ -497,6 +595,10 @@ void register_proxy_routes(RouteTable& routes, ApiContext& services,
                                       });
       },
       ErrorFormat::anthropic);
+  routes.add(http::verb::post, "/v1/embeddings", Access::user,
+             [&services, state](HttpExchange& ex) {
+               return embeddings(ex, ex.request().body(), services, *state);
+             });
   routes.add(http::verb::get, "/v1/models", Access::user,
              [&services](HttpExchange& ex) { return list_models(ex, services); });
   register_provider_routes(routes, services);

@@ -51,6 +51,7 @@ void write_provider(JsonWriter& w, const providers::Provider& p) {
   for (const auto& m : p.models) {
     w.start_object();
     w.field("id", m.id);
+    w.field("kind", m.kind == providers::ModelKind::embedding ? "embedding" : "chat");
     w.field("context_window", m.context_window);
     w.field("max_output_tokens", m.max_output_tokens);
     write_prices(w, m.prices);

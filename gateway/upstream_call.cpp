@@ -90,6 +90,18 @@ Error cut_short(const Error& e) {
                true};
 }
 
+// A whole 2xx answer for the client: a chat completion, or embeddings.
+Result<std::string_view> translate_whole(const providers::Adapter& adapter, const std::string& body,
+                                         const rapidjson::Document& request,
+                                         const providers::ChatOptions& options,
+                                         const router::Target& target, providers::Usage& usage,
+                                         std::string& storage) {
+  if (options.operation == providers::Operation::embeddings) {
+    return adapter.translate_embeddings(body, request, target.model, usage, storage);
+  }
+  return adapter.translate_answer(body, options, target.model, usage, storage);
+}
+
 }  // namespace
 
 awaitable<void> UpstreamCall::attempt(const router::Target& target,
@@ -115,7 +127,7 @@ awaitable<void> UpstreamCall::attempt(const router::Target& target,
     StreamRelay relay(adapter.start_stream(options, target.model));
     co_await relay_stream(*response, relay, result);
   } else {
-    co_await relay_whole(*response, adapter, target, options, result);
+    co_await relay_whole(*response, adapter, target, request, options, result);
   }
   live_connection_ = nullptr;
   result.latency = Clock::now() - started_;
@@ -163,7 +175,9 @@ awaitable<std::unique_ptr<UpstreamResponse>> UpstreamCall::send(
   result.key_id = credential->key_id;
 
   auto built = count ? adapter.build_count_tokens_request(request, target.model)
-                     : adapter.build_chat_request(request, options, target.model);
+               : options.operation == providers::Operation::embeddings
+                   ? adapter.build_embeddings_request(request, target.model)
+                   : adapter.build_chat_request(request, options, target.model);
   if (!built) {
     fail_attempt(result, built.error(), Outcome::rejected);
     co_return nullptr;
@@ -244,6 +258,7 @@ awaitable<std::unique_ptr<UpstreamResponse>> UpstreamCall::send(
 awaitable<void> UpstreamCall::relay_whole(UpstreamResponse& response,
                                           const providers::Adapter& adapter,
                                           const router::Target& target,
+                                          const rapidjson::Document& request,
                                           const providers::ChatOptions& options,
                                           AttemptResult& result) {
   const auto waited_from = Clock::now();
@@ -259,7 +274,7 @@ awaitable<void> UpstreamCall::relay_whole(UpstreamResponse& response,
     if (*whole) {
       // The provider bills an answer nobody waited for: its usage still goes on the record.
       std::string unused;
-      (void)adapter.translate_answer(body, options, target.model, result.usage, unused);
+      (void)translate_whole(adapter, body, request, options, target, result.usage, unused);
     }
     mark_cancelled(result);
     co_return;
@@ -271,7 +286,7 @@ awaitable<void> UpstreamCall::relay_whole(UpstreamResponse& response,
   }
   result.time_to_first_token = Clock::now() - started_;
   std::string storage;  // for a translated answer; a passthrough is the upstream body itself
-  auto translated = adapter.translate_answer(body, options, target.model, result.usage, storage);
+  auto translated = translate_whole(adapter, body, request, options, target, result.usage, storage);
   if (!translated) {
     fail_attempt(result, translated.error(), Outcome::upstream_error);
     co_return;

@@ -1,7 +1,8 @@
 #pragma once
-// One chat request sent to one provider: key resolution, the adapter's request, the transport, and
-// the relay of the answer to the client (whole, or event by event). The router's fallback loop
-// calls attempt() per target; it may try the next target only while nothing reached the client.
+// One chat (or embeddings) request sent to one provider: key resolution, the adapter's request, the
+// transport, and the relay of the answer to the client (whole, or event by event). The router's
+// fallback loop calls attempt() per target; it may try the next target only while nothing reached
+// the client.
 
 #include <chrono>
 #include <functional>
@@ -67,8 +68,8 @@ class UpstreamCall {
                                                     const providers::ChatOptions& options,
                                                     AttemptResult& result, bool count = false);
   awaitable<void> relay_whole(UpstreamResponse& response, const providers::Adapter& adapter,
-                              const router::Target& target, const providers::ChatOptions& options,
-                              AttemptResult& result);
+                              const router::Target& target, const rapidjson::Document& request,
+                              const providers::ChatOptions& options, AttemptResult& result);
   awaitable<void> relay_stream(UpstreamResponse& response, StreamRelay& relay,
                                AttemptResult& result);
   // Writes the frames the relay has ready, the stream's status line first if nothing went out

@@ -91,7 +91,7 @@ UsageRow to_row(const providers::Catalog& catalog, UsageEvent e) {
   r.key_source = e.key_source.empty() ? std::string("none") : std::move(e.key_source);
   r.key_id = std::move(e.key_id);
   if (e.usage.reported()) {
-    r.usage_known = e.usage_estimated ? "estimated" : "reported";
+    r.usage_known = e.usage_estimated || e.usage.estimated ? "estimated" : "reported";
     r.prompt_tokens = std::max<int64_t>(e.usage.prompt_tokens, 0);
     r.completion_tokens = std::max<int64_t>(e.usage.completion_tokens, 0);
     r.cached_tokens = std::max<int64_t>(e.usage.cached_tokens, 0);

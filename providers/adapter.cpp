@@ -36,6 +36,18 @@ Result<UpstreamRequest> Adapter::build_count_tokens_request(const rapidjson::Doc
       "model", "count_tokens_unsupported"));
 }
 
+Result<UpstreamRequest> Adapter::build_embeddings_request(const rapidjson::Document&,
+                                                          std::string_view) const {
+  return fail(Error::invalid_request("This provider has no embeddings endpoint.", "model",
+                                     "embeddings_unsupported"));
+}
+
+Result<std::string_view> Adapter::translate_embeddings(const std::string&,
+                                                       const rapidjson::Document&, std::string_view,
+                                                       Usage&, std::string&) const {
+  return fail(Error::internal("this provider has no embeddings endpoint"));
+}
+
 Result<int64_t> Adapter::read_token_count(std::string_view) const {
   return fail(Error::internal("this provider does not count tokens"));
 }

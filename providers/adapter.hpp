@@ -40,6 +40,8 @@ struct Usage {
   int64_t cache_write_1h_tokens = -1;
   // Web searches a server tool ran for the call (Claude's server_tool_use), billed apart.
   int64_t web_search_requests = -1;
+  // The counts are keygate's estimate, not the provider's (Gemini reports none for embeddings).
+  bool estimated = false;
   bool reported() const { return prompt_tokens >= 0 || completion_tokens >= 0; }
 };
 
@@ -53,6 +55,10 @@ struct RequestText {
   std::size_t model_end = 0;
 };
 
+// What the client asked for: a chat completion, or embeddings (POST /v1/embeddings, in OpenAI's
+// shape: never streamed). Both go through the same attempt, retries and usage recording.
+enum class Operation { chat, embeddings };
+
 struct ChatOptions {
   bool stream = false;
   bool client_wants_usage = false;  // the client sent stream_options.include_usage = true
@@ -60,6 +66,7 @@ struct ChatOptions {
   // answer and stream events, wrapped (providers/claude_native.hpp); the others translate.
   bool anthropic_client = false;
   RequestText text;
+  Operation operation = Operation::chat;
 };
 
 // Turns one upstream stream into OpenAI chat.completion.chunk payloads. One instance per stream;
@@ -126,6 +133,20 @@ class Adapter {
                                                              std::string_view model) const;
   virtual Result<int64_t> read_token_count(std::string_view upstream_body) const;
   virtual bool counts_tokens() const { return false; }
+  // POST /v1/embeddings. `request` is OpenAI's embeddings request as the gateway validated it
+  // (gateway/embeddings_request.hpp); `model` the upstream id. Providers without an embeddings
+  // endpoint answer 400 (the default), before any key is looked up.
+  virtual bool embeds() const { return false; }
+  virtual Result<UpstreamRequest> build_embeddings_request(const rapidjson::Document& request,
+                                                           std::string_view model) const;
+  // A 2xx upstream answer to that request → OpenAI's embeddings list, with vectors as the
+  // client's encoding_format asks; fills `usage` (prompt tokens, and 0 completion tokens). A
+  // provider that reports no count gets an estimate, marked Usage::estimated. View semantics as
+  // translate_response_view's.
+  virtual Result<std::string_view> translate_embeddings(const std::string& upstream_body,
+                                                        const rapidjson::Document& request,
+                                                        std::string_view model, Usage& usage,
+                                                        std::string& storage) const;
   // GET models list for /v1/models passthrough; empty path when the provider has none.
   virtual UpstreamRequest build_list_models_request() const { return build_key_test_request(); }
 };

@@ -240,8 +240,8 @@ Result<std::string> model_id(const std::string& where, const rapidjson::Value& v
   }
   if (auto r =
           only_fields(where, v,
-                      {"id", "aliases", "context_window", "max_output_tokens", "input_usd_per_mtok",
-                       "output_usd_per_mtok", "cached_input_usd_per_mtok",
+                      {"id", "kind", "aliases", "context_window", "max_output_tokens",
+                       "input_usd_per_mtok", "output_usd_per_mtok", "cached_input_usd_per_mtok",
                        "cache_write_usd_per_mtok", "cache_write_1h_usd_per_mtok", "long_context"});
       !r) {
     return fail(r.error());
@@ -262,6 +262,15 @@ Result<std::string> model_id(const std::string& where, const rapidjson::Value& v
 // replaces the tier whole.
 Result<void> parse_model(const std::string& where, const rapidjson::Value& v, ModelInfo& m) {
   const std::string at = where + " (" + m.id + ")";
+  if (auto it = v.FindMember("kind"); it != v.MemberEnd()) {
+    const std::string_view kind =
+        it->value.IsString() ? std::string_view(it->value.GetString(), it->value.GetStringLength())
+                             : std::string_view();
+    if (kind != "chat" && kind != "embedding") {
+      return fail(bad(at, "a model's 'kind' must be \"chat\" or \"embedding\"."));
+    }
+    m.kind = kind == "embedding" ? ModelKind::embedding : ModelKind::chat;
+  }
   if (auto r = opt_strings(at, v, "aliases", m.aliases); !r) {
     return r;
   }

@@ -50,8 +50,13 @@ struct LongContextPrices {
   TokenPrices prices;
 };
 
+// What a model does: answer chats (POST /v1/chat/completions, /v1/messages), or turn text into
+// vectors (POST /v1/embeddings). Each endpoint refuses the other's models before any key is used.
+enum class ModelKind { chat, embedding };
+
 struct ModelInfo {
   std::string id;
+  ModelKind kind = ModelKind::chat;
   // Other names of the same model at the same price ("claude-sonnet-4" for the dated snapshot
   // claude-sonnet-4-20250514 of claude-sonnet-4-0). Used for pricing, not for routing.
   std::vector<std::string> aliases;

@@ -23,6 +23,7 @@
 
 #include "providers/adapters.hpp"
 #include "providers/catalog.hpp"
+#include "providers/gemini_embeddings.hpp"
 #include "providers/reasoning.hpp"
 #include "providers/wire.hpp"
 #include "schema/json.hpp"
@@ -1268,6 +1269,36 @@ class GeminiAdapter final : public Adapter {
       return fail(bad_upstream("the token count is not a countTokens answer"));
     }
     return std::max<int64_t>(*count, 0);
+  }
+
+  bool embeds() const override { return true; }
+
+  Result<UpstreamRequest> build_embeddings_request(const rapidjson::Document& request,
+                                                   std::string_view model) const override {
+    if (!is_safe_model_id(model)) {
+      return fail(Error::invalid_request("'" + std::string(model) + "' is not a Gemini model id.",
+                                         "model", "model_not_found"));
+    }
+    auto body = gemini_embeddings_body(request, model);
+    if (!body) {
+      return fail(std::move(body.error()));
+    }
+    UpstreamRequest out;
+    out.path = std::string(kModelsPath) + "/" + std::string(model) + ":batchEmbedContents";
+    out.body = std::move(*body);
+    return out;
+  }
+
+  Result<std::string_view> translate_embeddings(const std::string& upstream_body,
+                                                const rapidjson::Document& request,
+                                                std::string_view model, Usage& usage,
+                                                std::string& storage) const override {
+    auto answer = gemini_embeddings_answer(upstream_body, request, model, usage);
+    if (!answer) {
+      return fail(std::move(answer.error()));
+    }
+    storage = std::move(*answer);
+    return std::string_view(storage);
   }
 
   // Listing models is free and needs a valid key.

@@ -15,6 +15,7 @@
 #include "providers/adapters.hpp"
 #include "providers/catalog.hpp"
 #include "providers/chunk_keys.hpp"
+#include "providers/embeddings.hpp"
 #include "providers/openai_answer_scan.hpp"
 #include "providers/reasoning.hpp"
 #include "providers/wire.hpp"
@@ -282,7 +283,9 @@ class OpenAiCompatibleAdapter final : public Adapter {
         dropped_(p.dropped_params),
         reasoning_prefixes_(p.reasoning_model_prefixes),
         keeps_cache_marks_(std::find(p.capabilities.begin(), p.capabilities.end(),
-                                     "cache_control") != p.capabilities.end()) {}
+                                     "cache_control") != p.capabilities.end()),
+        embeds_(std::find(p.capabilities.begin(), p.capabilities.end(), "embeddings") !=
+                p.capabilities.end()) {}
 
   // The client's request, written out with the provider's model id, its parameter names, and
   // stream_options.include_usage on streams. Written member by member from the parsed request
@@ -765,6 +768,54 @@ class OpenAiCompatibleAdapter final : public Adapter {
     return up;
   }
 
+  // Which providers of the family have an embeddings endpoint is the catalog's data (the
+  // "embeddings" capability); the request and answer are OpenAI's own.
+  bool embeds() const override { return embeds_; }
+
+  Result<UpstreamRequest> build_embeddings_request(const rapidjson::Document& request,
+                                                   std::string_view model) const override {
+    if (!embeds_) {
+      return Adapter::build_embeddings_request(request, model);
+    }
+    return openai_embeddings_request(request, model);
+  }
+
+  // Passed on as it came (re-serialising megabytes of numbers would cost time and could change
+  // them); scanned for its usage. Some compatible servers answer 200 with an error object.
+  Result<std::string_view> translate_embeddings(const std::string& upstream_body,
+                                                const rapidjson::Document& request,
+                                                std::string_view, Usage& usage,
+                                                std::string& storage) const override {
+    const EmbeddingsScan scan = scan_embeddings_answer(upstream_body);
+    if (scan.is_list) {
+      usage = {};
+      usage.prompt_tokens = scan.prompt_tokens >= 0 ? scan.prompt_tokens : scan.total_tokens;
+      usage.completion_tokens = usage.prompt_tokens >= 0 ? 0 : -1;
+      if (scan.number_vectors && wants_base64(request)) {
+        // A server of the family that ignores encoding_format (the openai SDKs ask for base64
+        // unless told otherwise, and decode whatever comes as base64).
+        auto encoded = vectors_as_base64(upstream_body);
+        if (!encoded) {
+          return fail(std::move(encoded.error()));
+        }
+        storage = std::move(*encoded);
+        return std::string_view(storage);
+      }
+      return std::string_view(upstream_body);
+    }
+    const StackJson<> parsed_json(upstream_body);
+    const rapidjson::Value& doc = parsed_json.value();
+    if (!parsed_json.has_parse_error() && doc.IsObject()) {
+      ParsedError parsed = parse_error_body(doc);
+      if (parsed.found) {
+        const int status = parsed.status != 0 ? parsed.status : 502;
+        return fail(to_error(status, std::move(parsed), provider_));
+      }
+    }
+    return fail(Error::upstream_status(
+        502, "The " + provider_ + " answer was not an embeddings list: " + clip(upstream_body)));
+  }
+
  private:
   // Reads the answer only for its usage (and to spot an error object): scanned, not built. An
   // answer without "choices" is rare and is parsed whole, to read the error object it may be.
@@ -820,6 +871,7 @@ class OpenAiCompatibleAdapter final : public Adapter {
   std::vector<std::string> dropped_;
   std::vector<std::string> reasoning_prefixes_;
   bool keeps_cache_marks_;
+  bool embeds_;
 };
 
 }  // namespace

@@ -3,6 +3,9 @@
 // JSON, and POST /v1beta/models/{model}:streamGenerateContent?alt=sse as SSE events, each a whole
 // GenerateContentResponse, CRLF-delimited as Google sends them; the last one carries finishReason
 // and usageMetadata. The key arrives in the x-goog-api-key header (the test asserts that).
+// POST /v1beta/models/{model}:batchEmbedContents (https://ai.google.dev/api/embeddings) answers
+// {"embeddings": [{"values": [...]}, ...]}, one per entry of "requests", in order (see
+// geminiMockEmbedding), at most 100 of them; like Google it reports no token count for embeddings.
 // What the request holds picks the behaviour:
 //   tools, and the last turn is not a functionResponse -> a functionCall (GEMINI_FUNCTION_CALL)
 //   streaming without alt=sse -> HTTP 400 (Google would answer a JSON array keygate cannot read)
@@ -19,7 +22,62 @@ export const GEMINI_FUNCTION_CALL = {
 };
 export const GEMINI_MODEL_VERSION = 'gemini-2.5-flash-mock-001';
 
-const ROUTE = /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent|countTokens)$/;
+const ROUTE = new RegExp(
+  '^/v1beta/models/([^/:]+):' +
+    '(generateContent|streamGenerateContent|countTokens|batchEmbedContents)$',
+);
+
+// Embeddings: entry `index` of a batch gets its own vector of `dimensions` numbers (the entry's
+// outputDimensionality, else GEMINI_EMBEDDING_DIMENSIONS; a real gemini-embedding-001 has 3072).
+// Numbers as Google writes them, decimals that are not float32s (so a test sees whether they were
+// narrowed), the first one in exponent notation.
+export const GEMINI_EMBEDDING_DIMENSIONS = 6;
+// Google takes at most 100 entries in one batchEmbedContents request (OpenAI takes 2048 inputs).
+export const GEMINI_EMBEDDING_BATCH_LIMIT = 100;
+
+export function geminiMockEmbedding(index, dimensions = GEMINI_EMBEDDING_DIMENSIONS) {
+  const values = [-(index + 1) * 1.25e-7];
+  for (let j = 1; j < dimensions; ++j) {
+    values.push(Number(Math.sin((index + 1) * (j + 1)).toFixed(9)));
+  }
+  return values;
+}
+
+// batchEmbedContents: every entry names the path's model and holds text parts, as Google demands.
+function batchEmbedContents(res, model, body) {
+  const requests = body.requests;
+  if (!Array.isArray(requests) || requests.length === 0) {
+    googleError(res, 400, 'INVALID_ARGUMENT', 'mock: batchEmbedContents wants "requests"');
+    return;
+  }
+  if (requests.length > GEMINI_EMBEDDING_BATCH_LIMIT) {
+    // Google's own words for it.
+    googleError(res, 400, 'INVALID_ARGUMENT',
+      'BatchEmbedContentsRequest.requests: at most 100 requests can be in one batch\n');
+    return;
+  }
+  const embeddings = [];
+  for (const [index, entry] of requests.entries()) {
+    if (entry?.model !== `models/${model}`) {
+      const message = `mock: requests[${index}].model is ${entry?.model}, not models/${model}`;
+      googleError(res, 400, 'INVALID_ARGUMENT', message);
+      return;
+    }
+    const parts = entry.content?.parts;
+    const allText = Array.isArray(parts) && parts.every((p) => typeof p.text === 'string');
+    if (!allText || parts.length === 0) {
+      googleError(res, 400, 'INVALID_ARGUMENT', `mock: requests[${index}].content holds no text`);
+      return;
+    }
+    const dimensions = entry.outputDimensionality ?? GEMINI_EMBEDDING_DIMENSIONS;
+    if (!Number.isInteger(dimensions) || dimensions < 1) {
+      googleError(res, 400, 'INVALID_ARGUMENT', `mock: requests[${index}].outputDimensionality`);
+      return;
+    }
+    embeddings.push({ values: geminiMockEmbedding(index, dimensions) });
+  }
+  sendJson(res, 200, { embeddings });
+}
 
 // countTokens (https://ai.google.dev/api/tokens): takes the generateContent request wrapped as
 // generateContentRequest, whose model must name the path's; counts something a test can
@@ -80,6 +138,10 @@ async function handle(req, res, recorded) {
   const body = recorded.body ?? {};
   if (route[2] === 'countTokens') {
     countTokens(res, route[1], body);
+    return;
+  }
+  if (route[2] === 'batchEmbedContents') {
+    batchEmbedContents(res, route[1], body);
     return;
   }
   const streaming = route[2] === 'streamGenerateContent';

@@ -1,6 +1,7 @@
 // A mock of OpenAI's API in its documented wire format
 // (https://platform.openai.com/docs/api-reference/chat): POST /v1/chat/completions as JSON or as
-// SSE chat.completion.chunk events, and GET /v1/models.
+// SSE chat.completion.chunk events, GET /v1/models, and POST /v1/embeddings
+// (https://platform.openai.com/docs/api-reference/embeddings/create).
 // Like TensorZero's dummy provider, the model name picks the behaviour:
 //   error_500  -> HTTP 500 with an OpenAI error body
 //   anything   -> a normal answer (OPENAI_REPLY, OPENAI_DELTAS, OPENAI_USAGE)
@@ -68,8 +69,94 @@ function streamFrames(model, includeUsage) {
   return frames;
 }
 
+// Embeddings: each input gets its own vector, a function of its index (openaiMockEmbedding), of
+// `dimensions` numbers when the request gives it, else OPENAI_EMBEDDING_DIMENSIONS (a real
+// text-embedding-3-small has 1536). Numbers are float32s, as OpenAI's are: as JSON numbers, or
+// with "encoding_format": "base64" as the base64 of their little-endian bytes.
+export const OPENAI_EMBEDDING_DIMENSIONS = 8;
+
+export function openaiMockEmbedding(index, dimensions = OPENAI_EMBEDDING_DIMENSIONS) {
+  const values = [];
+  for (let j = 0; j < dimensions; ++j) {
+    values.push(Math.fround((index + 1) * 0.1 - j * 0.0123));
+  }
+  return values;
+}
+
+// The mock's token count (usage.prompt_tokens): not keygate's estimate, so a test can tell the
+// two apart. 7 per input, plus its length (characters, or token ids).
+export function openaiMockEmbeddingTokens(inputs) {
+  return inputs.reduce((sum, item) => sum + 7 + item.length, 0);
+}
+
+// OpenAI's "input": one string, an array of strings, an array of token ids (one input), or an
+// array of arrays of token ids. Returns the list of inputs, or null when it is none of these.
+function embeddingInputs(input) {
+  if (typeof input === 'string') {
+    return input.length > 0 ? [input] : null;
+  }
+  if (!Array.isArray(input) || input.length === 0) {
+    return null;
+  }
+  if (input.every((t) => Number.isInteger(t))) {
+    return [input];
+  }
+  if (input.every((s) => (typeof s === 'string' || Array.isArray(s)) && s.length > 0)) {
+    return input;
+  }
+  return null;
+}
+
+// OpenAI's base64 encoding_format: the vector's float32s, little-endian, in base64.
+function float32Base64(values) {
+  const bytes = Buffer.alloc(values.length * 4);
+  values.forEach((v, i) => bytes.writeFloatLE(v, i * 4));
+  return bytes.toString('base64');
+}
+
+function embeddings(res, body) {
+  const inputs = embeddingInputs(body.input);
+  const format = body.encoding_format ?? 'float';
+  const dimensions = body.dimensions ?? OPENAI_EMBEDDING_DIMENSIONS;
+  const invalid = (message, param) =>
+    sendJson(res, 400, {
+      error: { message, type: 'invalid_request_error', param, code: null },
+    });
+  if (typeof body.model !== 'string' || body.model.length === 0) {
+    invalid('mock: you must provide a model parameter', 'model');
+    return;
+  }
+  if (inputs === null) {
+    invalid('mock: input must be a string, or an array of strings or token ids', 'input');
+    return;
+  }
+  if (format !== 'float' && format !== 'base64') {
+    invalid(`mock: encoding_format must be float or base64, not ${format}`, 'encoding_format');
+    return;
+  }
+  if (!Number.isInteger(dimensions) || dimensions < 1) {
+    invalid('mock: dimensions must be a positive integer', 'dimensions');
+    return;
+  }
+  const tokens = openaiMockEmbeddingTokens(inputs);
+  sendJson(res, 200, {
+    object: 'list',
+    data: inputs.map((_, index) => {
+      const values = openaiMockEmbedding(index, dimensions);
+      const embedding = format === 'base64' ? float32Base64(values) : values;
+      return { object: 'embedding', index, embedding };
+    }),
+    model: body.model,
+    usage: { prompt_tokens: tokens, total_tokens: tokens },
+  });
+}
+
 async function handle(req, res, recorded) {
   const path = recorded.path.split('?')[0];
+  if (req.method === 'POST' && path === '/v1/embeddings') {
+    embeddings(res, recorded.body ?? {});
+    return;
+  }
   if (req.method === 'GET' && path === '/v1/models') {
     sendJson(res, 200, {
       object: 'list',

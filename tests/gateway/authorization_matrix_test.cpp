@@ -49,6 +49,11 @@ struct World {
       : upstream([](MockExchange& ex) -> net::awaitable<void> {
           if (ex.request.target.find("/v1/messages/count_tokens") != std::string::npos) {
             co_await ex.respond(200, R"({"input_tokens":7})");
+          } else if (ex.request.target.find("/v1/embeddings") != std::string::npos) {
+            co_await ex.respond(
+                200,
+                R"({"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.5]}],)"
+                R"("model":"text-embedding-3-small","usage":{"prompt_tokens":1,"total_tokens":1}})");
           } else if (ex.request.target.find("chat/completions") != std::string::npos) {
             const std::string body = openai_completion_json("matrix");
             co_await ex.respond(200, body);
@@ -116,6 +121,9 @@ struct World {
     return a.name;
   }
   std::string alice_agent() { return put_alice_agent("alice-agent-", "openai/gpt-4o-mini"); }
+  std::string alice_embedding_agent() {
+    return put_alice_agent("alice-embed-", "openai/text-embedding-3-small");
+  }
   // An agent on Claude, which counts tokens, with alice's own Anthropic key.
   std::string alice_claude_agent() {
     REQUIRE(gw->keystore().create_key(gw->user_id, "anthropic",
@@ -190,7 +198,8 @@ void system_key_intact(World& w, const Call& c) {
 void alice_agent_intact(World& w, const Call& c) {
   auto a = w.gw->keystore().get_agent(w.gw->user_id, c.id);
   REQUIRE(a);
-  CHECK((a->model == "openai/gpt-4o-mini" || a->model == "anthropic/claude-sonnet-4-5"));
+  CHECK((a->model == "openai/gpt-4o-mini" || a->model == "anthropic/claude-sonnet-4-5" ||
+         a->model == "openai/text-embedding-3-small"));
 }
 
 void alice_token_intact(World& w, const Call& c) {
@@ -248,6 +257,22 @@ std::vector<Row> rows() {
                "/v1/messages/count_tokens",
                Access::user,
                with_alice_agent("/v1/messages/count_tokens", "", &World::alice_claude_agent),
+               200,
+               400,
+               400,
+               alice_agent_intact,
+               {}});
+  // Embeddings through alice's agent (on an embedding model): only alice has it.
+  r.push_back({"POST",
+               "/v1/embeddings",
+               Access::user,
+               [](World& w) {
+                 Call c;
+                 c.id = w.alice_embedding_agent();
+                 c.path = "/v1/embeddings";
+                 c.body = R"({"model": "agent:)" + c.id + R"(", "input": "hi"})";
+                 return c;
+               },
                200,
                400,
                400,

@@ -11,6 +11,7 @@
 using keygate::providers::Catalog;
 using keygate::providers::Kind;
 using keygate::providers::ModelInfo;
+using keygate::providers::ModelKind;
 using keygate::providers::Provider;
 
 namespace {
@@ -69,8 +70,13 @@ TEST_CASE("catalog: the embedded data file loads and is well-formed", "[catalog]
       CHECK(m.prices.input < 200);
       CHECK(m.prices.output < 200);
       CHECK(m.context_window > 0);
-      CHECK(m.max_output_tokens > 0);
-      CHECK(m.max_output_tokens <= m.context_window);
+      if (m.kind == ModelKind::chat) {
+        CHECK(m.max_output_tokens > 0);
+        CHECK(m.max_output_tokens <= m.context_window);
+      } else {
+        CHECK(m.max_output_tokens == 0);  // a vector, no tokens out
+        CHECK(m.prices.output == 0);
+      }
     }
   }
 }
@@ -334,6 +340,8 @@ TEST_CASE("catalog: from_json validates the data", "[catalog]") {
       {one_provider(R"(, "models": [{"id": "m", "context_window": 1.5}])"), "non-negative integer"},
       {one_provider(R"(, "models": [{"id": "m"}, {"id": "m"}])"), "listed twice"},
       {one_provider(R"(, "models": [{"name": "m"}])"), "unknown field 'name'"},
+      {one_provider(R"(, "models": [{"id": "m", "kind": "image"}])"), "\"chat\" or \"embedding\""},
+      {one_provider(R"(, "models": [{"id": "m", "kind": 1}])"), "\"chat\" or \"embedding\""},
       {one_provider(R"(, "docs_url": "nope")"), "not a valid http(s) link"},
       {one_provider(R"(, "param_renames": {"seed": 1})"), "param_renames"},
       {one_provider(R"(, "auth": {"header": ""})"), "auth.header"},
@@ -380,4 +388,40 @@ TEST_CASE("catalog: provider data for the OpenAI-compatible family", "[catalog]"
   REQUIRE(m);
   CHECK(m->prices.input == Approx(0.15));
   CHECK(c.find("openai")->find_model("gpt-9") == nullptr);
+}
+
+TEST_CASE("catalog: embedding models are marked, and so are the providers that embed",
+          "[catalog][embeddings]") {
+  auto c = Catalog::builtin();
+  REQUIRE(c.has_value());
+  const Provider* openai = c->find("openai");
+  REQUIRE(openai != nullptr);
+  REQUIRE(openai->find_model("text-embedding-3-small") != nullptr);
+  CHECK(openai->find_model("text-embedding-3-small")->kind == ModelKind::embedding);
+  CHECK(openai->find_model("gpt-4o-mini")->kind == ModelKind::chat);
+  CHECK(c->find("google")->find_model("gemini-embedding-001")->kind == ModelKind::embedding);
+  // Bare embedding model names route by the catalog's ids.
+  CHECK(c->provider_for_model("text-embedding-3-large") == openai);
+  CHECK(c->provider_for_model("mistral-embed") == c->find("mistral"));
+  // Whether a provider embeds is data: the "embeddings" capability, read by the adapter.
+  CHECK(openai->adapter->embeds());
+  CHECK(c->find("google")->adapter->embeds());
+  CHECK(c->find("mistral")->adapter->embeds());
+  CHECK_FALSE(c->find("groq")->adapter->embeds());
+  CHECK_FALSE(c->find("anthropic")->adapter->embeds());
+  // Every embedding model is priced by its input, and sits with a provider that embeds.
+  for (const auto& p : c->providers()) {
+    for (const auto& m : p.models) {
+      if (m.kind == ModelKind::embedding) {
+        INFO(p.id << "/" << m.id);
+        CHECK(p.adapter->embeds());
+        CHECK(m.prices.input > 0);
+      }
+    }
+  }
+  auto custom = Catalog::from_json(one_provider(
+      R"(, "capabilities": ["embeddings"], "models": [{"id": "e", "kind": "embedding"}])"));
+  REQUIRE(custom.has_value());
+  CHECK(custom->find("p")->find_model("e")->kind == ModelKind::embedding);
+  CHECK(custom->find("p")->adapter->embeds());
 }

@@ -1,7 +1,11 @@
 #include "testing/mock_providers.hpp"
 
+#include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <sodium.h>
+
+#include <cstring>
 
 namespace keygate::testing {
 namespace {
@@ -220,6 +224,94 @@ MockHandler openai_paced_stream_handler(std::vector<std::string> pieces,
     co_await ex.send_chunk(rest);
     co_await ex.end_chunked();
   };
+}
+
+std::vector<float> openai_embedding(int i) {
+  return {0.5f + static_cast<float>(i), -0.25f, 0.125f};
+}
+
+MockHandler openai_embeddings_handler() {
+  return [](MockExchange& ex) -> net::awaitable<void> {
+    rapidjson::Document request;
+    request.Parse(ex.request.body.c_str());
+    int inputs = 0;
+    bool base64 = false;
+    if (!request.HasParseError() && request.IsObject() && request.HasMember("input")) {
+      const auto& input = request["input"];
+      inputs = input.IsArray() ? static_cast<int>(input.Size()) : 1;
+      base64 = request.HasMember("encoding_format") && request["encoding_format"].IsString() &&
+               std::string(request["encoding_format"].GetString()) == "base64";
+    }
+    std::string body = R"({"object":"list","data":[)";
+    for (int i = 0; i < inputs; ++i) {
+      const std::vector<float> v = openai_embedding(i);
+      body += (i > 0 ? "," : "") + std::string(R"({"object":"embedding","index":)") +
+              std::to_string(i) + R"(,"embedding":)";
+      if (base64) {
+        std::string encoded(sodium_base64_ENCODED_LEN(v.size() * 4, sodium_base64_VARIANT_ORIGINAL),
+                            '\0');
+        sodium_bin2base64(encoded.data(), encoded.size(),
+                          reinterpret_cast<const unsigned char*>(v.data()), v.size() * 4,
+                          sodium_base64_VARIANT_ORIGINAL);
+        encoded.resize(std::strlen(encoded.c_str()));
+        body += "\"" + encoded + "\"";
+      } else {
+        rapidjson::StringBuffer b;
+        rapidjson::Writer<rapidjson::StringBuffer> w(b);
+        w.StartArray();
+        for (float f : v) {
+          w.Double(f);
+        }
+        w.EndArray();
+        body.append(b.GetString(), b.GetSize());
+      }
+      body += "}";
+    }
+    body += R"(],"model":"text-embedding-3-small","usage":{"prompt_tokens":)" +
+            std::to_string(3 * inputs) + R"(,"total_tokens":)" + std::to_string(3 * inputs) + "}}";
+    co_await ex.respond(200, body);
+  };
+}
+
+std::vector<std::string> gemini_embedding_text(int i) {
+  return {std::to_string(i) + ".1234567", "-2.5e-3", "1", "-0.333333333333"};
+}
+
+MockHandler gemini_embeddings_handler() {
+  return [](MockExchange& ex) -> net::awaitable<void> {
+    rapidjson::Document request;
+    request.Parse(ex.request.body.c_str());
+    int entries = 0;
+    if (!request.HasParseError() && request.IsObject() && request.HasMember("requests") &&
+        request["requests"].IsArray()) {
+      entries = static_cast<int>(request["requests"].Size());
+    }
+    std::string body = R"({"embeddings":[)";
+    for (int i = 0; i < entries; ++i) {
+      body += i > 0 ? "," : "";
+      body += R"({"values":[)";
+      const std::vector<std::string> values = gemini_embedding_text(i);
+      for (std::size_t j = 0; j < values.size(); ++j) {
+        body += (j > 0 ? "," : "") + values[j];
+      }
+      body += "]}";
+    }
+    body += "]}";
+    co_await ex.respond(200, body);
+  };
+}
+
+std::vector<float> decode_base64_floats(const std::string& base64) {
+  std::vector<unsigned char> bytes(base64.size());
+  std::size_t length = 0;
+  if (sodium_base642bin(bytes.data(), bytes.size(), base64.data(), base64.size(), nullptr, &length,
+                        nullptr, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+      length % 4 != 0) {
+    return {};
+  }
+  std::vector<float> floats(length / 4);
+  std::memcpy(floats.data(), bytes.data(), length);
+  return floats;
 }
 
 MockHandler status_handler(int status, std::string body) {

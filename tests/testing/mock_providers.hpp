@@ -47,6 +47,20 @@ MockHandler gemini_function_call_stream_handler(std::string name, std::string ar
 MockHandler openai_paced_stream_handler(std::vector<std::string> pieces,
                                         std::chrono::milliseconds gap);
 
+// --- Embeddings ---------------------------------------------------------------------------
+// OpenAI's POST /v1/embeddings (https://platform.openai.com/docs/api-reference/embeddings):
+// input i (a string, or each item of an array) gets openai_embedding(i), as numbers or, when the
+// request asks "encoding_format": "base64", as little-endian float32s in base64; usage counts
+// 3 prompt tokens an input.
+std::vector<float> openai_embedding(int i);
+MockHandler openai_embeddings_handler();
+// Gemini's batchEmbedContents (https://ai.google.dev/api/embeddings): request entry i gets
+// gemini_embedding_text(i), numbers written as this text, and no usage (Google reports none).
+std::vector<std::string> gemini_embedding_text(int i);
+MockHandler gemini_embeddings_handler();
+// The floats in an OpenAI base64 vector (empty when it is not valid base64 of float32s).
+std::vector<float> decode_base64_floats(const std::string& base64);
+
 // A handler that answers every request with `status` and `body` (e.g. 503 overloaded).
 MockHandler status_handler(int status, std::string body);
 

@@ -94,6 +94,7 @@ UsageEvent usage_event(const HttpExchange& ex, int64_t started_ms, const Request
                   : -1;
   e.upstream_status = result.upstream_status;
   e.stream = info.options.stream;
+  e.embeddings = info.options.operation == providers::Operation::embeddings;
   e.outcome = std::string(to_string(result.outcome));
   return e;
 }
@@ -371,6 +372,12 @@ awaitable<std::optional<ChatPlan>> plan_chat(HttpExchange& ex, const std::string
     co_await ex.reply_error(*refused);
     co_return std::nullopt;
   }
+  // A fallback that is an embedding model could not answer: left out of the chain.
+  chain->erase(std::remove_if(chain->begin() + 1, chain->end(),
+                              [](const router::Target& t) {
+                                return wrong_kind(t, providers::ModelKind::chat).has_value();
+                              }),
+               chain->end());
   if (auto ok = router::validate_request_params(doc, first.provider->find_model(first.model));
       !ok) {
     co_await ex.reply_error(ok.error());
@@ -483,6 +490,10 @@ awaitable<void> embeddings(HttpExchange& ex, const std::string& body, ApiContext
   }
   if (const std::optional<Error> refused = wrong_kind(*target, providers::ModelKind::embedding)) {
     co_await ex.reply_error(*refused);
+    co_return;
+  }
+  if (auto ok = provider.adapter->check_embeddings_request(parsed, target->model); !ok) {
+    co_await ex.reply_error(ok.error());
     co_return;
   }
   const std::vector<router::Target> chain{std::move(*target)};

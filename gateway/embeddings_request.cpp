@@ -43,21 +43,21 @@ Result<void> check_input(const rapidjson::Value& input) {
   const rapidjson::Value& first = input[0];
   for (rapidjson::SizeType i = 0; i < input.Size(); ++i) {
     const rapidjson::Value& item = input[i];
-    const std::string at = "input[" + std::to_string(i) + "]";
+    const auto at = [i] { return "input[" + std::to_string(i) + "]"; };
     if (first.IsString()) {
       if (!item.IsString()) {
-        return fail(bad_input(at + " is not a string; an array of texts holds only strings."));
+        return fail(bad_input(at() + " is not a string; an array of texts holds only strings."));
       }
       if (item.GetStringLength() == 0) {
-        return fail(bad_input(at + " must not be an empty string."));
+        return fail(bad_input(at() + " must not be an empty string."));
       }
     } else if (is_token(first)) {
       if (!is_token(item)) {
-        return fail(bad_input(at + " is not a token id (an integer, 0 or more)."));
+        return fail(bad_input(at() + " is not a token id (an integer, 0 or more)."));
       }
     } else if (first.IsArray()) {
       if (!is_token_list(item)) {
-        return fail(bad_input(at + " must be a non-empty array of token ids."));
+        return fail(bad_input(at() + " must be a non-empty array of token ids."));
       }
     } else {
       return fail(bad_input(kShapes));

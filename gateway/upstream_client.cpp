@@ -280,7 +280,15 @@ awaitable<bool> UpstreamResponse::read_some(std::string_view& piece) {
 
 Error UpstreamResponse::error() const {
   if (too_large_) {
-    return Error::upstream_unreachable("Upstream response is larger than the limit.");
+    // The same request would bring the same answer (and the provider bills each one): not
+    // retried, and not a sign the provider is down (no circuit breaker count).
+    return Error{502,
+                 "upstream_error",
+                 "upstream_response_too_large",
+                 "Upstream response is larger than the limit (upstream_max_response_bytes: " +
+                     std::to_string(client_.limits().max_response_bytes) + " bytes).",
+                 {},
+                 false};
   }
   return read_error(read_error_, "while reading the response body");
 }

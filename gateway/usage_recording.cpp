@@ -69,7 +69,8 @@ void estimate_missing_usage(const providers::Catalog& catalog, UsageEvent& e) {
     u.prompt_tokens = e.request_bytes / 4;
     const auto* provider = catalog.find(e.provider);
     const auto* model = provider ? provider->priced_model(e.model_served) : nullptr;
-    if (model != nullptr && model->context_window > 0) {
+    // The window bounds one prompt; a batch of embeddings inputs is bounded by each of its own.
+    if (model != nullptr && model->context_window > 0 && !e.embeddings) {
       u.prompt_tokens = std::min(u.prompt_tokens, model->context_window);
     }
   }

@@ -32,6 +32,7 @@ struct UsageEvent {
   int64_t ttft_ms = -1;  // -1: no first token
   int upstream_status = 0;
   bool stream = false;
+  bool embeddings = false;  // POST /v1/embeddings: many inputs, each up to the context window
   std::string outcome;  // ok | upstream_error | client_cancelled | truncated | timeout | rejected
 };
 

@@ -139,6 +139,14 @@ class Adapter {
   virtual bool embeds() const { return false; }
   virtual Result<UpstreamRequest> build_embeddings_request(const rapidjson::Document& request,
                                                            std::string_view model) const;
+  // What build_embeddings_request would refuse in `request` itself (Gemini: token ids, more
+  // texts than a batch takes), asked before any key is looked up. The default: nothing.
+  virtual Result<void> check_embeddings_request(const rapidjson::Document& request,
+                                                std::string_view model) const {
+    (void)request;
+    (void)model;
+    return {};
+  }
   // A 2xx upstream answer to that request → OpenAI's embeddings list, with vectors as the
   // client's encoding_format asks; fills `usage` (prompt tokens, and 0 completion tokens). A
   // provider that reports no count gets an estimate, marked Usage::estimated. View semantics as

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <limits>
 
+#include "providers/wire.hpp"
 #include "schema/json.hpp"
 
 namespace keygate::providers {
@@ -144,17 +145,20 @@ EmbeddingsScan scan_embeddings_answer(const std::string& body) {
   return scan;
 }
 
-Result<std::string> vectors_as_base64(const std::string& body) {
+Result<std::string> vectors_as_base64(const std::string& body, std::string_view provider) {
   rapidjson::Document doc;
   doc.Parse(body.data(), body.size());
   auto data = !doc.HasParseError() && doc.IsObject() ? doc.FindMember("data") : doc.MemberEnd();
   if (data == doc.MemberEnd() || !data->value.IsArray()) {
-    return fail(Error::upstream_status(502, "The embeddings answer holds no 'data' array."));
+    return fail(wire::bad_upstream(provider, "the embeddings answer holds no 'data' array"));
   }
   std::vector<float> floats;
   std::string encoded;
   for (auto& item : data->value.GetArray()) {
-    auto embedding = item.IsObject() ? item.FindMember("embedding") : item.MemberEnd();
+    if (!item.IsObject()) {
+      continue;
+    }
+    auto embedding = item.FindMember("embedding");
     if (embedding == item.MemberEnd() || !embedding->value.IsArray()) {
       continue;  // already a string, or not a vector: as it came
     }

@@ -34,7 +34,7 @@ EmbeddingsScan scan_embeddings_answer(const std::string& body);
 // The answer with each data[].embedding array of numbers written as base64 float32s: for a
 // provider that answers numbers to a client that asked for base64 (the openai SDKs decode what
 // they asked for, and would misread numbers).
-Result<std::string> vectors_as_base64(const std::string& body);
+Result<std::string> vectors_as_base64(const std::string& body, std::string_view provider);
 
 // The client asked for vectors as base64 ("encoding_format": "base64"), as the openai SDKs do
 // unless told otherwise; else numbers.

@@ -1201,7 +1201,10 @@ class GeminiStream final : public StreamTranslator {
 class GeminiAdapter final : public Adapter {
  public:
   explicit GeminiAdapter(const Provider& p)
-      : provider_(p.id), reasoning_prefixes_(p.reasoning_model_prefixes) {}
+      : provider_(p.id),
+        reasoning_prefixes_(p.reasoning_model_prefixes),
+        embeds_(std::find(p.capabilities.begin(), p.capabilities.end(), "embeddings") !=
+                p.capabilities.end()) {}
 
   Result<UpstreamRequest> build_chat_request(const rapidjson::Document& request,
                                              const ChatOptions& options,
@@ -1271,13 +1274,24 @@ class GeminiAdapter final : public Adapter {
     return std::max<int64_t>(*count, 0);
   }
 
-  bool embeds() const override { return true; }
+  bool embeds() const override { return embeds_; }
 
-  Result<UpstreamRequest> build_embeddings_request(const rapidjson::Document& request,
-                                                   std::string_view model) const override {
+  Result<void> check_embeddings_request(const rapidjson::Document& request,
+                                        std::string_view model) const override {
     if (!is_safe_model_id(model)) {
       return fail(Error::invalid_request("'" + std::string(model) + "' is not a Gemini model id.",
                                          "model", "model_not_found"));
+    }
+    return check_gemini_embeddings(request);
+  }
+
+  Result<UpstreamRequest> build_embeddings_request(const rapidjson::Document& request,
+                                                   std::string_view model) const override {
+    if (!embeds_) {
+      return Adapter::build_embeddings_request(request, model);
+    }
+    if (auto ok = check_embeddings_request(request, model); !ok) {
+      return fail(std::move(ok.error()));
     }
     auto body = gemini_embeddings_body(request, model);
     if (!body) {
@@ -1313,6 +1327,7 @@ class GeminiAdapter final : public Adapter {
  private:
   std::string provider_;                         // its id, for messages
   std::vector<std::string> reasoning_prefixes_;  // models that take thinkingConfig
+  bool embeds_;                                  // the catalog's "embeddings" capability
 };
 
 }  // namespace

@@ -5,6 +5,8 @@
 #include <rapidjson/writer.h>
 
 #include <charconv>
+#include <cmath>
+#include <cstdlib>
 #include <vector>
 
 #include "providers/embeddings.hpp"
@@ -24,24 +26,31 @@ Error bad_upstream(std::string message) {
 
 }  // namespace
 
-Result<std::string> gemini_embeddings_body(const rapidjson::Document& request,
-                                           std::string_view model) {
-  const std::vector<std::string_view> texts = input_texts(request);
-  if (texts.empty()) {
+Result<void> check_gemini_embeddings(const rapidjson::Document& request) {
+  const std::size_t texts = input_texts(request).size();
+  if (texts == 0) {
     return fail(Error::invalid_request(
         "Gemini embeds text: 'input' must be a string or an array of strings (token ids are "
         "for OpenAI's models).",
         "input", "invalid_input"));
   }
-  // Google's limit on one batch; OpenAI takes 2048. Said here, before any key is used, rather
-  // than in Google's words after a round trip.
-  if (texts.size() > kMaxBatch) {
+  // Google's limit on one batch; OpenAI takes 2048. Said before any key is used, rather than in
+  // Google's words after a round trip.
+  if (texts > kMaxBatch) {
     return fail(Error::invalid_request(
         "Gemini embeds at most " + std::to_string(kMaxBatch) + " texts a request; this one has " +
-            std::to_string(texts.size()) + ". Send them in batches of " +
-            std::to_string(kMaxBatch) + ".",
+            std::to_string(texts) + ". Send them in batches of " + std::to_string(kMaxBatch) + ".",
         "input", "too_many_inputs"));
   }
+  return {};
+}
+
+Result<std::string> gemini_embeddings_body(const rapidjson::Document& request,
+                                           std::string_view model) {
+  if (auto ok = check_gemini_embeddings(request); !ok) {
+    return fail(std::move(ok.error()));
+  }
+  const std::vector<std::string_view> texts = input_texts(request);
   int64_t dimensions = 0;
   if (auto it = request.FindMember("dimensions");
       it != request.MemberEnd() && it->value.IsInt64()) {
@@ -117,6 +126,9 @@ class GeminiVectorsWriter
     } else if (depth_ == 2 && in_list_) {
       return refuse("an entry that is not an object");
     } else if (depth_ == 3 && in_list_ && key_ == Slot::values) {
+      if (entry_has_values_) {
+        return refuse("two 'values' arrays");
+      }
       start_vector();
     } else if (in_values()) {
       return refuse("a value that is not a number");
@@ -126,8 +138,9 @@ class GeminiVectorsWriter
   bool EndArray(rapidjson::SizeType) {
     --depth_;
     if (depth_ == 3 && in_list_ && vector_open_) {
-      end_vector();
-    } else if (depth_ == 1) {
+      return end_vector();
+    }
+    if (depth_ == 1) {
       in_list_ = false;
     }
     return true;
@@ -148,7 +161,14 @@ class GeminiVectorsWriter
     }
     double number = 0;
     const auto [end, ec] = std::from_chars(text, text + length, number);
-    if (ec != std::errc() || end != text + length) {
+    if (ec == std::errc::result_out_of_range) {
+      // Too small (1e-400) is a zero, or a subnormal; too large is no vector value.
+      const std::string copy(text, length);
+      number = std::strtod(copy.c_str(), nullptr);
+    } else if (ec != std::errc() || end != text + length) {
+      return refuse("a value that is not a number");
+    }
+    if (!std::isfinite(number) || (base64_ && !std::isfinite(static_cast<float>(number)))) {
       return refuse("a number out of range");
     }
     if (base64_) {
@@ -193,7 +213,10 @@ class GeminiVectorsWriter
     values_written_ = 0;
     vector_open_ = true;
   }
-  void end_vector() {
+  bool end_vector() {
+    if (floats_.empty() && values_written_ == 0) {
+      return refuse("an empty 'values' array");
+    }
     if (base64_) {
       append_base64_floats(out_, floats_);
       out_ += "\"}";
@@ -202,6 +225,7 @@ class GeminiVectorsWriter
     }
     vector_open_ = false;
     entry_has_values_ = true;
+    return true;
   }
 
   std::string& out_;

@@ -13,6 +13,10 @@
 
 namespace keygate::providers {
 
+// What Gemini cannot take: token ids (it embeds text only), more than 100 texts (its batch
+// limit).
+Result<void> check_gemini_embeddings(const rapidjson::Document& request);
+
 // The body for POST /v1beta/models/{model}:batchEmbedContents. `model` is a checked Gemini id.
 // Token-id input (arrays of integers) is refused: Gemini embeds text only.
 Result<std::string> gemini_embeddings_body(const rapidjson::Document& request,

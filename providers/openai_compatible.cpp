@@ -794,7 +794,7 @@ class OpenAiCompatibleAdapter final : public Adapter {
       if (scan.number_vectors && wants_base64(request)) {
         // A server of the family that ignores encoding_format (the openai SDKs ask for base64
         // unless told otherwise, and decode whatever comes as base64).
-        auto encoded = vectors_as_base64(upstream_body);
+        auto encoded = vectors_as_base64(upstream_body, provider_);
         if (!encoded) {
           return fail(std::move(encoded.error()));
         }
@@ -812,8 +812,9 @@ class OpenAiCompatibleAdapter final : public Adapter {
         return fail(to_error(status, std::move(parsed), provider_));
       }
     }
-    return fail(Error::upstream_status(
-        502, "The " + provider_ + " answer was not an embeddings list: " + clip(upstream_body)));
+    // Not retried: the same request would bring the same answer, and be billed again.
+    return fail(wire::bad_upstream(
+        provider_, "the answer was not an embeddings list: " + clip(upstream_body)));
   }
 
  private:

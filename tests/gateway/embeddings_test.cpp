@@ -30,7 +30,8 @@ struct EmbeddingsFixture {
   MockUpstream anthropic{status_handler(500, "{}")};
   std::unique_ptr<TestGateway> gw;
 
-  explicit EmbeddingsFixture(const std::string& extra_config = {}) {
+  explicit EmbeddingsFixture(const std::string& extra_config = {},
+                             std::function<void(gateway::Config&)> tweak = {}) {
     setenv("OPENAI_API_KEY", kOpenAiEnvKey, 1);
     setenv("GEMINI_API_KEY", kGeminiEnvKey, 1);
     setenv("ANTHROPIC_API_KEY", "sk-ant-env-embeddings-test-000000042", 1);
@@ -39,6 +40,7 @@ struct EmbeddingsFixture {
                          {"google", google.base_url()},
                          {"anthropic", anthropic.base_url()}};
     options.extra_config = extra_config;
+    options.tweak = std::move(tweak);
     gw = std::make_unique<TestGateway>(options);
   }
   HttpResponse embed(const std::string& body, const std::string& token = {}, Headers extra = {}) {
@@ -210,6 +212,12 @@ TEST_CASE("embeddings on Gemini go to batchEmbedContents and come back in OpenAI
     CHECK(r.status == 400);
     CHECK(error_code_of(r) == "invalid_input");
     CHECK(f.google.request_count() == 0);
+    // Refused before any key was looked up: no attempt, so no usage row (the next call's only).
+    REQUIRE(f.embed(R"({"model": "gemini-embedding-001", "input": "ok"})").status == 200);
+    REQUIRE(f.wait_rows(1) == 1);
+    std::this_thread::sleep_for(50ms);
+    f.gw->app().usage().flush();
+    CHECK(f.scalar("SELECT count(*) FROM usage") == 1);
   }
   SECTION("more texts than Google takes in one batch: said before any call") {
     std::string many = R"({"model": "gemini-embedding-001", "input": [)";
@@ -227,6 +235,12 @@ TEST_CASE("embeddings on Gemini go to batchEmbedContents and come back in OpenAI
     auto r = f.embed(R"({"model": "gemini-embedding-001", "input": "one"})");
     INFO(r.body);
     CHECK(r.status == 502);
+    f.google.set_handler(
+        status_handler(200, R"({"embeddings":[{"values":[1, 2], "values":[3]}]})"));
+    auto twice = f.embed(R"({"model": "gemini-embedding-001", "input": "one"})");
+    CHECK(twice.status == 502);
+    CHECK(twice.body.find("two 'values' arrays") != std::string::npos);
+    CHECK(f.google.request_count() == 2);  // an invalid answer is not retried: it is billed
     f.google.set_handler(status_handler(200, R"({"embeddings":[]})"));
     auto short_answer = f.embed(R"({"model": "gemini-embedding-001", "input": "one"})");
     CHECK(short_answer.status == 502);
@@ -411,5 +425,59 @@ TEST_CASE("embeddings count against the rate limit and the budget on the operato
     CHECK(refused.status == 429);
     CHECK(error_code_of(refused) == "system_key_budget_exceeded");
     CHECK(f.openai.request_count() == 0);
+  }
+}
+
+TEST_CASE("an embeddings answer over the size limit is a 502 that is not retried", "[embeddings]") {
+  EmbeddingsFixture f({}, [](gateway::Config& c) { c.upstream.max_response_bytes = 200; });
+  auto r = f.embed(R"({"model": "openai/text-embedding-3-small",
+                       "input": ["a", "b", "c", "d", "e", "f"], "encoding_format": "float"})");
+  INFO(r.body);
+  CHECK(r.status == 502);
+  CHECK(error_code_of(r) == "upstream_response_too_large");
+  // Asked once: the same request would bring the same answer, billed again.
+  CHECK(f.openai.request_count() == 1);
+}
+
+TEST_CASE("an embeddings call whose provider reports no usage is estimated on the operator's key",
+          "[embeddings]") {
+  EmbeddingsFixture f;
+  f.openai.set_handler(
+      status_handler(200, R"({"object":"list","data":[{"object":"embedding","embedding":[1]}]})"));
+  // 40 texts of 1,000 bytes: past one input's context window (8,191 tokens), which bounds each
+  // input, not the batch.
+  std::string body = R"({"model": "openai/text-embedding-3-small", "input": [)";
+  for (int i = 0; i < 40; ++i) {
+    body += (i > 0 ? "," : "") + std::string("\"") + std::string(1000, 'w') + "\"";
+  }
+  auto r = f.embed(body + "]}");
+  REQUIRE(r.status == 200);
+  REQUIRE(f.wait_rows(1) == 1);
+  CHECK(f.scalar("SELECT count(*) FROM usage WHERE usage_known = 'estimated' AND "
+                 "key_source = 'env' AND completion_tokens = 0") == 1);
+  CHECK(f.scalar("SELECT prompt_tokens FROM usage") > 10'000);
+}
+
+TEST_CASE("a chat agent's fallback that is an embedding model is left out of its chain",
+          "[embeddings]") {
+  EmbeddingsFixture f;
+  f.openai.set_handler(status_handler(
+      503, R"({"error": {"message": "overloaded", "type": "server_error", "code": null}})"));
+  f.google.set_handler(gemini_json_handler("from gemini"));
+  auto put = f.as("PUT", "/v1/agents/chatty",
+                  R"({"model": "openai/gpt-4o-mini",
+                      "fallbacks": ["openai/text-embedding-3-small", "google/gemini-2.5-flash"]})",
+                  f.gw->user_token);
+  REQUIRE(put.status / 100 == 2);
+  auto r = http_request(f.gw->port(), "POST", "/v1/chat/completions", chat_body("agent:chatty"),
+                        {{"authorization", bearer(f.gw->user_token)}});
+  INFO(r.body);
+  REQUIRE(r.status == 200);
+  CHECK(r.headers["x-keygate-provider"] == "google");
+  const auto sent = f.openai.requests();
+  CHECK_FALSE(sent.empty());
+  for (const auto& request : sent) {
+    // Never a chat sent to the embedding model.
+    CHECK(std::string(parse_json(request.body)["model"].GetString()) == "gpt-4o-mini");
   }
 }

@@ -185,6 +185,8 @@ TEST_CASE("embeddings: Gemini's answer in OpenAI's shape, numbers or base64, usa
     CHECK(counted.error().message.find("2 embeddings for 1 inputs") != std::string::npos);
     for (const char* bad :
          {"not json", R"({"embedding": {"values": [1]}})", R"({"embeddings": [{"values": 1}]})",
+          R"({"embeddings": [{"values": [1], "values": [2]}]})",
+          R"({"embeddings": [{"values": []}]})", R"({"embeddings": [{"other": [1]}]})",
           R"({"embeddings": [{"values": ["1"]}]})", R"({"embeddings": [{"values": [true]}]})",
           R"({"embeddings": [{"values": [1e999]}]})", R"({"embeddings": [7]})"}) {
       INFO(bad);
@@ -208,4 +210,34 @@ TEST_CASE("embeddings: the shared pieces", "[embeddings]") {
   CHECK(wants_base64(parse_object(R"({"encoding_format": "base64"})")));
   CHECK_FALSE(wants_base64(parse_object(R"({"encoding_format": "float"})")));
   CHECK_FALSE(wants_base64(parse_object(R"({})")));
+}
+
+TEST_CASE("embeddings: Gemini numbers at the edges of a float", "[embeddings]") {
+  const Adapter& gemini = builtin_adapter("google");
+  Usage usage;
+  std::string storage;
+  auto numbers = parse_object(R"({"model": "m", "input": "a"})");
+  auto base64 = parse_object(R"({"model": "m", "input": "a", "encoding_format": "base64"})");
+  // Too small for a double: a zero, as Google meant it, not a failed answer.
+  const std::string tiny = R"({"embeddings": [{"values": [1e-400, -0, 1E2]}]})";
+  const std::string out =
+      view_text(gemini.translate_embeddings(tiny, numbers, "m", usage, storage));
+  CHECK(out.find("[1e-400,-0,1E2]") != std::string::npos);
+  CHECK(gemini.translate_embeddings(tiny, base64, "m", usage, storage).has_value());
+  // A double that no float32 holds cannot be written as one.
+  const std::string huge = R"({"embeddings": [{"values": [1e39]}]})";
+  CHECK(gemini.translate_embeddings(huge, numbers, "m", usage, storage).has_value());
+  auto refused = gemini.translate_embeddings(huge, base64, "m", usage, storage);
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().status == 502);
+  CHECK_FALSE(refused.error().retryable);
+}
+
+TEST_CASE("embeddings: re-encoding leaves entries that are not vectors alone", "[embeddings]") {
+  auto encoded =
+      vectors_as_base64(R"({"data":[1,{"embedding":[1.5,-2]},{"embedding":"x"}]})", "test");
+  REQUIRE(encoded.has_value());
+  CHECK(*encoded == R"({"data":[1,{"embedding":"AADAPwAAAMA="},{"embedding":"x"}]})");
+  CHECK_FALSE(vectors_as_base64(R"({"data":[{"embedding":[true]}]})", "test").has_value());
+  CHECK_FALSE(vectors_as_base64(R"({"data":{}})", "test").has_value());
 }

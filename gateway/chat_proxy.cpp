@@ -7,6 +7,7 @@
 
 #include "gateway/embeddings_request.hpp"
 #include "gateway/messages_api.hpp"
+#include "gateway/responses_api.hpp"
 #include "gateway/upstream_call.hpp"
 #include "router/agent.hpp"
 #include "router/circuit_breaker.hpp"
@@ -606,6 +607,12 @@ void register_proxy_routes(RouteTable& routes, ApiContext& services,
                                       });
       },
       ErrorFormat::anthropic);
+  // OpenAI's Responses API in front of the same chat pipeline.
+  routes.add(http::verb::post, "/v1/responses", Access::user, [&services, state](HttpExchange& ex) {
+    return openai_responses(ex, [&services, state](HttpExchange& inner, const std::string& body) {
+      return chat_completions(inner, body, services, *state);
+    });
+  });
   routes.add(http::verb::post, "/v1/embeddings", Access::user,
              [&services, state](HttpExchange& ex) {
                return embeddings(ex, ex.request().body(), services, *state);

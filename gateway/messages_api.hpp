@@ -5,16 +5,9 @@
 // provider, keys, fallback, usage — and every answer it writes (the message, stream events,
 // errors) is translated back on its way to the client (providers/anthropic_inbound.hpp).
 
-#include <functional>
-#include <string>
-
-#include "gateway/http_exchange.hpp"
+#include "gateway/translating_exchange.hpp"
 
 namespace keygate::gateway {
-
-// Runs the chat pipeline for `exchange` with `openai_body` as the request.
-using ChatPipeline =
-    std::function<awaitable<void>(HttpExchange& exchange, const std::string& openai_body)>;
 
 awaitable<void> anthropic_messages(HttpExchange& ex, ChatPipeline chat);
 

@@ -6,7 +6,8 @@
 // The mix decides what the compiler treats as hot, so it is weighted the way production traffic
 // is: mostly OpenAI-family chat completions on a user's own key, plain and streamed, over HTTPS
 // (as every real provider is reached) and plain HTTP (as the benchmark's mock is), then Claude and
-// Gemini through translation, Anthropic's Messages API (Claude Code), and a few refusals and
+// Gemini through translation, Anthropic's Messages API (Claude Code), OpenAI's Responses API, and
+// a few refusals and
 // key-management calls. Functions the mix never runs are compiled as if there were no profile
 // (-fprofile-partial-training); branches it never takes inside functions it runs are treated as
 // cold, which is why both transports are in it.
@@ -104,7 +105,8 @@ const KINDS = [
     { model: 'openai-tls/gpt-4o-mini', messages: conversation, stream: true,
       stream_options: { include_usage: true } }), 200, 'data: [DONE]'],
   [4, 'openai tools', (p, t) => call(p, 'POST', '/v1/chat/completions', bearer(t),
-    { model: 'gpt-4o-mini', messages: hello, tools: [weatherTool], max_tokens: 64 }), 200, OPENAI_REPLY],
+    { model: 'gpt-4o-mini', messages: hello, tools: [weatherTool], max_tokens: 64 }), 200,
+    '"tool_calls"'],
   [5, 'claude via chat', (p, t) => call(p, 'POST', '/v1/chat/completions', bearer(t),
     { model: 'anthropic/claude-sonnet-4-5', messages: conversation, max_tokens: 128 }), 200,
     ANTHROPIC_REPLY],
@@ -117,6 +119,9 @@ const KINDS = [
   [3, 'messages to openai', (p, t) => call(p, 'POST', '/v1/messages', claudeHeaders(t),
     { model: 'openai/gpt-4o-mini', max_tokens: 64,
       messages: [{ role: 'user', content: 'Say hello.' }] }), 200, OPENAI_REPLY],
+  [3, 'responses to openai, streamed', (p, t) => call(p, 'POST', '/v1/responses', bearer(t),
+    { model: 'openai/gpt-4o-mini', instructions: 'You are terse.', input: 'Say hello.',
+      stream: true }), 200, 'event: response.completed'],
   [6, 'gemini streamed', (p, t) => call(p, 'POST', '/v1/chat/completions', bearer(t),
     { model: 'google/gemini-2.5-flash', messages: conversation, stream: true }), 200, 'data: [DONE]'],
   [2, 'gemini json', (p, t) => call(p, 'POST', '/v1/chat/completions', bearer(t),

@@ -4,7 +4,12 @@
 // (https://platform.openai.com/docs/api-reference/embeddings/create).
 // Like TensorZero's dummy provider, the model name picks the behaviour:
 //   error_500  -> HTTP 500 with an OpenAI error body
+//   length_cut -> a normal answer cut by its token limit (finish_reason "length")
+//   cut_stream -> streamed, the first two deltas, then the stream ends without finishing
 //   anything   -> a normal answer (OPENAI_REPLY, OPENAI_DELTAS, OPENAI_USAGE)
+// except that a non-streamed request offering tools whose last message is not a tool result gets
+// a call of its first tool (OPENAI_TOOL_CALL, no text), as GPT does
+// (https://platform.openai.com/docs/guides/function-calling).
 
 import { startMockServer, sendJson, sendSse } from './mock_server.mjs';
 
@@ -15,7 +20,37 @@ export const OPENAI_USAGE = { prompt_tokens: 13, completion_tokens: 7, total_tok
 export const OPENAI_STREAM_USAGE = { prompt_tokens: 17, completion_tokens: 7, total_tokens: 24 };
 export const OPENAI_ERROR_MESSAGE = 'The mock upstream failed on purpose (error_500).';
 
+export const OPENAI_TOOL_CALL = { id: 'call_mock_1', arguments: '{"city":"Paris"}' };
+
 const CREATED = 1730000000;
+
+const finishReason = (model) => (model === 'length_cut' ? 'length' : 'stop');
+
+// The tool the mock calls: the request's first, unless the last message is a tool result.
+function toolToCall(body) {
+  const last = Array.isArray(body.messages) ? body.messages.at(-1) : undefined;
+  if (!Array.isArray(body.tools) || body.tools.length === 0 || last?.role === 'tool') {
+    return null;
+  }
+  return String(body.tools[0].function?.name);
+}
+
+function toolCallCompletion(model, name) {
+  const answer = completion(model);
+  const call = {
+    id: OPENAI_TOOL_CALL.id,
+    type: 'function',
+    function: { name, arguments: OPENAI_TOOL_CALL.arguments },
+  };
+  answer.choices[0].message = {
+    role: 'assistant',
+    content: null,
+    tool_calls: [call],
+    refusal: null,
+  };
+  answer.choices[0].finish_reason = 'tool_calls';
+  return answer;
+}
 
 function completion(model) {
   return {
@@ -29,7 +64,7 @@ function completion(model) {
         index: 0,
         message: { role: 'assistant', content: OPENAI_REPLY, refusal: null },
         logprobs: null,
-        finish_reason: 'stop',
+        finish_reason: finishReason(model),
       },
     ],
     usage: OPENAI_USAGE,
@@ -61,7 +96,7 @@ function streamFrames(model, includeUsage) {
   for (const text of OPENAI_DELTAS) {
     frames.push(chunk(model, [{ index: 0, delta: { content: text }, finish_reason: null }], u));
   }
-  frames.push(chunk(model, [{ index: 0, delta: {}, finish_reason: 'stop' }], u));
+  frames.push(chunk(model, [{ index: 0, delta: {}, finish_reason: finishReason(model) }], u));
   if (includeUsage) {
     frames.push(chunk(model, [], OPENAI_STREAM_USAGE));
   }
@@ -180,10 +215,12 @@ async function handle(req, res, recorded) {
   }
   if (body.stream === true) {
     const includeUsage = body.stream_options?.include_usage === true;
-    await sendSse(res, streamFrames(model, includeUsage));
+    const frames = streamFrames(model, includeUsage);
+    await sendSse(res, model === 'cut_stream' ? frames.slice(0, 3) : frames);
     return;
   }
-  sendJson(res, 200, completion(model));
+  const tool = toolToCall(body);
+  sendJson(res, 200, tool === null ? completion(model) : toolCallCompletion(model, tool));
 }
 
 // `options`: as startMockServer's (`tls` for HTTPS).

@@ -262,6 +262,22 @@ std::vector<Row> rows() {
                400,
                alice_agent_intact,
                {}});
+  // OpenAI's Responses API over the same pipeline, with alice's agent: only alice has it.
+  r.push_back({"POST",
+               "/v1/responses",
+               Access::user,
+               [](World& w) {
+                 Call c;
+                 c.id = w.alice_agent();
+                 c.path = "/v1/responses";
+                 c.body = R"({"model": "agent:)" + c.id + R"(", "input": "hi"})";
+                 return c;
+               },
+               200,
+               400,
+               400,
+               alice_agent_intact,
+               {}});
   // Embeddings through alice's agent (on an embedding model): only alice has it.
   r.push_back({"POST",
                "/v1/embeddings",

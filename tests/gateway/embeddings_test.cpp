@@ -55,26 +55,8 @@ struct EmbeddingsFixture {
     return openai.request_count() + google.request_count() + anthropic.request_count();
   }
 
-  // Usage rows are stored by the writer thread after the answer went out: wait for them.
-  int64_t wait_rows(int64_t n) {
-    int64_t have = 0;
-    for (int i = 0; i < 250 && have < n; ++i) {
-      gw->app().usage().flush();
-      have = scalar("SELECT count(*) FROM usage");
-      if (have < n) {
-        std::this_thread::sleep_for(20ms);
-      }
-    }
-    return have;
-  }
-  int64_t scalar(const std::string& sql) {
-    auto db = sqlite::Database::open(gw->data_dir() + "/keygate.db");
-    REQUIRE(db.has_value());
-    auto s = db->prepare(sql);
-    REQUIRE(s.has_value());
-    REQUIRE(s->step().value());
-    return s->column_int(0);
-  }
+  int64_t wait_rows(int64_t n) { return gw->wait_usage_rows(n); }
+  int64_t scalar(const std::string& sql) { return gw->query_int(sql); }
   double real(const std::string& sql) {
     auto db = sqlite::Database::open(gw->data_dir() + "/keygate.db");
     REQUIRE(db.has_value());

@@ -38,28 +38,8 @@ struct UsageFixture {
   }
   std::string db_path() const { return gw->data_dir() + "/keygate.db"; }
 
-  int64_t scalar(const std::string& sql) {
-    auto db = sqlite::Database::open(db_path());
-    REQUIRE(db.has_value());
-    auto s = db->prepare(sql);
-    REQUIRE(s.has_value());
-    REQUIRE(s->step().value());
-    return s->column_int(0);
-  }
-  // Rows are recorded after the answer went out, and stored by the writer thread: wait for them
-  // (bounded) rather than racing.
-  int64_t wait_rows(int64_t n) {
-    int64_t have = 0;
-    for (int i = 0; i < 250; ++i) {
-      gw->app().usage().flush();
-      have = scalar("SELECT count(*) FROM usage");
-      if (have >= n) {
-        break;
-      }
-      std::this_thread::sleep_for(20ms);
-    }
-    return have;
-  }
+  int64_t scalar(const std::string& sql) { return gw->query_int(sql); }
+  int64_t wait_rows(int64_t n) { return gw->wait_usage_rows(n); }
 };
 
 rapidjson::Document parse(const std::string& s) {

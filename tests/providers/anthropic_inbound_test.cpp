@@ -12,17 +12,13 @@
 #include <utility>
 #include <vector>
 
+#include "json_checks.hpp"
 #include "providers/anthropic_inbound.hpp"
 #include "schema/json.hpp"
 
-namespace Catch {
-template <>
-struct StringMaker<rapidjson::Value> {
-  static std::string convert(const rapidjson::Value& v) { return keygate::to_json(v); }
-};
-}  // namespace Catch
-
 namespace {
+
+using namespace keygate::json_checks;
 
 using keygate::providers::anthropic_error_body;
 using keygate::providers::AnthropicStreamWriter;
@@ -31,49 +27,6 @@ using keygate::providers::to_openai_request;
 
 // ---------------------------------------------------------------------------------------------
 // JSON helpers
-
-// The value at a JSON pointer ("/messages/0/role"), or null when it is absent: a missing member
-// fails a check instead of tripping RapidJSON's assert.
-const rapidjson::Value& at(const rapidjson::Value& root, const char* pointer) {
-  static const rapidjson::Value null_value;
-  const rapidjson::Value* v = rapidjson::Pointer(pointer).Get(root);
-  return v != nullptr ? *v : null_value;
-}
-
-bool has(const rapidjson::Value& root, const char* pointer) {
-  return rapidjson::Pointer(pointer).Get(root) != nullptr;
-}
-
-std::string str(const rapidjson::Value& v) {
-  return v.IsString() ? std::string(keygate::as_view(v))
-                      : "<not a string: " + keygate::to_json(v) + ">";
-}
-
-// Deep JSON equality with `expected` (object member order ignored).
-class JsonEquals : public Catch::MatcherBase<rapidjson::Value> {
- public:
-  explicit JsonEquals(std::string expected) : expected_(std::move(expected)) {}
-  bool match(const rapidjson::Value& actual) const override {
-    rapidjson::Document doc;
-    doc.Parse(expected_.data(), expected_.size());
-    return !doc.HasParseError() && actual == doc;
-  }
-  std::string describe() const override { return "equals JSON " + expected_; }
-
- private:
-  std::string expected_;
-};
-
-JsonEquals IsJson(std::string expected) {
-  return JsonEquals(std::move(expected));
-}
-
-rapidjson::Document parse(const std::string& text) {
-  INFO(text);
-  auto doc = keygate::parse_json_object(text);
-  REQUIRE(doc.has_value());
-  return std::move(*doc);
-}
 
 // to_openai_request that must succeed, its output parsed.
 rapidjson::Document openai(std::string_view request) {
@@ -95,90 +48,10 @@ rapidjson::Document anthropic(std::string_view completion) {
   return parse(*r);
 }
 
-// The text of an OpenAI message content: the string itself, or the texts of an array of content
-// parts joined with "\n" (a part that is not text fails the check).
-std::string content_text(const rapidjson::Value& content) {
-  if (content.IsString()) {
-    return std::string(keygate::as_view(content));
-  }
-  INFO("content: " << keygate::to_json(content));
-  REQUIRE(content.IsArray());
-  std::string text;
-  for (const auto& part : content.GetArray()) {
-    CHECK(str(at(part, "/type")) == "text");
-    if (!text.empty()) {
-      text += "\n";
-    }
-    text += str(at(part, "/text"));
-  }
-  return text;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Stream helpers
 
-struct Event {
-  std::string name;
-  rapidjson::Document data;
-};
-
-// Splits Anthropic SSE output into events: each "event: NAME\ndata: {json}" separated by a blank
-// line; every event's data must carry "type" equal to its name. "ping" events, which Anthropic
-// may send at any time, are skipped.
-std::vector<Event> events_of(const std::string& out) {
-  INFO("stream output:\n" << out);
-  CHECK((out.empty() || out.ends_with("\n\n")));
-  std::vector<Event> events;
-  std::size_t pos = 0;
-  while (pos < out.size()) {
-    std::size_t end = out.find("\n\n", pos);
-    if (end == std::string::npos) {
-      end = out.size();
-    }
-    std::string_view block(out.data() + pos, end - pos);
-    pos = end + 2;
-    if (block.empty()) {
-      continue;
-    }
-    std::string name;
-    std::string data;
-    bool has_event = false;
-    bool has_data = false;
-    std::size_t line_start = 0;
-    while (line_start <= block.size()) {
-      std::size_t line_end = block.find('\n', line_start);
-      if (line_end == std::string_view::npos) {
-        line_end = block.size();
-      }
-      std::string_view line = block.substr(line_start, line_end - line_start);
-      if (line.starts_with("event: ")) {
-        name = line.substr(7);
-        has_event = true;
-      } else if (line.starts_with("data: ")) {
-        data = line.substr(6);
-        has_data = true;
-      }
-      line_start = line_end + 1;
-    }
-    INFO("event block: " << block);
-    REQUIRE(has_event);
-    REQUIRE(has_data);
-    Event e{name, parse(data)};
-    CHECK(str(at(e.data, "/type")) == name);
-    if (name != "ping") {
-      events.push_back(std::move(e));
-    }
-  }
-  return events;
-}
-
-std::vector<std::string> names_of(const std::vector<Event>& events) {
-  std::vector<std::string> names;
-  for (const auto& e : events) {
-    names.push_back(e.name);
-  }
-  return names;
-}
+// (events_of, names_of: tests/providers/json_checks.hpp)
 
 // A content block rebuilt from its start, delta and stop events.
 struct Block {
@@ -278,25 +151,7 @@ std::vector<Event> convert(const std::string& bytes, bool* finished = nullptr) {
   return events_of(out);
 }
 
-std::string frame(const std::string& json) {
-  return "data: " + json + "\n\n";
-}
-
-// An OpenAI chat.completion.chunk with one choice.
-std::string chunk(const std::string& delta, const std::string& finish_reason = "null") {
-  return frame(R"({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,)"
-               R"("model":"gpt-4o-mini","choices":[{"index":0,"delta":)" +
-               delta + R"(,"finish_reason":)" + finish_reason + "}]}");
-}
-
-std::string usage_chunk(int prompt, int completion) {
-  return frame(R"({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,)"
-               R"("model":"gpt-4o-mini","choices":[],"usage":{"prompt_tokens":)" +
-               std::to_string(prompt) + R"(,"completion_tokens":)" + std::to_string(completion) +
-               R"(,"total_tokens":)" + std::to_string(prompt + completion) + "}}");
-}
-
-const std::string kDone = "data: [DONE]\n\n";
+// (frame, chunk, usage_chunk, kDone: tests/providers/json_checks.hpp)
 
 std::string text_stream() {
   return chunk(R"({"role":"assistant"})") + chunk(R"({"content":"Hel"})") +

@@ -1,10 +1,14 @@
 #include "testing/gateway_fixture.hpp"
 
+#include <chrono>
 #include <cstdlib>
 #include <random>
+#include <stdexcept>
+#include <thread>
 
 #include "keystore/master_key.hpp"
 #include "keystore/postgres.hpp"
+#include "keystore/sqlite.hpp"
 
 namespace keygate::testing {
 
@@ -135,6 +139,35 @@ std::string chat_body(const std::string& model, bool stream, const std::string& 
   }
   body += "}";
   return body;
+}
+
+int64_t TestGateway::query_int(const std::string& sql) {
+  auto db = sqlite::Database::open(data_dir_ + "/keygate.db");
+  if (!db) {
+    throw std::runtime_error("cannot open the test database: " + db.error().message);
+  }
+  auto statement = db->prepare(sql);
+  if (!statement) {
+    throw std::runtime_error(sql + ": " + statement.error().message);
+  }
+  auto row = statement->step();
+  if (!row || !*row) {
+    throw std::runtime_error(sql + ": no row");
+  }
+  return statement->column_int(0);
+}
+
+int64_t TestGateway::wait_usage_rows(int64_t n) {
+  int64_t have = 0;
+  for (int i = 0; i < 250; ++i) {
+    app().usage().flush();
+    have = query_int("SELECT count(*) FROM usage");
+    if (have >= n) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return have;
 }
 
 }  // namespace keygate::testing

@@ -53,6 +53,12 @@ class TestGateway {
   const std::string& data_dir() const { return data_dir_; }
   // Stops the server (drain) and waits for it.
   void stop();
+  // The first column of `sql`'s first row, read from the SQLite database file (throws when the
+  // query fails or finds no row).
+  int64_t query_int(const std::string& sql);
+  // Usage rows are stored by the writer thread after the answer went out: waits (at most 5 s)
+  // until the table holds `n` rows rather than racing it, and returns how many it holds.
+  int64_t wait_usage_rows(int64_t n);
 
   std::string admin_token;
   std::string user_token;  // user "alice"

@@ -116,6 +116,11 @@ class BodyCopy {
   BodyCopy& operator=(const BodyCopy&) = delete;
 
   Result<void> parse() {
+    if (nested_too_deep(text_)) {
+      return fail(Error::invalid_request("Invalid JSON: arrays and objects nest deeper than " +
+                                             std::to_string(kMaxJsonDepth) + " levels.",
+                                         {}, "invalid_json"));
+    }
     doc_.ParseInsitu(text_.data());
     if (doc_.HasParseError()) {
       return fail(Error::invalid_request(std::string("Invalid JSON at offset ") +

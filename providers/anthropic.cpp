@@ -390,7 +390,7 @@ Result<void> append_tool_uses(const Value& tool_calls, const std::string& param,
     if (args->empty()) {
       input.SetObject();
     } else {
-      input.Parse(args->data(), args->size());
+      parse_bounded(input, *args);
     }
     if (input.HasParseError() || !input.IsObject()) {
       return fail(
@@ -1069,7 +1069,7 @@ int status_for_error_type(std::string_view type) {
 // Reads {"error":{"type","message"}}; nullopt when the body is not in that shape.
 std::optional<std::pair<std::string, std::string>> read_error_body(std::string_view body) {
   rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
+  parse_bounded(doc, body);
   const Value* error = doc.HasParseError() ? nullptr : find(doc, "error");
   if (error == nullptr || !error->IsObject()) {
     return std::nullopt;

@@ -147,7 +147,7 @@ EmbeddingsScan scan_embeddings_answer(const std::string& body) {
 
 Result<std::string> vectors_as_base64(const std::string& body, std::string_view provider) {
   rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
+  parse_bounded(doc, body);
   auto data = !doc.HasParseError() && doc.IsObject() ? doc.FindMember("data") : doc.MemberEnd();
   if (data == doc.MemberEnd() || !data->value.IsArray()) {
     return fail(wire::bad_upstream(provider, "the embeddings answer holds no 'data' array"));

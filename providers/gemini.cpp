@@ -279,7 +279,7 @@ Result<void> append_function_calls(const Value& tool_calls, const std::string& p
     if (args->empty()) {
       parsed.SetObject();
     } else {
-      parsed.Parse(args->data(), args->size());
+      parse_bounded(parsed, *args);
     }
     if (parsed.HasParseError() || !parsed.IsObject()) {
       return fail(
@@ -340,7 +340,7 @@ Result<Value> tool_response_parts(const Value& message, const std::string& param
     }
   }
   rapidjson::Document parsed;
-  parsed.Parse(text.data(), text.size());
+  parse_bounded(parsed, text);
   Value response(rapidjson::kObjectType);
   // A failed tool (is_error on the tool message, from /v1/messages) answers under "error", the
   // key Gemini reads error details from.
@@ -963,7 +963,7 @@ int status_for_grpc_status(std::string_view status) {
 // `status` <= 0: an error inside a 200 stream; the status comes from the body.
 Error make_error(int status, std::string_view body) {
   rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
+  parse_bounded(doc, body);
   const Value* root = &doc;
   if (!doc.HasParseError() && doc.IsArray() && !doc.Empty()) {
     root = &doc[0];

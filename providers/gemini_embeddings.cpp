@@ -253,10 +253,11 @@ Result<std::string> gemini_embeddings_answer(const std::string& upstream_body,
   out.reserve(upstream_body.size() + 256);
   out += R"({"object":"list","data":[)";
   GeminiVectorsWriter writer(out, wants_base64(request));
+  DepthLimited<GeminiVectorsWriter> limited(writer);
   rapidjson::Reader reader;
   rapidjson::StringStream in(upstream_body.c_str());
   const bool parsed = !nul_inside(upstream_body).IsError() &&
-                      !reader.Parse<rapidjson::kParseNumbersAsStringsFlag>(in, writer).IsError();
+                      !reader.Parse<rapidjson::kParseNumbersAsStringsFlag>(in, limited).IsError();
   if (!writer.problem().empty()) {
     return fail(bad_upstream(writer.problem()));
   }

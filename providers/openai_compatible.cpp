@@ -746,7 +746,7 @@ class OpenAiCompatibleAdapter final : public Adapter {
       status = 502;  // a non-2xx that is not an error status (3xx, 1xx) is a broken upstream
     }
     rapidjson::Document doc;
-    doc.Parse(upstream_body.data(), upstream_body.size());
+    parse_bounded(doc, upstream_body);
     ParsedError parsed;
     if (!doc.HasParseError()) {
       parsed = parse_error_body(doc);

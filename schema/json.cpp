@@ -22,6 +22,11 @@ std::string to_json(const rapidjson::Value& v) {
 
 namespace {
 Result<void> check_parsed(rapidjson::ParseResult parsed, const rapidjson::Value& root) {
+  if (parsed.Code() == rapidjson::kParseErrorTermination) {  // DepthLimited stopped it
+    return fail(Error::invalid_request("Invalid JSON: arrays and objects nest deeper than " +
+                                           std::to_string(kMaxJsonDepth) + " levels.",
+                                       {}, "invalid_json"));
+  }
   if (parsed.IsError()) {
     return fail(Error::invalid_request(std::string("Invalid JSON at offset ") +
                                            std::to_string(parsed.Offset()) + ": " +
@@ -40,6 +45,9 @@ Result<void> check_parsed(const rapidjson::Document& doc) {
 
 template <unsigned Flags>
 Result<void> parse_into(std::string_view text, rapidjson::Document& doc) {
+  if (nested_too_deep(text)) {
+    return check_parsed(rapidjson::ParseResult(rapidjson::kParseErrorTermination, 0), doc);
+  }
   doc.Parse<Flags>(text.data(), text.size());
   return check_parsed(doc);
 }
@@ -72,7 +80,8 @@ rapidjson::ParseResult parse_scratch(InputStream& in, rapidjson::Value& root,
   ScratchReader reader(&string_pool, kStringStackStart);
   rapidjson::ParseResult result;
   auto generate = [&](ScratchDocument& handler) {
-    result = reader.Parse<Flags>(in, handler);
+    DepthLimited<ScratchDocument> limited(handler);
+    result = reader.Parse<Flags>(in, limited);
     return !result.IsError();
   };
   doc.Populate(generate);
@@ -174,6 +183,33 @@ void append_millis(std::string& out, int64_t microseconds) {
   out.append(decimals, 4);
 }
 
+bool nested_too_deep(std::string_view text) {
+  int depth = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    switch (text[i]) {
+      case '"':
+        // To the string's closing quote, over escaped characters.
+        for (++i; i < text.size() && text[i] != '"'; ++i) {
+          i += text[i] == '\\' ? 1 : 0;
+        }
+        break;
+      case '[':
+      case '{':
+        if (++depth > kMaxJsonDepth) {
+          return true;
+        }
+        break;
+      case ']':
+      case '}':
+        --depth;
+        break;
+      default:
+        break;
+    }
+  }
+  return false;
+}
+
 Result<rapidjson::Document> parse_json_object(std::string_view text, bool relaxed) {
   rapidjson::Document doc;
   constexpr unsigned kRelaxed = rapidjson::kParseCommentsFlag | rapidjson::kParseTrailingCommasFlag;
@@ -268,8 +304,8 @@ MemberSpan find_member_span(const std::string& text, std::string_view name) {
       found = depth == 1 && std::string_view(s, n) == wanted;
       return !found;
     }
-    bool StartObject() { return ++depth > 0; }
-    bool StartArray() { return ++depth > 0; }
+    bool StartObject() { return ++depth <= kMaxJsonDepth; }
+    bool StartArray() { return ++depth <= kMaxJsonDepth; }
     bool EndObject(rapidjson::SizeType) { return --depth >= 0; }
     bool EndArray(rapidjson::SizeType) { return --depth >= 0; }
   } until;
@@ -292,9 +328,10 @@ MemberSpan find_member_span(const std::string& text, std::string_view name) {
   }
   // The value alone, read up to its last byte and no further.
   rapidjson::BaseReaderHandler<> ignore;
+  DepthLimited<rapidjson::BaseReaderHandler<>> limited(ignore);
   Reader value_reader(&pool, 256);
   rapidjson::StringStream value(text.c_str() + begin);
-  if (value_reader.Parse<rapidjson::kParseStopWhenDoneFlag>(value, ignore).IsError()) {
+  if (value_reader.Parse<rapidjson::kParseStopWhenDoneFlag>(value, limited).IsError()) {
     return span;
   }
   span.begin = begin;

@@ -90,6 +90,66 @@ void append_millis(std::string& out, int64_t microseconds);
 // Appends an integer.
 void append_integer(std::string& out, int64_t value);
 
+// The deepest nesting of arrays and objects keygate reads. RapidJSON's reader recurses once a
+// level, and so do copying and writing a value: without a bound, a body of a few MB of '['
+// overflows the thread's stack and takes the server down. Real requests, tools' JSON schemas
+// included, stay far below it.
+inline constexpr int kMaxJsonDepth = 256;
+
+// Whether the arrays and objects of `text` nest deeper than kMaxJsonDepth (brackets inside
+// strings do not count). A byte scan, run before RapidJSON's own Document::Parse where a text
+// from a client or an upstream is parsed outside the readers below, which bound the depth as
+// they go.
+bool nested_too_deep(std::string_view text);
+
+// Document::Parse of `text`, refused (false, `doc` null) when it nests deeper than
+// kMaxJsonDepth; true when it parsed.
+template <unsigned Flags = rapidjson::kParseDefaultFlags, class Document>
+bool parse_bounded(Document& doc, std::string_view text) {
+  if (nested_too_deep(text)) {
+    doc.SetNull();
+    return false;
+  }
+  doc.template Parse<Flags>(text.data(), text.size());
+  return !doc.HasParseError();
+}
+
+// A SAX handler passing every event on to `inner`, that ends the parse (kParseErrorTermination)
+// where arrays and objects nest deeper than kMaxJsonDepth: the reader never recurses further.
+template <class Inner>
+class DepthLimited {
+ public:
+  using Ch = char;
+  explicit DepthLimited(Inner& inner) : inner_(inner) {}
+
+  bool Null() { return inner_.Null(); }
+  bool Bool(bool b) { return inner_.Bool(b); }
+  bool Int(int i) { return inner_.Int(i); }
+  bool Uint(unsigned u) { return inner_.Uint(u); }
+  bool Int64(int64_t i) { return inner_.Int64(i); }
+  bool Uint64(uint64_t u) { return inner_.Uint64(u); }
+  bool Double(double d) { return inner_.Double(d); }
+  bool RawNumber(const Ch* s, rapidjson::SizeType n, bool copy) {
+    return inner_.RawNumber(s, n, copy);
+  }
+  bool String(const Ch* s, rapidjson::SizeType n, bool copy) { return inner_.String(s, n, copy); }
+  bool Key(const Ch* s, rapidjson::SizeType n, bool copy) { return inner_.Key(s, n, copy); }
+  bool StartObject() { return ++depth_ <= kMaxJsonDepth && inner_.StartObject(); }
+  bool EndObject(rapidjson::SizeType n) {
+    --depth_;
+    return inner_.EndObject(n);
+  }
+  bool StartArray() { return ++depth_ <= kMaxJsonDepth && inner_.StartArray(); }
+  bool EndArray(rapidjson::SizeType n) {
+    --depth_;
+    return inner_.EndArray(n);
+  }
+
+ private:
+  Inner& inner_;
+  int depth_ = 0;
+};
+
 // Parses a JSON object (comments and trailing commas allowed when `relaxed`).
 // Errors are 400 invalid_request with the parse position.
 Result<rapidjson::Document> parse_json_object(std::string_view text, bool relaxed = false);
@@ -177,7 +237,8 @@ rapidjson::ParseResult scan_json(const std::string& text, Handler& handler) {
   thread_local std::string copy;
   copy.assign(text);
   rapidjson::InsituStringStream in(copy.data());
-  const rapidjson::ParseResult result = reader.Parse<rapidjson::kParseInsituFlag>(in, handler);
+  DepthLimited<Handler> limited(handler);
+  const rapidjson::ParseResult result = reader.Parse<rapidjson::kParseInsituFlag>(in, limited);
   if (copy.capacity() > 64 * 1024) {
     std::string().swap(copy);
   }

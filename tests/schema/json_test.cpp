@@ -227,3 +227,72 @@ TEST_CASE("find_member_span finds a top-level member's value, of any type, exact
   big += R"(],"model" : "late"})";
   CHECK(value_of(big, "model") == R"("late")");
 }
+
+namespace {
+// `depth` arrays, one inside the other, around `inner`.
+std::string nested(int depth, const std::string& inner = "1") {
+  return std::string(depth, '[') + inner + std::string(depth, ']');
+}
+
+// A SAX handler that counts the numbers it sees.
+struct Counter : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Counter> {
+  int values = 0;
+  bool Uint(unsigned) {
+    ++values;
+    return true;
+  }
+};
+}  // namespace
+
+TEST_CASE("JSON nested deeper than kMaxJsonDepth is refused by every reader, not recursed into",
+          "[json]") {
+  // Guards against a body of a few MB of '[' overflowing the I/O thread's stack in RapidJSON's
+  // recursive reader: it took the whole server down.
+  const std::string at_limit = R"({"a":)" + nested(kMaxJsonDepth - 1) + "}";
+  const std::string past_limit = R"({"a":)" + nested(kMaxJsonDepth) + "}";
+  const std::string huge = R"({"a":)" + nested(2'000'000) + "}";
+
+  CHECK_FALSE(nested_too_deep(at_limit));
+  CHECK(nested_too_deep(past_limit));
+  CHECK(nested_too_deep(huge));
+  // Brackets inside strings, escaped quotes included, are text.
+  const std::string in_string = R"({"a":"\")" + std::string(1000, '[') + R"("})";
+  CHECK_FALSE(nested_too_deep(in_string));
+  CHECK(parse_json_object(in_string).has_value());
+
+  CHECK(parse_json_object(at_limit).has_value());
+  for (const std::string* text : {&past_limit, &huge}) {
+    auto refused = parse_json_object(*text);
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error().status == 400);
+    CHECK(refused.error().code == "invalid_json");
+    CHECK(refused.error().message.find("deeper than 256") != std::string::npos);
+
+    rapidjson::Document doc;
+    auto into = parse_json_object_into(*text, doc);
+    REQUIRE_FALSE(into.has_value());
+    CHECK(into.error().message.find("deeper than 256") != std::string::npos);
+
+    rapidjson::MemoryPoolAllocator<> pool;
+    rapidjson::Value value;
+    CHECK(parse_json_value(*text, value, pool).IsError());
+
+    Counter counter;
+    CHECK(scan_json(*text, counter).IsError());
+
+    rapidjson::Document bounded;
+    CHECK_FALSE(parse_bounded(bounded, *text));
+    CHECK(bounded.IsNull());
+  }
+  rapidjson::Document doc;
+  auto into = parse_json_object_into(at_limit, doc);
+  CHECK(into.has_value());
+  Counter counter;
+  CHECK_FALSE(scan_json(at_limit, counter).IsError());
+  CHECK(counter.values == 1);
+  rapidjson::Document bounded;
+  CHECK(parse_bounded(bounded, at_limit));
+  CHECK(bounded.IsObject());
+  // Finding a member stops, rather than recursing, in a deep value before it.
+  CHECK(find_member_span(R"({"a":)" + nested(2'000'000) + R"(,"model":"m"})", "model").count == 0);
+}

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cstdio>
 #include <random>
+#include <string_view>
+#include <utility>
 
 #include "providers/responses_inbound.hpp"
 
@@ -19,7 +21,23 @@ class ResponsesDialect final : public ClientDialect {
   Result<std::string> answer(std::string_view chat_completion) override {
     return providers::chat_to_response(chat_completion, echo_);
   }
-  std::string error_body(const Error& error) const override { return error.to_json(); }
+  // The pipeline's refusals name chat fields; the client wrote the Responses ones.
+  std::string error_body(const Error& error) const override {
+    static constexpr std::pair<std::string_view, std::string_view> kRenamed[] = {
+        {"max_completion_tokens", "max_output_tokens"},
+        {"reasoning_effort", "reasoning.effort"},
+        {"response_format", "text.format"},
+        {"messages", "input"},
+    };
+    for (const auto& [chat, responses] : kRenamed) {
+      if (error.param == chat) {
+        Error renamed = error;
+        renamed.param = std::string(responses);
+        return renamed.to_json();
+      }
+    }
+    return error.to_json();
+  }
   Result<void> feed(std::string_view openai_bytes, std::string& out) override {
     return writer_.feed(openai_bytes, out);
   }
@@ -34,7 +52,11 @@ class ResponsesDialect final : public ClientDialect {
 // "resp_" and 128 random bits: ids only need to be unique (keygate stores no responses), so a
 // per-thread generator seeded once is enough.
 providers::ResponseIdentity new_identity() {
-  static thread_local std::mt19937_64 random{std::random_device{}()};
+  static thread_local std::mt19937_64 random = [] {
+    std::random_device device;
+    std::seed_seq seed{device(), device(), device(), device(), device(), device()};
+    return std::mt19937_64(seed);
+  }();
   char id[5 + 32 + 1];
   std::snprintf(id, sizeof id, "resp_%016llx%016llx", static_cast<unsigned long long>(random()),
                 static_cast<unsigned long long>(random()));

@@ -163,8 +163,11 @@ void write_message_item(JsonWriter& w, std::string_view id, std::string_view sta
   w.end_object();
 }
 
+// `extra`: the chat tool call's extra_content (Gemini's thought signature, which Gemini 3 needs
+// back with the call), as JSON, or empty.
 void write_call_item(JsonWriter& w, std::string_view id, std::string_view status,
-                     std::string_view call_id, std::string_view name, std::string_view arguments) {
+                     std::string_view call_id, std::string_view name, std::string_view arguments,
+                     std::string_view extra = {}) {
   w.start_object();
   w.field("type", "function_call");
   w.field("id", id);
@@ -172,6 +175,10 @@ void write_call_item(JsonWriter& w, std::string_view id, std::string_view status
   w.field("name", name);
   w.field("arguments", arguments);
   w.field("status", status);
+  if (!extra.empty()) {
+    w.key("extra_content");
+    w.raw(extra);
+  }
   w.end_object();
 }
 
@@ -218,8 +225,10 @@ void write_response(JsonWriter& w, const rapidjson::Document& echo, std::string_
   w.key("error");
   if (error != nullptr) {
     w.start_object();
-    w.field("code",
-            error->code.empty() ? std::string_view("server_error") : std::string_view(error->code));
+    // Response.error.code is one of a documented set; typed clients refuse others. A rate limit
+    // keeps its code, anything else is the server's error (keygate's own code in the message).
+    const bool rate_limited = error->code == "rate_limit_exceeded" || error->status == 429;
+    w.field("code", rate_limited ? "rate_limit_exceeded" : "server_error");
     w.field("message", error->message);
     w.end_object();
   } else {
@@ -323,9 +332,11 @@ Result<std::string> chat_to_response(std::string_view chat_completion, std::stri
       const std::string fallback_id = "call_" + ids.base + "_" + std::to_string(items.size());
       const std::string_view call_id = string_or_empty(call, "id");
       JsonWriter w;
-      write_call_item(w, ids.make("fc_", items.size()), "completed",
+      const Value* extra = find(call, "extra_content");
+      write_call_item(w, ids.make("fc_", items.size()), status,
                       call_id.empty() ? std::string_view(fallback_id) : call_id, name,
-                      string_or_empty(*function, "arguments"));
+                      string_or_empty(*function, "arguments"),
+                      extra != nullptr && extra->IsObject() ? to_json(*extra) : std::string());
       items.push_back(w.take());
     }
   }
@@ -363,7 +374,9 @@ struct ResponsesStreamWriter::State {
   bool thinking_streamed = false;  // reasoning_content brought the open item's text already
   int64_t call_index = -1;         // the chat tool call index the open call item is for
   std::string call_id;
+  bool call_id_given = false;  // the upstream named the open call (else keygate did)
   std::string call_name;
+  std::string call_extra;  // its extra_content, as JSON
 
   int64_t output_index() const { return static_cast<int64_t>(done_items.size()); }
 
@@ -512,20 +525,25 @@ struct ResponsesStreamWriter::State {
         out);
   }
 
-  void open_call(int64_t index, std::string_view id, std::string_view name, std::string& out) {
+  void open_call(int64_t index, const Value& call, std::string& out) {
     close_item(out);
     kind = Kind::call;
     call_index = index;
     item_id = ids.make("fc_", done_items.size());
+    const std::string_view id = string_or_empty(call, "id");
+    call_id_given = !id.empty();
     call_id =
         id.empty() ? "call_" + ids.base + "_" + std::to_string(done_items.size()) : std::string(id);
-    call_name = std::string(name);
+    const Value* function = find(call, "function");
+    call_name = function != nullptr ? std::string(string_or_empty(*function, "name")) : "";
+    const Value* extra = find(call, "extra_content");
+    call_extra = extra != nullptr && extra->IsObject() ? to_json(*extra) : std::string();
     emit(
         "response.output_item.added",
         [&](JsonWriter& w) {
           w.field("output_index", output_index());
           w.key("item");
-          write_call_item(w, item_id, "in_progress", call_id, call_name, {});
+          write_call_item(w, item_id, "in_progress", call_id, call_name, {}, call_extra);
         },
         out);
   }
@@ -536,10 +554,15 @@ struct ResponsesStreamWriter::State {
       const int64_t i = index != nullptr && index->IsInt64() ? index->GetInt64() : 0;
       const Value* function = find(call, "function");
       const std::string_view id = string_or_empty(call, "id");
-      // Another call: another index, or another id (some servers send no index). Calls come
-      // one after the other, as OpenAI streams them.
-      if (kind != Kind::call || i != call_index || (!id.empty() && id != call_id)) {
-        open_call(i, id, function != nullptr ? string_or_empty(*function, "name") : "", out);
+      // Another call: another index, or another id than the one the upstream gave (some servers
+      // send no index). Calls come one after the other, as OpenAI streams them; an id arriving
+      // after the call's first piece names that call.
+      const bool other_id = !id.empty() && id != call_id && call_id_given;
+      if (kind != Kind::call || i != call_index || other_id) {
+        open_call(i, call, out);
+      } else if (!id.empty() && !call_id_given) {
+        call_id = std::string(id);
+        call_id_given = true;
       }
       const std::string_view piece =
           function != nullptr ? string_or_empty(*function, "arguments") : "";
@@ -621,11 +644,12 @@ struct ResponsesStreamWriter::State {
             "response.function_call_arguments.done",
             [&](JsonWriter& w) {
               item_fields(w);
+              w.field("name", call_name);
               w.field("arguments", text);
             },
             out);
-        write_call_item(item, item_id, failing ? "incomplete" : "completed", call_id, call_name,
-                        text);
+        write_call_item(item, item_id, cut_short() ? "incomplete" : "completed", call_id, call_name,
+                        text, call_extra);
         break;
       }
     }
@@ -685,8 +709,8 @@ struct ResponsesStreamWriter::State {
     if (const Value* error = find(chunk, "error")) {
       Error e = Error::internal(std::string(string_or_empty(*error, "message")));
       e.code = std::string(string_or_empty(*error, "code"));
-      if (e.code.empty()) {
-        e.code = std::string(string_or_empty(*error, "type"));
+      if (!e.code.empty() && e.code != "rate_limit_exceeded") {
+        e.message += " (" + e.code + ")";
       }
       fail_with(e, out);
       return {};

@@ -202,8 +202,9 @@ class ChatMessages {
   void push(Value m, bool assistant) {
     if (assistant && !pending_thinking_.Empty()) {
       m.AddMember("thinking_blocks", pending_thinking_, a_);
-      pending_thinking_.SetArray();
     }
+    // Blocks belong to the assistant turn right after them, or to none.
+    pending_thinking_.SetArray();
     list_.PushBack(m, a_);
     open_assistant_ = assistant;
   }
@@ -230,6 +231,10 @@ Result<void> add_function_call(const Value& item, const std::string& param, Chat
   call.AddMember("id", str_value(*call_id_or, a), a);
   call.AddMember("type", "function", a);
   call.AddMember("function", function, a);
+  // Gemini's thought signature, as keygate's answers put it on the item (providers/gemini.cpp).
+  if (const Value* extra = find(item, "extra_content"); extra != nullptr && extra->IsObject()) {
+    call.AddMember("extra_content", Value(*extra, a), a);
+  }
   out.add_tool_call(std::move(call));
   return {};
 }
@@ -261,7 +266,7 @@ Result<void> add_reasoning(const Value& item, const std::string& param, ChatMess
   }
   const std::string_view json = as_view(*sealed).substr(kThinkingBlocksPrefix.size());
   rapidjson::Document blocks(&a);
-  blocks.Parse(json.data(), json.size());
+  parse_bounded(blocks, json);
   if (blocks.HasParseError() || !blocks.IsArray()) {
     return fail(bad_request("'" + param + ".encrypted_content' was changed after keygate wrote it.",
                             param + ".encrypted_content"));
@@ -460,6 +465,15 @@ Result<void> refuse_stateful_and_unsupported(const Value& in) {
   for (const char* name : {"top_logprobs", "max_tool_calls"}) {
     if (find(in, name) != nullptr) {
       return fail(not_carried(name, "keygate cannot carry it to every provider."));
+    }
+  }
+  if (const Value* include = find(in, "include"); include != nullptr && include->IsArray()) {
+    for (const auto& what : include->GetArray()) {
+      if (what.IsString() && as_view(what) == "message.output_text.logprobs") {
+        return fail(not_carried("include",
+                                "keygate cannot carry log probabilities to every "
+                                "provider."));
+      }
     }
   }
   if (const Value* truncation = find(in, "truncation")) {

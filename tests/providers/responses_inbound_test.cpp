@@ -33,6 +33,18 @@ const ResponseIdentity kIdentity{"resp_test123", 1700000123};
 // ---------------------------------------------------------------------------------------------
 // JSON helpers
 
+// `text` as the inside of a JSON string.
+std::string escape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+    }
+    out += c;
+  }
+  return out;
+}
+
 // A JSON array (parse() takes objects only).
 rapidjson::Document parse_array(const std::string& text) {
   INFO(text);
@@ -1165,9 +1177,108 @@ TEST_CASE("responses inbound stream: an error frame ends the stream with respons
   CHECK(std::find(names.begin(), names.end(), "response.completed") == names.end());
   const auto& failed = events.back().data;
   CHECK(str(at(failed, "/response/status")) == "failed");
-  CHECK(str(at(failed, "/response/error/message")) == "boom");
-  CHECK(at(failed, "/response/error/code").IsString());
+  // The message, with keygate's code; the code one of the documented set typed clients take.
+  CHECK(str(at(failed, "/response/error/message")) == "boom (x)");
+  CHECK(str(at(failed, "/response/error/code")) == "server_error");
+  // The text streamed before the failure stays in the output, marked incomplete.
+  CHECK(str(at(failed, "/response/output/0/status")) == "incomplete");
+  CHECK(str(at(failed, "/response/output/0/content/0/text")) == "Hel");
   CHECK(out.find("late") == std::string::npos);
+
+  // A rate limit keeps its code.
+  const std::string limited = chunk(R"({"content":"Hel"})") +
+                              frame(R"({"error":{"message":"slow down","type":"rate_limit_error",)"
+                                    R"("code":"rate_limit_exceeded"}})");
+  const auto limited_events = events_of(feed_all(limited, 0, nullptr));
+  REQUIRE_FALSE(limited_events.empty());
+  CHECK(str(at(limited_events.back().data, "/response/error/code")) == "rate_limit_exceeded");
+  CHECK(str(at(limited_events.back().data, "/response/error/message")) == "slow down");
+}
+
+TEST_CASE(
+    "responses inbound stream: a tool call cut by the token limit is incomplete, and named "
+    "at its end",
+    "[responses]") {
+  // Guards against an agent running a call whose arguments were cut off: the item must not say
+  // "completed"; and against arguments.done without the call's name, which typed clients need.
+  const auto events = convert(
+      chunk(R"({"role":"assistant","tool_calls":[{"index":0,"id":"call_1","type":"function",)"
+            R"("function":{"name":"get_weather","arguments":""}}]})") +
+      chunk(R"({"tool_calls":[{"index":0,"function":{"arguments":"{\"city\":\"Pa"}}]})") +
+      chunk("{}", R"("length")") + kDone);
+  check_sequence_numbers(events);
+  const auto& done = event_data(events, "response.function_call_arguments.done");
+  CHECK(str(at(done, "/name")) == "get_weather");
+  CHECK(str(at(done, "/arguments")) == R"({"city":"Pa)");
+  CHECK(str(at(event_data(events, "response.output_item.done"), "/item/status")) == "incomplete");
+  CHECK(str(at(events.back().data, "/response/status")) == "incomplete");
+
+  auto whole = response(completion(
+      R"({"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function",)"
+      R"("function":{"name":"get_weather","arguments":"{\"city\":\"Pa"}}]})",
+      R"("length")"));
+  CHECK(str(at(whole, "/output/0/status")) == "incomplete");
+}
+
+TEST_CASE("responses inbound: a tool call's id arriving after its first piece names that call",
+          "[responses]") {
+  // Guards against one call split into two items (the second without a name) by a server that
+  // sends the id late.
+  const auto events = convert(
+      chunk(R"({"tool_calls":[{"index":0,"function":{"name":"f","arguments":"{\"a\""}}]})") +
+      chunk(R"({"tool_calls":[{"index":0,"id":"call_late","function":{"arguments":":1}"}}]})") +
+      chunk("{}", R"("tool_calls")") + kDone);
+  const auto& output = at(events.back().data, "/response/output");
+  REQUIRE(output.Size() == 1);
+  CHECK(str(at(output, "/0/call_id")) == "call_late");
+  CHECK(str(at(output, "/0/name")) == "f");
+  CHECK(str(at(output, "/0/arguments")) == R"({"a":1})");
+}
+
+TEST_CASE("responses inbound: Gemini's thought signature rides on the function_call item and back",
+          "[responses]") {
+  // Guards against Gemini 3 losing its thought signature between turns (it then gets Google's
+  // stand-in, which may cost quality): the item carries the chat call's extra_content, and an
+  // item sent back gives it to the chat call again.
+  const std::string extra = R"({"google":{"thought_signature":"c2lnLWdlbWluaQ=="}})";
+  auto whole = response(completion(
+      R"({"role":"assistant","content":null,"tool_calls":[{"id":"call_g","type":"function",)"
+      R"("function":{"name":"f","arguments":"{}"},"extra_content":)" +
+          extra + "}]}",
+      R"("tool_calls")"));
+  CHECK_THAT(at(whole, "/output/0/extra_content"), IsJson(extra));
+
+  const auto events = convert(chunk(R"({"tool_calls":[{"index":0,"id":"call_g","type":"function",)"
+                                    R"("function":{"name":"f","arguments":"{}"},"extra_content":)" +
+                                    extra + "}]}") +
+                              chunk("{}", R"("tool_calls")") + kDone);
+  CHECK_THAT(at(events.back().data, "/response/output/0/extra_content"), IsJson(extra));
+
+  auto sent = chat(request_with(
+      R"("input":[{"role":"user","content":"hi"},{"type":"function_call","call_id":"call_g",)"
+      R"("name":"f","arguments":"{}","extra_content":)" +
+      extra + R"(},{"type":"function_call_output","call_id":"call_g","output":"ok"}])"));
+  CHECK_THAT(at(sent, "/messages/1/tool_calls/0/extra_content"), IsJson(extra));
+}
+
+TEST_CASE("responses inbound: thinking blocks go to the assistant turn right after them only",
+          "[responses]") {
+  // Guards against Claude's blocks from one turn attached to a later, unrelated assistant turn
+  // when a user message comes between.
+  const std::string sealed = std::string(keygate::providers::kThinkingBlocksPrefix) +
+                             R"([{"type":"thinking","thinking":"t","signature":"s"}])";
+  auto sent = chat(request_with(R"("input":[{"type":"reasoning","summary":[],)"
+                                R"("encrypted_content":")" +
+                                escape(sealed) +
+                                R"("},{"role":"user","content":"new question"},)"
+                                R"({"role":"assistant","content":"an answer"},)"
+                                R"({"role":"user","content":"more"}])"));
+  const auto& messages = at(sent, "/messages");
+  REQUIRE(messages.Size() == 3);
+  CHECK_FALSE(has(messages, "/1/thinking_blocks"));
+
+  require_400(request_with(R"("input":"hi","include":["message.output_text.logprobs"])"),
+              "include");
 }
 
 TEST_CASE(

@@ -77,7 +77,7 @@ App::App(Config config, providers::Catalog catalog, std::unique_ptr<Keystore> ke
       spend_(config_.system_key_budget),
       rate_(config_.rate_limit),
       keys_(*keystore_, db_, &spend_),
-      usage_(make_usage_sink(config_, catalog_, metrics_, &spend_)),
+      usage_(make_usage_sink(config_, catalog_, metrics_, &spend_, &rate_)),
       api_{*keystore_, db_, catalog_, models_, keys_, *upstream_, *usage_, spend_, rate_},
       work_(net::make_work_guard(ioc_)) {
   register_health_routes(routes_, *keystore_, db_);

@@ -84,8 +84,10 @@ class App {
 void register_health_routes(RouteTable& routes, Keystore& keystore, DbExecutor& db);
 // The usage recorder for this configuration (usage_recording.cpp): stores rows in the keystore's
 // database through its own writer thread, priced with the catalog, and feeds `metrics`.
-// Calls on the operator's keys add their cost to `limits` (may be null).
+// Calls on the operator's keys add their cost to `limits`, and every call its tokens to the
+// user's token rate limit in `rate` (either may be null).
 std::unique_ptr<UsageSink> make_usage_sink(const Config& config, const providers::Catalog& catalog,
-                                           Metrics& metrics, SpendLimits* limits);
+                                           Metrics& metrics, SpendLimits* limits,
+                                           RateLimits* rate);
 
 }  // namespace keygate::gateway

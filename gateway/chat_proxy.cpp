@@ -394,23 +394,33 @@ awaitable<std::optional<ChatPlan>> plan_chat(HttpExchange& ex, const std::string
 // headers OpenAI sends (x-ratelimit-*), and when refused, the error to answer with and when to
 // come back (retry-after in seconds, retry-after-ms), which the official SDKs wait for.
 std::optional<Error> rate_limited(HttpExchange& ex, RateLimits& rate) {
-  using namespace std::chrono;
-  const int64_t now = duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
-  const std::optional<RateDecision> d = rate.take(ex.caller.user_id, now);
+  const std::optional<RateDecision> d = rate.take(ex.caller.user_id, rate_clock_ms());
   if (!d) {
     return std::nullopt;
   }
-  ex.response_headers.emplace_back("x-ratelimit-limit-requests", std::to_string(d->limit));
-  ex.response_headers.emplace_back("x-ratelimit-remaining-requests", std::to_string(d->remaining));
-  ex.response_headers.emplace_back("x-ratelimit-reset-requests",
-                                   std::to_string(d->reset_ms) + "ms");
+  if (d->counts_requests) {
+    ex.response_headers.emplace_back("x-ratelimit-limit-requests", std::to_string(d->limit));
+    ex.response_headers.emplace_back("x-ratelimit-remaining-requests",
+                                     std::to_string(d->remaining));
+    ex.response_headers.emplace_back("x-ratelimit-reset-requests",
+                                     std::to_string(d->reset_ms) + "ms");
+  }
+  if (d->counts_tokens) {
+    ex.response_headers.emplace_back("x-ratelimit-limit-tokens", std::to_string(d->token_limit));
+    ex.response_headers.emplace_back("x-ratelimit-remaining-tokens",
+                                     std::to_string(d->tokens_remaining));
+    ex.response_headers.emplace_back("x-ratelimit-reset-tokens",
+                                     std::to_string(d->token_reset_ms) + "ms");
+  }
   if (d->allowed) {
     return std::nullopt;
   }
   ex.response_headers.emplace_back("retry-after", std::to_string((d->retry_after_ms + 999) / 1000));
   ex.response_headers.emplace_back("retry-after-ms", std::to_string(d->retry_after_ms));
-  return Error::rate_limited("Rate limit reached: " + std::to_string(d->limit) +
-                             " requests a minute for your user. Try again in " +
+  const std::string what = d->refused_for_tokens
+                               ? std::to_string(d->token_limit) + " tokens a minute"
+                               : std::to_string(d->limit) + " requests a minute";
+  return Error::rate_limited("Rate limit reached: " + what + " for your user. Try again in " +
                              std::to_string(d->retry_after_ms) + " ms.");
 }
 

@@ -169,23 +169,30 @@ Result<void> read_system_key_budget(const rapidjson::Value& v, Config& c) {
   return {};
 }
 
-// "rate_limit": {"requests_per_minute": 600}: every user's limit (null or absent: none).
+// "rate_limit": {"requests_per_minute": 600, "tokens_per_minute": 200000}: every user's limits
+// (null or absent: none).
 Result<void> read_rate_limit(const rapidjson::Value& v, Config& c) {
   if (!v.IsObject()) {
     return fail(config_error("'rate_limit' must be an object"));
   }
   for (auto& m : v.GetObject()) {
-    if (as_view(m.name) != "requests_per_minute") {
-      return fail(config_error("unknown key rate_limit." + std::string(as_view(m.name))));
+    const std::string_view name = as_view(m.name);
+    if (name != "requests_per_minute" && name != "tokens_per_minute") {
+      return fail(config_error("unknown key rate_limit." + std::string(name)));
     }
   }
-  if (auto rpm = v.FindMember("requests_per_minute");
-      rpm != v.MemberEnd() && !rpm->value.IsNull()) {
-    if (!rpm->value.IsInt64() || rpm->value.GetInt64() < 1 ||
-        rpm->value.GetInt64() > 1'000'000'000) {
-      return fail(config_error("rate_limit.requests_per_minute must be an integer, 1 or more"));
+  for (auto [name, field] : {std::pair{"requests_per_minute", &RatePolicy::requests_per_minute},
+                             std::pair{"tokens_per_minute", &RatePolicy::tokens_per_minute}}) {
+    auto it = v.FindMember(name);
+    if (it == v.MemberEnd() || it->value.IsNull()) {
+      continue;
     }
-    c.rate_limit.requests_per_minute = rpm->value.GetInt64();
+    if (!it->value.IsInt64() || it->value.GetInt64() < 1 ||
+        it->value.GetInt64() > 1'000'000'000) {
+      return fail(config_error(std::string("rate_limit.") + name +
+                               " must be an integer from 1 to 1000000000"));
+    }
+    c.rate_limit.*field = it->value.GetInt64();
   }
   return {};
 }

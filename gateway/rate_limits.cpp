@@ -6,7 +6,12 @@ namespace keygate::gateway {
 
 namespace {
 
-constexpr int64_t kUnitsPerRequest = 60'000;  // one request = a minute's milliseconds
+// One request, or one token, is a minute's milliseconds of units: a bucket refills `limit` units
+// a millisecond.
+constexpr int64_t kUnitsPerRequest = 60'000;
+constexpr int64_t kUnitsPerToken = kUnitsPerRequest;
+// The most debt a token bucket keeps, far past any model's answer: keeps units in range.
+constexpr int64_t kMaxDebtUnits = 1'000'000'000 * kUnitsPerToken;
 
 int64_t ceil_div(int64_t a, int64_t b) {
   return (a + b - 1) / b;
@@ -15,11 +20,40 @@ int64_t ceil_div(int64_t a, int64_t b) {
 }  // namespace
 
 RateLimits::RateLimits(RatePolicy policy)
-    : policy_(policy), any_limit_(policy.requests_per_minute.has_value()) {}
+    : policy_(policy),
+      any_limit_(policy.requests_per_minute.has_value() || policy.tokens_per_minute.has_value()) {}
 
 void RateLimits::update_flag() {
-  any_limit_.store(policy_.requests_per_minute.has_value() || !own_.empty(),
+  any_limit_.store(policy_.requests_per_minute.has_value() ||
+                       policy_.tokens_per_minute.has_value() || !own_.empty(),
                    std::memory_order_relaxed);
+}
+
+// The user's bucket, refilled up to `now_ms`. Whole numbers only: a bucket holds 1/60000ths of a
+// request (or token), so a minute refills exactly `limit` of them, `limit` units a millisecond,
+// and a client that waits the retry-after-ms it was given is never refused again for a rounding
+// error.
+template <class Buckets>
+RateLimits::Bucket& RateLimits::refilled(Buckets& buckets, std::string_view user_id,
+                                         int64_t limit, int64_t now_ms) {
+  const int64_t capacity = limit * kUnitsPerRequest;
+  auto it = buckets.find(user_id);
+  if (it == buckets.end()) {
+    it = buckets.emplace(std::string(user_id), Bucket{capacity, now_ms, limit}).first;
+  }
+  Bucket& b = it->second;
+  if (b.limit != limit) {
+    // A raised limit adds its extra minute's worth at once; a lowered one keeps no more than its
+    // new capacity (below). Never a fresh full bucket: lowering an abuser's limit must bite.
+    b.units += std::max<int64_t>(0, limit - b.limit) * kUnitsPerRequest;
+    b.limit = limit;
+  }
+  if (now_ms > b.refilled_at_ms) {
+    b.units = std::min(capacity, b.units + (now_ms - b.refilled_at_ms) * limit);
+    b.refilled_at_ms = now_ms;
+  }
+  b.units = std::min(b.units, capacity);
+  return b;
 }
 
 std::optional<RateDecision> RateLimits::take(std::string_view user_id, int64_t now_ms) {
@@ -30,41 +64,52 @@ std::optional<RateDecision> RateLimits::take(std::string_view user_id, int64_t n
   auto own = own_.find(user_id);
   const std::optional<int64_t> limit =
       own != own_.end() ? std::optional<int64_t>(own->second) : policy_.requests_per_minute;
-  if (!limit) {
+  const std::optional<int64_t> token_limit = policy_.tokens_per_minute;
+  if (!limit && !token_limit) {
     return std::nullopt;
   }
-  // Whole numbers only: a bucket holds tokens in 1/60000ths of a request, so a minute refills
-  // exactly `limit` requests, `limit` units a millisecond, and a client that waits the
-  // retry-after-ms it was given is never refused again for a rounding error.
-  const int64_t capacity = *limit * kUnitsPerRequest;
-  auto it = buckets_.find(user_id);
-  if (it == buckets_.end()) {
-    it = buckets_.emplace(std::string(user_id), Bucket{capacity, now_ms, *limit}).first;
-  }
-  Bucket& b = it->second;
-  if (b.limit != *limit) {
-    // A raised limit adds its extra minute's worth at once; a lowered one keeps no more than its
-    // new capacity (below). Never a fresh full bucket: lowering an abuser's limit must bite.
-    b.units += std::max<int64_t>(0, *limit - b.limit) * kUnitsPerRequest;
-    b.limit = *limit;
-  }
-  if (now_ms > b.refilled_at_ms) {
-    b.units = std::min(capacity, b.units + (now_ms - b.refilled_at_ms) * *limit);
-    b.refilled_at_ms = now_ms;
-  }
-  b.units = std::min(b.units, capacity);
   RateDecision d;
-  d.limit = *limit;
-  d.allowed = b.units >= kUnitsPerRequest;
-  if (d.allowed) {
-    b.units -= kUnitsPerRequest;
-  } else {
-    refusals_.fetch_add(1, std::memory_order_relaxed);
-    d.retry_after_ms = ceil_div(kUnitsPerRequest - b.units, *limit);
+  if (token_limit) {
+    // Checked first: a call refused for its tokens does not use up a request.
+    Bucket& t = refilled(token_buckets_, user_id, *token_limit, now_ms);
+    d.counts_tokens = true;
+    d.token_limit = *token_limit;
+    d.tokens_remaining = std::max<int64_t>(0, t.units / kUnitsPerToken);
+    d.token_reset_ms = ceil_div(*token_limit * kUnitsPerToken - t.units, *token_limit);
+    if (t.units < kUnitsPerToken) {
+      d.allowed = false;
+      d.refused_for_tokens = true;
+      d.retry_after_ms = ceil_div(kUnitsPerToken - t.units, *token_limit);
+    }
   }
-  d.remaining = b.units / kUnitsPerRequest;
-  d.reset_ms = ceil_div(capacity - b.units, *limit);
+  if (limit) {
+    Bucket& b = refilled(buckets_, user_id, *limit, now_ms);
+    d.counts_requests = true;
+    d.limit = *limit;
+    if (d.allowed && b.units >= kUnitsPerRequest) {
+      b.units -= kUnitsPerRequest;
+    } else if (d.allowed) {
+      d.allowed = false;
+      d.retry_after_ms = ceil_div(kUnitsPerRequest - b.units, *limit);
+    }
+    d.remaining = b.units / kUnitsPerRequest;
+    d.reset_ms = ceil_div(*limit * kUnitsPerRequest - b.units, *limit);
+  }
+  if (!d.allowed) {
+    refusals_.fetch_add(1, std::memory_order_relaxed);
+  }
   return d;
+}
+
+void RateLimits::spend_tokens(std::string_view user_id, int64_t tokens, int64_t now_ms) {
+  const std::optional<int64_t> token_limit = policy_.tokens_per_minute;
+  if (!token_limit || tokens <= 0) {
+    return;
+  }
+  std::lock_guard lock(mutex_);
+  Bucket& t = refilled(token_buckets_, user_id, *token_limit, now_ms);
+  t.units = std::max(-kMaxDebtUnits, t.units - std::min(tokens, kMaxDebtUnits / kUnitsPerToken) *
+                                                   kUnitsPerToken);
 }
 
 void RateLimits::set_limit(const std::string& user_id, std::optional<int64_t> rpm) {

@@ -1,8 +1,14 @@
 #pragma once
-// Request rate limits per user: how many model calls (chat completions and messages) a user may
-// start a minute, as a token bucket that holds a minute's worth and refills evenly, so a burst up
-// to the limit passes and a steady rate above it is refused. A refusal is a 429 that says when to
-// come back (retry-after, retry-after-ms), which the official SDKs wait for and retry.
+// Rate limits per user: how many model calls (chat completions, messages, responses, embeddings)
+// a user may start a minute, and how many tokens their calls may use a minute. Each is a bucket
+// that holds a minute's worth and refills evenly, so a burst up to the limit passes and a steady
+// rate above it is refused. A refusal is a 429 that says when to come back (retry-after,
+// retry-after-ms), which the official SDKs wait for and retry.
+//
+// A call's tokens are known only once it has ended: they are taken from the bucket then
+// (spend_tokens), which may leave it in debt; a call is refused while the bucket holds less than
+// a token, until the debt has refilled. One long answer can so hold a user back for more than a
+// minute, as its tokens would have at the limit's pace.
 //
 // Each keygate instance keeps its own buckets: behind a load balancer with N instances a user can
 // reach up to N times the limit. Users' own limits come from the database (users table) at start
@@ -11,6 +17,7 @@
 // Thread-safe. With no limit configured anywhere, take() reads one atomic flag and nothing else.
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -23,17 +30,34 @@
 
 namespace keygate::gateway {
 
+// The clock rate limits count on, in milliseconds: steady, so a stepped wall clock neither refills
+// nor drains a bucket.
+inline int64_t rate_clock_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
 struct RatePolicy {
   // Every user's limit unless they have one of their own; nullopt: none.
   std::optional<int64_t> requests_per_minute;
+  // Every user's token limit (prompt and completion tokens); nullopt: none.
+  std::optional<int64_t> tokens_per_minute;
 };
 
 struct RateDecision {
   bool allowed = true;
-  int64_t limit = 0;           // requests a minute
-  int64_t remaining = 0;       // whole requests left in the bucket now
-  int64_t retry_after_ms = 0;  // refused: when one request's worth has refilled
-  int64_t reset_ms = 0;        // until the bucket is full again
+  int64_t retry_after_ms = 0;  // refused: when what was missing has refilled
+  // The request limit, when one applies to the user.
+  bool counts_requests = false;
+  int64_t limit = 0;      // requests a minute
+  int64_t remaining = 0;  // whole requests left in the bucket now
+  int64_t reset_ms = 0;   // until the bucket is full again
+  // The token limit, when one applies.
+  bool counts_tokens = false;
+  bool refused_for_tokens = false;
+  int64_t token_limit = 0;       // tokens a minute
+  int64_t tokens_remaining = 0;  // whole tokens left (0 while in debt)
+  int64_t token_reset_ms = 0;    // until the token bucket is full again
 };
 
 class RateLimits {
@@ -43,6 +67,9 @@ class RateLimits {
   // One request by `user_id` at `now_ms` (steady milliseconds): nullopt when no limit applies to
   // the user, else whether it may go and what the rate-limit headers say.
   std::optional<RateDecision> take(std::string_view user_id, int64_t now_ms);
+  // The tokens a call of `user_id` used, known once it ended (under a token limit; else
+  // nothing).
+  void spend_tokens(std::string_view user_id, int64_t tokens, int64_t now_ms);
   // Requests refused so far (/metrics).
   uint64_t refusals() const { return refusals_.load(std::memory_order_relaxed); }
 
@@ -59,7 +86,7 @@ class RateLimits {
 
  private:
   struct Bucket {
-    int64_t units = 0;  // 60000 a request (rate_limits.cpp)
+    int64_t units = 0;  // 60000 a request or a token (rate_limits.cpp); below 0: in debt
     int64_t refilled_at_ms = 0;
     int64_t limit = 0;  // the limit it last counted for
   };
@@ -71,12 +98,15 @@ class RateLimits {
   using Map = std::unordered_map<std::string, V, Hash, std::equal_to<>>;
 
   void update_flag();
+  template <class Buckets>
+  Bucket& refilled(Buckets& buckets, std::string_view user_id, int64_t limit, int64_t now_ms);
 
   const RatePolicy policy_;
   std::atomic<bool> any_limit_;
   std::mutex mutex_;
   Map<int64_t> own_;
   Map<Bucket> buckets_;
+  Map<Bucket> token_buckets_;
   bool reloading_ = false;
   std::unordered_set<std::string> set_while_reloading_;
   std::atomic<uint64_t> refusals_{0};

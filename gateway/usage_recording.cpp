@@ -115,10 +115,12 @@ UsageRow to_row(const providers::Catalog& catalog, UsageEvent e) {
 class UsageRecorder final : public UsageSink {
  public:
   UsageRecorder(const providers::Catalog& catalog, Metrics& metrics, SpendLimits* limits,
-                std::unique_ptr<UsageWriter> writer, std::unique_ptr<UsageReports> reports)
+                RateLimits* rate, std::unique_ptr<UsageWriter> writer,
+                std::unique_ptr<UsageReports> reports)
       : catalog_(catalog),
         metrics_(metrics),
         limits_(limits),
+        rate_(rate),
         writer_(std::move(writer)),
         reports_(std::move(reports)) {
     metrics_.add_callback(
@@ -139,6 +141,10 @@ class UsageRecorder final : public UsageSink {
     if (limits_ != nullptr && row.cost_usd && !row.user_id.empty() &&
         (row.key_source == "system" || row.key_source == "env")) {
       limits_->add(row.user_id, *row.cost_usd, row.started_at_ms, now_unix_ms());
+    }
+    // The call's tokens against the user's token rate limit, whatever key served it.
+    if (rate_ != nullptr && !row.user_id.empty()) {
+      rate_->spend_tokens(row.user_id, row.prompt_tokens + row.completion_tokens, rate_clock_ms());
     }
     if (!writer_) {
       no_writer_dropped_.fetch_add(1, std::memory_order_relaxed);
@@ -183,6 +189,7 @@ class UsageRecorder final : public UsageSink {
   const providers::Catalog& catalog_;
   Metrics& metrics_;
   SpendLimits* limits_;
+  RateLimits* rate_;
   std::unique_ptr<UsageWriter> writer_;
   std::unique_ptr<UsageReports> reports_;
   std::atomic<uint64_t> no_writer_dropped_{0};
@@ -192,7 +199,8 @@ class UsageRecorder final : public UsageSink {
 }  // namespace
 
 std::unique_ptr<UsageSink> make_usage_sink(const Config& config, const providers::Catalog& catalog,
-                                           Metrics& metrics, SpendLimits* limits) {
+                                           Metrics& metrics, SpendLimits* limits,
+                                           RateLimits* rate) {
   const std::string path = database_target(config);
   UsageWriterOptions options;
   options.on_write_error = [](const Error& error, std::size_t rows) {
@@ -214,7 +222,7 @@ std::unique_ptr<UsageSink> make_usage_sink(const Config& config, const providers
     w.string(reports.error().message);
     log_event("error", "usage reports unavailable", ",\"reason\":" + w.take());
   }
-  return std::make_unique<UsageRecorder>(catalog, metrics, limits,
+  return std::make_unique<UsageRecorder>(catalog, metrics, limits, rate,
                                          writer ? std::move(*writer) : nullptr,
                                          reports ? std::move(*reports) : nullptr);
 }

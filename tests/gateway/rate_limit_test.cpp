@@ -164,3 +164,39 @@ TEST_CASE("a bad rate limit change is refused with a clear error and changes not
   CHECK_FALSE(stored->system_key_budget_usd.has_value());  // the half-valid change left nothing
   CHECK(f.chat(f.gw->user_token).headers["x-ratelimit-limit-requests"] == "5");
 }
+
+TEST_CASE("a user's calls stop once they have used the minute's tokens, across every model route",
+          "[rate]") {
+  // The mock's answer reports 5 prompt and 7 completion tokens: 12 a call against 20 a minute.
+  RateFixture f(R"({"tokens_per_minute": 20})");
+  auto first = f.chat(f.gw->user_token);
+  REQUIRE(first.status == 200);
+  CHECK(first.headers["x-ratelimit-limit-tokens"] == "20");
+  CHECK(first.headers["x-ratelimit-remaining-tokens"] == "20");
+  CHECK(first.headers["x-ratelimit-limit-requests"].empty());  // no request limit configured
+  REQUIRE(f.gw->wait_usage_rows(1) == 1);  // the tokens are taken when the call is recorded
+  auto second = f.as(f.gw->user_token, "POST", "/v1/responses",
+                     R"({"model": "openai/gpt-4o-mini", "input": "Hi"})");
+  REQUIRE(second.status == 200);
+  CHECK(second.headers["x-ratelimit-remaining-tokens"] == "8");
+  REQUIRE(f.gw->wait_usage_rows(2) == 2);  // 4 tokens in debt now
+
+  for (const char* path : {"/v1/chat/completions", "/v1/responses", "/v1/embeddings"}) {
+    INFO(path);
+    auto refused = f.as(f.gw->user_token, "POST", path,
+                        std::string(path) == "/v1/chat/completions"
+                            ? chat_body()
+                            : R"({"model": "openai/gpt-4o-mini", "input": "Hi"})");
+    CHECK(refused.status == 429);
+    CHECK(error_code_of(refused) == "rate_limit_exceeded");
+    CHECK(refused.body.find("20 tokens a minute") != std::string::npos);
+    CHECK(refused.headers["x-ratelimit-remaining-tokens"] == "0");
+    // 5 tokens' worth (4 of debt and 1 to go on) at 20 a minute: 15 s, less the time passed.
+    const int retry_ms = std::stoi(refused.headers["retry-after-ms"]);
+    CHECK(retry_ms > 10'000);
+    CHECK(retry_ms <= 15'000);
+  }
+  CHECK(f.upstream.request_count() == 2);
+  // Another user's tokens are their own.
+  CHECK(f.chat(f.gw->other_token).status == 200);
+}

@@ -94,6 +94,10 @@ TEST_CASE("the config's rate_limit is read and checked", "[rate][config]") {
   auto none = parse_config(R"({"rate_limit": {"requests_per_minute": null}})");
   REQUIRE(none);
   CHECK_FALSE(none->rate_limit.requests_per_minute);
+  auto tokens = parse_config(R"({"rate_limit": {"tokens_per_minute": 200000}})");
+  REQUIRE(tokens);
+  CHECK(tokens->rate_limit.tokens_per_minute == 200000);
+  CHECK_FALSE(tokens->rate_limit.requests_per_minute);
   for (const char* bad : {
            R"({"rate_limit": 600})",
            R"({"rate_limit": {"requests_per_minute": 0}})",
@@ -101,6 +105,9 @@ TEST_CASE("the config's rate_limit is read and checked", "[rate][config]") {
            R"({"rate_limit": {"requests_per_minute": 1.5}})",
            R"({"rate_limit": {"requests_per_minute": "600"}})",
            R"({"rate_limit": {"rpm": 600}})",
+           R"({"rate_limit": {"tokens_per_minute": 0}})",
+           R"({"rate_limit": {"tokens_per_minute": 1e12}})",
+           R"({"rate_limit": {"tokens_per_minute": "1000"}})",
        }) {
     INFO(bad);
     auto r = parse_config(bad);
@@ -108,4 +115,62 @@ TEST_CASE("the config's rate_limit is read and checked", "[rate][config]") {
     CHECK(r.error().code == "invalid_config");
     CHECK(r.error().message.find("rate_limit") != std::string::npos);
   }
+}
+
+TEST_CASE("a token limit refuses calls while a user's finished calls have used a minute's worth",
+          "[rate]") {
+  // Guards against a token limit that never bites (tokens not taken), one that refuses before
+  // the bucket is empty, and a refusal that uses up a request of the request limit.
+  RateLimits limits({std::nullopt, 600});  // 600 tokens a minute: 10 a second
+  auto first = limits.take("usr_a", 0);
+  REQUIRE(first);
+  CHECK(first->allowed);
+  CHECK(first->counts_tokens);
+  CHECK_FALSE(first->counts_requests);
+  CHECK(first->token_limit == 600);
+  CHECK(first->tokens_remaining == 600);
+  limits.spend_tokens("usr_a", 500, 0);
+  auto second = limits.take("usr_a", 0);
+  CHECK(second->allowed);
+  CHECK(second->tokens_remaining == 100);
+  limits.spend_tokens("usr_a", 300, 0);  // 200 in debt: a long answer
+  auto refused = limits.take("usr_a", 0);
+  CHECK_FALSE(refused->allowed);
+  CHECK(refused->refused_for_tokens);
+  CHECK(refused->tokens_remaining == 0);
+  CHECK(refused->retry_after_ms == 20'100);  // 201 tokens at 10 a second: one token's worth back
+  CHECK(refused->token_reset_ms == 80'000);  // 800 tokens to a full bucket
+  CHECK_FALSE(limits.take("usr_a", 20'099)->allowed);
+  CHECK(limits.take("usr_a", 20'100)->allowed);
+  // Another user has a bucket of their own; spending without a limit does nothing.
+  CHECK(limits.take("usr_b", 0)->tokens_remaining == 600);
+  RateLimits none({std::nullopt, std::nullopt});
+  none.spend_tokens("usr_a", 1'000'000, 0);
+  CHECK_FALSE(none.take("usr_a", 0));
+  // A huge count keeps the arithmetic in range.
+  limits.spend_tokens("usr_c", INT64_MAX, 0);
+  auto deep = limits.take("usr_c", 0);
+  CHECK_FALSE(deep->allowed);
+  CHECK(deep->retry_after_ms > 0);
+}
+
+TEST_CASE("with both limits, a call refused for its tokens does not use up a request", "[rate]") {
+  RateLimits limits({2, 100});
+  limits.spend_tokens("usr_a", 150, 0);
+  for (int i = 0; i < 5; ++i) {
+    auto d = limits.take("usr_a", 0);
+    CHECK_FALSE(d->allowed);
+    CHECK(d->refused_for_tokens);
+    CHECK(d->counts_requests);
+    CHECK(d->remaining == 2);
+  }
+  // Once the tokens have refilled (51 tokens at 100 a minute: 30.6 s), the requests are there.
+  auto d = limits.take("usr_a", 30'600);
+  CHECK(d->allowed);
+  CHECK(d->remaining == 1);
+  CHECK(limits.take("usr_a", 30'600)->allowed);
+  auto by_requests = limits.take("usr_a", 30'600);
+  CHECK_FALSE(by_requests->allowed);
+  CHECK_FALSE(by_requests->refused_for_tokens);
+  CHECK(limits.refusals() == 6);
 }

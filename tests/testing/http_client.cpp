@@ -1,5 +1,7 @@
 #include "testing/http_client.hpp"
 
+#include <cctype>
+
 namespace keygate::testing {
 
 namespace net = boost::asio;
@@ -21,16 +23,7 @@ HttpResponse http_request(uint16_t port, const std::string& method, const std::s
   if (r.status == 0) {
     return r;
   }
-  for (const char* name :
-       {"content-type", "x-request-id", "x-keygate-provider", "retry-after", "cache-control",
-        "x-accel-buffering", "transfer-encoding", "x-keygate-overhead-ms", "connection",
-        "content-length", "x-should-retry", "retry-after-ms", "x-ratelimit-limit-requests",
-        "x-ratelimit-remaining-requests"}) {
-    auto v = conn.header(name);
-    if (!v.empty()) {
-      r.headers[name] = v;
-    }
-  }
+  r.headers = conn.headers();
   r.body = conn.read_rest(timeout);
   return r;
 }
@@ -92,6 +85,20 @@ int HttpConnection::read_header(std::chrono::milliseconds timeout) {
     return 0;
   }
   return static_cast<int>(parser_->get().result_int());
+}
+
+std::map<std::string, std::string> HttpConnection::headers() const {
+  std::map<std::string, std::string> all;
+  if (parser_) {
+    for (const auto& field : parser_->get()) {
+      std::string name(field.name_string());
+      for (char& c : name) {
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      }
+      all[name] = std::string(field.value());
+    }
+  }
+  return all;
 }
 
 std::string HttpConnection::header(const std::string& name) const {

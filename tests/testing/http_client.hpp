@@ -46,6 +46,8 @@ class HttpConnection {
   // Reads the response header; returns the status (0 on error or close).
   int read_header(std::chrono::milliseconds timeout = std::chrono::seconds(20));
   std::string header(const std::string& name) const;
+  // Every header field, by lower-case name (the last of a repeated one).
+  std::map<std::string, std::string> headers() const;
   // Next body bytes (empty at the end or on error).
   std::string read_some(std::chrono::milliseconds timeout = std::chrono::seconds(20));
   // Reads the rest of the body.

@@ -87,7 +87,6 @@ void register_health_routes(RouteTable& routes, Keystore& keystore, DbExecutor& 
 // Calls on the operator's keys add their cost to `limits`, and every call its tokens to the
 // user's token rate limit in `rate` (either may be null).
 std::unique_ptr<UsageSink> make_usage_sink(const Config& config, const providers::Catalog& catalog,
-                                           Metrics& metrics, SpendLimits* limits,
-                                           RateLimits* rate);
+                                           Metrics& metrics, SpendLimits* limits, RateLimits* rate);
 
 }  // namespace keygate::gateway

@@ -187,8 +187,7 @@ Result<void> read_rate_limit(const rapidjson::Value& v, Config& c) {
     if (it == v.MemberEnd() || it->value.IsNull()) {
       continue;
     }
-    if (!it->value.IsInt64() || it->value.GetInt64() < 1 ||
-        it->value.GetInt64() > 1'000'000'000) {
+    if (!it->value.IsInt64() || it->value.GetInt64() < 1 || it->value.GetInt64() > 1'000'000'000) {
       return fail(config_error(std::string("rate_limit.") + name +
                                " must be an integer from 1 to 1000000000"));
     }

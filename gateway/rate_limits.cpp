@@ -34,8 +34,8 @@ void RateLimits::update_flag() {
 // and a client that waits the retry-after-ms it was given is never refused again for a rounding
 // error.
 template <class Buckets>
-RateLimits::Bucket& RateLimits::refilled(Buckets& buckets, std::string_view user_id,
-                                         int64_t limit, int64_t now_ms) {
+RateLimits::Bucket& RateLimits::refilled(Buckets& buckets, std::string_view user_id, int64_t limit,
+                                         int64_t now_ms) {
   const int64_t capacity = limit * kUnitsPerRequest;
   auto it = buckets.find(user_id);
   if (it == buckets.end()) {
@@ -108,8 +108,8 @@ void RateLimits::spend_tokens(std::string_view user_id, int64_t tokens, int64_t 
   }
   std::lock_guard lock(mutex_);
   Bucket& t = refilled(token_buckets_, user_id, *token_limit, now_ms);
-  t.units = std::max(-kMaxDebtUnits, t.units - std::min(tokens, kMaxDebtUnits / kUnitsPerToken) *
-                                                   kUnitsPerToken);
+  t.units = std::max(-kMaxDebtUnits,
+                     t.units - std::min(tokens, kMaxDebtUnits / kUnitsPerToken) * kUnitsPerToken);
 }
 
 void RateLimits::set_limit(const std::string& user_id, std::optional<int64_t> rpm) {

@@ -209,7 +209,8 @@ void UpstreamResponse::release_connection() {
   if (!conn_) {
     return;
   }
-  if (!failed_ && parser_.is_done() && parser_.keep_alive() && conn_->is_open()) {
+  if (!failed_ && parser_.is_done() && parser_.keep_alive() && conn_->is_open() &&
+      !conn_->has_unread_bytes()) {
     client_.give_back(std::move(conn_));
   } else {
     conn_->close();
@@ -463,6 +464,26 @@ awaitable<Result<std::unique_ptr<UpstreamConnection>>> UpstreamClient::connect(
   co_return conn;
 }
 
+namespace {
+
+constexpr int kMaxInterimResponses = 5;
+
+bool is_interim(int status) {
+  return status >= 100 && status < 200 && status != 101;
+}
+
+Error unexpected_status(int status) {
+  return {502,
+          "upstream_error",
+          "upstream_invalid_response",
+          "The upstream provider answered with HTTP status " + std::to_string(status) +
+              ", which is not an answer.",
+          {},
+          false};
+}
+
+}  // namespace
+
 awaitable<Result<std::unique_ptr<UpstreamResponse>>> UpstreamClient::send(
     const UpstreamTarget& target, UpstreamRequestMessage& request, UpstreamConnection** live) {
   request.finish(target.host);
@@ -501,8 +522,27 @@ awaitable<Result<std::unique_ptr<UpstreamResponse>>> UpstreamClient::send(
     if (!ec) {
       response.reset(new UpstreamResponse(*this, std::move(conn)));
       ec = co_await response->conn_->read_header(response->parser_, limits_.first_byte_timeout);
+      // Interim answers (100 Continue, 103 Early Hints) come before the real one, on the same
+      // connection: each is read and left behind (RFC 9110, 15.2). A few at most.
+      for (int interim = 0; !ec && is_interim(response->status()); ++interim) {
+        if (interim == kMaxInterimResponses) {
+          response->abort();
+          co_return fail(unexpected_status(response->status()));
+        }
+        auto next = std::unique_ptr<UpstreamResponse>(
+            new UpstreamResponse(*this, std::move(response->conn_)));
+        response = std::move(next);
+        ec = co_await response->conn_->read_header(response->parser_, limits_.first_byte_timeout);
+      }
     } else {
       conn->close();
+    }
+    if (!ec && (response->status() < 200 || response->status() > 599 ||
+                (response->status() >= 300 && response->status() < 400))) {
+      // 101 (no upgrade was asked for), a redirect (keygate follows none: a provider's API
+      // answers where it is asked), or a status HTTP does not define: not an answer.
+      response->abort();
+      co_return fail(unexpected_status(response->status()));
     }
     if (!ec) {
       co_return response;

@@ -460,9 +460,11 @@ std::string_view anthropic_stop_reason(std::string_view finish_reason) {
   return "end_turn";  // "stop", "content_filter", or none given
 }
 
+// The upstream's answer, not the client's request, is at fault: a 502, as on the other routes.
 Error bad_answer(std::string message) {
-  return Error::internal("The answer could not be turned into a Messages API response: " +
-                         std::move(message));
+  return wire::bad_upstream(
+      "The provider",
+      "the answer could not be turned into a Messages API response: " + std::move(message));
 }
 
 // OpenAI's usage -> Anthropic's: prompt_tokens counts cached and cache-written tokens too, which

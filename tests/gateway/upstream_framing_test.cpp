@@ -332,3 +332,72 @@ TEST_CASE("a pooled connection the upstream closed while idle is replaced withou
   REQUIRE(metrics.status == 200);
   CHECK(metrics.body.find("keygate_upstream_errors_total{") == std::string::npos);
 }
+
+TEST_CASE("interim 1xx answers are read past, and never left for the next request to read",
+          "[proxy][framing]") {
+  // The bug this guards: an upstream's 103 Early Hints (or 100 Continue) was taken for the
+  // answer, and the real answer stayed on the pooled connection, where the next request, another
+  // user's, read it as its own.
+  std::atomic<int> calls{0};
+  FramingFixture f([&calls](MockExchange& ex) -> net::awaitable<void> {
+    const std::string body = openai_completion_json("answer " + std::to_string(++calls));
+    const std::string response =
+        "HTTP/1.1 100 Continue\r\n\r\n"
+        "HTTP/1.1 103 Early Hints\r\nLink: </x>; rel=preload\r\n\r\n" +
+        json_head(body.size()) + body;
+    co_await ex.send_raw(response);
+  });
+  for (int i = 1; i <= 3; ++i) {
+    auto r = f.post_chat();
+    INFO(r.body);
+    CHECK(r.status == 200);
+    CHECK(r.body.find("answer " + std::to_string(i)) != std::string::npos);
+  }
+  CHECK(f.upstream.request_count() == 3);
+}
+
+TEST_CASE("bytes after an answer close its connection instead of reaching the next request",
+          "[proxy][framing]") {
+  // An upstream that writes past the end of its answer (a second response, junk) leaves the
+  // connection out of step: pooled, the next request would take those bytes for its answer.
+  std::atomic<int> calls{0};
+  FramingFixture f([&calls](MockExchange& ex) -> net::awaitable<void> {
+    const std::string body = openai_completion_json("answer " + std::to_string(++calls));
+    const std::string injected = openai_completion_json("INJECTED");
+    const std::string response =
+        json_head(body.size()) + body + json_head(injected.size()) + injected;
+    co_await ex.send_raw(response);
+  });
+  for (int i = 1; i <= 3; ++i) {
+    auto r = f.post_chat();
+    INFO(r.body);
+    CHECK(r.status == 200);
+    CHECK(r.body.find("answer " + std::to_string(i)) != std::string::npos);
+    CHECK(r.body.find("INJECTED") == std::string::npos);
+  }
+  CHECK(f.upstream.request_count() == 3);
+}
+
+TEST_CASE("an upstream status that is not an answer (1xx alone, 3xx, 999) is a 502",
+          "[proxy][framing]") {
+  for (const char* head : {"HTTP/1.1 304 Not Modified\r\n\r\n",
+                           "HTTP/1.1 307 Temporary Redirect\r\nLocation: /v2\r\nContent-Length: "
+                           "0\r\n\r\n",
+                           "HTTP/1.1 999 Odd\r\nContent-Length: 2\r\n\r\n{}",
+                           "HTTP/1.1 101 Switching Protocols\r\n\r\n",
+                           "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n"
+                           "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n"
+                           "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n"}) {
+    INFO(head);
+    const std::string bytes = head;
+    FramingFixture f([bytes](MockExchange& ex) -> net::awaitable<void> {
+      co_await ex.send_raw(bytes);
+      co_await ex.sleep(200ms);
+      ex.cut();
+    });
+    auto r = f.post_chat();
+    INFO(r.body);
+    CHECK(r.status == 502);
+    CHECK(error_code_of(r) == "upstream_invalid_response");
+  }
+}

@@ -1170,3 +1170,22 @@ TEST_CASE("anthropic inbound: Claude-only settings travel under \"anthropic\"",
                          R"("messages":[{"role":"user","content":"hi"}]})"),
                   "/anthropic"));
 }
+
+TEST_CASE("an OpenAI answer that cannot become a message is the upstream's fault: a 502",
+          "[anthropic_inbound]") {
+  // Guards against a broken upstream answer reported as keygate's own error (a 500), where the
+  // chat and Responses routes say 502.
+  for (
+      const char* answer : {
+          R"({"id":"c","object":"chat.completion","choices":{}})",
+          R"({"id":"c","object":"chat.completion","choices":[]})",
+          R"({"id":"c","object":"chat.completion","choices":[5]})",
+          R"({"choices":[{"message":{"role":"assistant","tool_calls":[{"id":"t","function":{}}]}}]})",
+          "not json",
+      }) {
+    INFO(answer);
+    auto r = to_anthropic_message(answer);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().status == 502);
+  }
+}

@@ -263,6 +263,11 @@ awaitable<std::optional<Error>> HttpSession::read_request_into(bool& ok) {
                       {},
                       false};
     }
+    if (bec && bec != http::error::end_of_stream && bec != net::error::eof &&
+        bec != http::error::partial_message && bec != net::error::connection_reset) {
+      // A malformed body (a bad chunk size): the client is told, and the connection closes.
+      co_return Error::invalid_request("Malformed HTTP request body.", {}, "bad_http");
+    }
     if (bec) {
       co_return std::nullopt;
     }

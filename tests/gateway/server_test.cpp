@@ -130,6 +130,20 @@ TEST_CASE("garbage instead of HTTP gets a 400 and does not hurt the server", "[s
   CHECK(http_request(gw.port(), "GET", "/healthz").status == 200);
 }
 
+TEST_CASE("a malformed chunked body gets a 400, not a silently closed connection", "[server]") {
+  TestGateway gw;
+  HttpConnection conn(gw.port());
+  conn.send_raw("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                gw.user_token +
+                "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                "zz\r\n{}\r\n0\r\n\r\n");
+  const std::string answer = conn.read_raw();
+  INFO(answer);
+  CHECK(answer.rfind("HTTP/1.1 400", 0) == 0);
+  CHECK(answer.find("bad_http") != std::string::npos);
+  CHECK(http_request(gw.port(), "GET", "/healthz").status == 200);
+}
+
 namespace {
 std::atomic<int> trims{0};
 void count_trim() {

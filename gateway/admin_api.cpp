@@ -87,7 +87,8 @@ void time_or_null(JsonWriter& w, std::string_view key, const std::optional<int64
 
 // A user, with their limits: their own budget on the operator's keys (`system_key_budget_usd`,
 // null when the configured default applies) and where they stand this period, and their own
-// rate limit (`requests_per_minute`, null: the default) with the one that applies.
+// rate limits (`requests_per_minute`, `tokens_per_minute`, null: the default) with the ones that
+// apply.
 void write_user(JsonWriter& w, const User& u, ApiContext& api) {
   w.start_object();
   w.field("id", u.id);
@@ -109,7 +110,14 @@ void write_user(JsonWriter& w, const User& u, ApiContext& api) {
   } else {
     w.null();
   }
+  w.key("tokens_per_minute");
+  if (u.tokens_per_minute) {
+    w.integer(*u.tokens_per_minute);
+  } else {
+    w.null();
+  }
   const auto [rpm, own] = api.rate.limit_of(u.id);
+  const auto [tpm, own_tpm] = api.rate.token_limit_of(u.id);
   w.key("rate_limit");
   w.start_object();
   w.key("requests_per_minute");
@@ -119,6 +127,13 @@ void write_user(JsonWriter& w, const User& u, ApiContext& api) {
     w.null();
   }
   w.field("limit_source", !rpm ? "none" : own ? "user" : "default");
+  w.key("tokens_per_minute");
+  if (tpm) {
+    w.integer(*tpm);
+  } else {
+    w.null();
+  }
+  w.field("token_limit_source", !tpm ? "none" : own_tpm ? "user" : "default");
   w.end_object();
   w.end_object();
 }
@@ -174,14 +189,16 @@ awaitable<void> list_users(HttpExchange& ex, ApiContext& api) {
 }
 
 // {"system_key_budget_usd": 25} sets the user's own budget on the operator's keys (0: the user's
-// own keys only); {"requests_per_minute": 120} their own rate limit. null returns either to the
-// configured default. At least one of the two.
+// own keys only); {"requests_per_minute": 120} and {"tokens_per_minute": 200000} their own rate
+// limits. null returns any of them to the configured default. At least one of them.
 Result<UserLimitsPatch> parse_user_patch(const HttpExchange& ex) {
   auto doc = body_object(ex, false);
   if (!doc) {
     return fail(doc.error());
   }
-  if (auto ok = only_fields(*doc, {"system_key_budget_usd", "requests_per_minute"}); !ok) {
+  if (auto ok =
+          only_fields(*doc, {"system_key_budget_usd", "requests_per_minute", "tokens_per_minute"});
+      !ok) {
     return fail(ok.error());
   }
   UserLimitsPatch patch;
@@ -197,22 +214,28 @@ Result<UserLimitsPatch> parse_user_patch(const HttpExchange& ex) {
       patch.system_key_budget_usd.emplace(it->value.GetDouble());
     }
   }
-  if (auto it = doc->FindMember("requests_per_minute"); it != doc->MemberEnd()) {
+  for (auto [name, field] :
+       {std::pair{"requests_per_minute", &UserLimitsPatch::requests_per_minute},
+        std::pair{"tokens_per_minute", &UserLimitsPatch::tokens_per_minute}}) {
+    auto it = doc->FindMember(name);
+    if (it == doc->MemberEnd()) {
+      continue;
+    }
     if (it->value.IsNull()) {
-      patch.requests_per_minute.emplace();
+      (patch.*field).emplace();
     } else if (!it->value.IsInt64() || it->value.GetInt64() < 1 ||
                it->value.GetInt64() > 1'000'000'000) {
       return fail(Error::invalid_request(
-          "'requests_per_minute' must be a whole number, 1 or more, or null.",
-          "requests_per_minute", "invalid_value"));
+          std::string("'") + name + "' must be a whole number from 1 to 1000000000, or null.", name,
+          "invalid_value"));
     } else {
-      patch.requests_per_minute.emplace(it->value.GetInt64());
+      (patch.*field).emplace(it->value.GetInt64());
     }
   }
-  if (!patch.system_key_budget_usd && !patch.requests_per_minute) {
+  if (!patch.system_key_budget_usd && !patch.requests_per_minute && !patch.tokens_per_minute) {
     return fail(Error::invalid_request(
-        "Give 'system_key_budget_usd' (dollars a period) or 'requests_per_minute', or both; "
-        "null returns either to the configured default.",
+        "Give 'system_key_budget_usd' (dollars a period), 'requests_per_minute' or "
+        "'tokens_per_minute', or several; null returns any of them to the configured default.",
         "system_key_budget_usd", "missing_field"));
   }
   return patch;
@@ -227,6 +250,10 @@ std::string describe(const UserLimitsPatch& patch) {
   if (const auto& rpm = patch.requests_per_minute) {
     out += out.empty() ? "" : "; ";
     out += *rpm ? "requests a minute " + std::to_string(**rpm) : "requests a minute: the default";
+  }
+  if (const auto& tpm = patch.tokens_per_minute) {
+    out += out.empty() ? "" : "; ";
+    out += *tpm ? "tokens a minute " + std::to_string(**tpm) : "tokens a minute: the default";
   }
   return out;
 }
@@ -247,6 +274,9 @@ awaitable<void> update_user(HttpExchange& ex, ApiContext& api) {
       }
       if (patch->requests_per_minute) {
         api.rate.set_limit(user_id, *patch->requests_per_minute);
+      }
+      if (patch->tokens_per_minute) {
+        api.rate.set_token_limit(user_id, *patch->tokens_per_minute);
       }
       (void)api.keystore.record_audit(
           audit_of(ex, "user.limits", "user", user_id, describe(*patch)));

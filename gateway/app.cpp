@@ -153,13 +153,13 @@ Result<void> App::reload_limits() {
     return read;
   }
   std::vector<std::pair<std::string, std::optional<double>>> budgets;
-  std::vector<std::pair<std::string, int64_t>> rates;
+  std::vector<OwnRateLimits> rates;
   for (auto& u : *users) {
     if (u.system_key_budget_usd) {
       budgets.emplace_back(u.id, u.system_key_budget_usd);
     }
-    if (u.requests_per_minute) {
-      rates.emplace_back(u.id, *u.requests_per_minute);
+    if (u.requests_per_minute || u.tokens_per_minute) {
+      rates.push_back({u.id, u.requests_per_minute, u.tokens_per_minute});
     }
   }
   spend_.finish_reload(period->first, budgets, stored);

@@ -25,8 +25,14 @@ RateLimits::RateLimits(RatePolicy policy)
 
 void RateLimits::update_flag() {
   any_limit_.store(policy_.requests_per_minute.has_value() ||
-                       policy_.tokens_per_minute.has_value() || !own_.empty(),
+                       policy_.tokens_per_minute.has_value() || !own_.empty() ||
+                       !own_tokens_.empty(),
                    std::memory_order_relaxed);
+}
+
+std::optional<int64_t> RateLimits::token_limit_locked(std::string_view user_id) const {
+  auto own = own_tokens_.find(user_id);
+  return own != own_tokens_.end() ? std::optional<int64_t>(own->second) : policy_.tokens_per_minute;
 }
 
 // The user's bucket, refilled up to `now_ms`. Whole numbers only: a bucket holds 1/60000ths of a
@@ -64,7 +70,7 @@ std::optional<RateDecision> RateLimits::take(std::string_view user_id, int64_t n
   auto own = own_.find(user_id);
   const std::optional<int64_t> limit =
       own != own_.end() ? std::optional<int64_t>(own->second) : policy_.requests_per_minute;
-  const std::optional<int64_t> token_limit = policy_.tokens_per_minute;
+  const std::optional<int64_t> token_limit = token_limit_locked(user_id);
   if (!limit && !token_limit) {
     return std::nullopt;
   }
@@ -102,11 +108,14 @@ std::optional<RateDecision> RateLimits::take(std::string_view user_id, int64_t n
 }
 
 void RateLimits::spend_tokens(std::string_view user_id, int64_t tokens, int64_t now_ms) {
-  const std::optional<int64_t> token_limit = policy_.tokens_per_minute;
-  if (!token_limit || tokens <= 0) {
+  if (tokens <= 0 || !any_limit_.load(std::memory_order_relaxed)) {
     return;
   }
   std::lock_guard lock(mutex_);
+  const std::optional<int64_t> token_limit = token_limit_locked(user_id);
+  if (!token_limit) {
+    return;
+  }
   Bucket& t = refilled(token_buckets_, user_id, *token_limit, now_ms);
   t.units = std::max(-kMaxDebtUnits,
                      t.units - std::min(tokens, kMaxDebtUnits / kUnitsPerToken) * kUnitsPerToken);
@@ -125,6 +134,25 @@ void RateLimits::set_limit(const std::string& user_id, std::optional<int64_t> rp
   update_flag();
 }
 
+void RateLimits::set_token_limit(const std::string& user_id, std::optional<int64_t> tpm) {
+  std::lock_guard lock(mutex_);
+  if (tpm) {
+    own_tokens_[user_id] = *tpm;
+  } else {
+    own_tokens_.erase(user_id);
+  }
+  if (reloading_) {
+    set_while_reloading_.insert(user_id);
+  }
+  update_flag();
+}
+
+std::pair<std::optional<int64_t>, bool> RateLimits::token_limit_of(std::string_view user_id) {
+  std::lock_guard lock(mutex_);
+  const bool own = own_tokens_.contains(user_id);
+  return {token_limit_locked(user_id), own};
+}
+
 std::pair<std::optional<int64_t>, bool> RateLimits::limit_of(std::string_view user_id) {
   std::lock_guard lock(mutex_);
   if (auto own = own_.find(user_id); own != own_.end()) {
@@ -139,20 +167,31 @@ void RateLimits::begin_reload() {
   set_while_reloading_.clear();
 }
 
-void RateLimits::finish_reload(const std::vector<std::pair<std::string, int64_t>>& own_limits) {
+void RateLimits::finish_reload(const std::vector<OwnRateLimits>& own_limits) {
   std::lock_guard lock(mutex_);
-  Map<int64_t> fresh;
-  for (const auto& [id, rpm] : own_limits) {
-    if (!set_while_reloading_.contains(id)) {
-      fresh[id] = rpm;
+  Map<int64_t> requests;
+  Map<int64_t> tokens;
+  for (const auto& own : own_limits) {
+    if (set_while_reloading_.contains(own.user_id)) {
+      continue;  // an operator's change since the query began wins
+    }
+    if (own.requests_per_minute) {
+      requests[own.user_id] = *own.requests_per_minute;
+    }
+    if (own.tokens_per_minute) {
+      tokens[own.user_id] = *own.tokens_per_minute;
     }
   }
   for (const auto& id : set_while_reloading_) {
     if (auto it = own_.find(id); it != own_.end()) {
-      fresh[id] = it->second;
+      requests[id] = it->second;
+    }
+    if (auto it = own_tokens_.find(id); it != own_tokens_.end()) {
+      tokens[id] = it->second;
     }
   }
-  own_ = std::move(fresh);
+  own_ = std::move(requests);
+  own_tokens_ = std::move(tokens);
   set_while_reloading_.clear();
   reloading_ = false;
   update_flag();

@@ -60,6 +60,13 @@ struct RateDecision {
   int64_t token_reset_ms = 0;    // until the token bucket is full again
 };
 
+// A user's own limits as the database holds them (nullopt: the default applies).
+struct OwnRateLimits {
+  std::string user_id;
+  std::optional<int64_t> requests_per_minute;
+  std::optional<int64_t> tokens_per_minute;
+};
+
 class RateLimits {
  public:
   explicit RateLimits(RatePolicy policy);
@@ -77,11 +84,14 @@ class RateLimits {
   void set_limit(const std::string& user_id, std::optional<int64_t> requests_per_minute);
   // The limit that applies to the user, and whether it is their own.
   std::pair<std::optional<int64_t>, bool> limit_of(std::string_view user_id);
+  // The same for the user's token limit.
+  void set_token_limit(const std::string& user_id, std::optional<int64_t> tokens_per_minute);
+  std::pair<std::optional<int64_t>, bool> token_limit_of(std::string_view user_id);
 
   // Replacing every user's own limit with what the database holds, around its query (as
   // SpendLimits does): a limit set meanwhile keeps its new value.
   void begin_reload();
-  void finish_reload(const std::vector<std::pair<std::string, int64_t>>& own_limits);
+  void finish_reload(const std::vector<OwnRateLimits>& own_limits);
   void abandon_reload();
 
  private:
@@ -98,13 +108,15 @@ class RateLimits {
   using Map = std::unordered_map<std::string, V, Hash, std::equal_to<>>;
 
   void update_flag();
+  std::optional<int64_t> token_limit_locked(std::string_view user_id) const;
   template <class Buckets>
   Bucket& refilled(Buckets& buckets, std::string_view user_id, int64_t limit, int64_t now_ms);
 
   const RatePolicy policy_;
   std::atomic<bool> any_limit_;
   std::mutex mutex_;
-  Map<int64_t> own_;
+  Map<int64_t> own_;         // users' own request limits
+  Map<int64_t> own_tokens_;  // users' own token limits
   Map<Bucket> buckets_;
   Map<Bucket> token_buckets_;
   bool reloading_ = false;

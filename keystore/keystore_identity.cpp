@@ -11,7 +11,8 @@ namespace keygate {
 namespace {
 
 constexpr std::string_view kUserColumns =
-    "id, name, role, created_at, disabled, system_key_budget_usd, requests_per_minute";
+    "id, name, role, created_at, disabled, system_key_budget_usd, requests_per_minute, "
+    "tokens_per_minute";
 constexpr std::string_view kTokenColumns =
     "id, user_id, name, masked, created_at, expires_at, revoked_at, last_used_at";
 
@@ -26,6 +27,7 @@ User read_user(const db::Statement& s) {
     u.system_key_budget_usd = s.column_double(5);
   }
   u.requests_per_minute = s.column_opt_int(6);
+  u.tokens_per_minute = s.column_opt_int(7);
   return u;
 }
 
@@ -126,7 +128,7 @@ Result<User> Keystore::get_user(std::string_view user_id) {
 }
 
 Result<User> Keystore::set_system_key_budget(std::string_view user_id, std::optional<double> usd) {
-  return update_user_limits(user_id, UserLimitsPatch{usd, std::nullopt});
+  return update_user_limits(user_id, UserLimitsPatch{usd, std::nullopt, std::nullopt});
 }
 
 Result<User> Keystore::update_user_limits(std::string_view user_id, const UserLimitsPatch& patch) {
@@ -139,6 +141,9 @@ Result<User> Keystore::update_user_limits(std::string_view user_id, const UserLi
   if (patch.requests_per_minute) {
     set += std::string(set.empty() ? "" : ", ") + "requests_per_minute = ?";
   }
+  if (patch.tokens_per_minute) {
+    set += std::string(set.empty() ? "" : ", ") + "tokens_per_minute = ?";
+  }
   if (!set.empty()) {
     KG_TRY(stmt, db_.prepare("UPDATE users SET " + set + " WHERE id = ?"));
     int i = 0;
@@ -149,11 +154,13 @@ Result<User> Keystore::update_user_limits(std::string_view user_id, const UserLi
         stmt->bind(++i, nullptr);
       }
     }
-    if (const auto& rpm = patch.requests_per_minute) {
-      if (*rpm) {
-        stmt->bind(++i, **rpm);
-      } else {
-        stmt->bind(++i, nullptr);
+    for (const auto* per_minute : {&patch.requests_per_minute, &patch.tokens_per_minute}) {
+      if (*per_minute) {
+        if (**per_minute) {
+          stmt->bind(++i, ***per_minute);
+        } else {
+          stmt->bind(++i, nullptr);
+        }
       }
     }
     stmt->bind(++i, user_id);

@@ -22,6 +22,8 @@ struct User {
   // Model calls this user may start a minute; nullopt: the configuration's default
   // (gateway/rate_limits.hpp).
   std::optional<int64_t> requests_per_minute;
+  // Tokens this user's calls may use a minute; nullopt: the configuration's default.
+  std::optional<int64_t> tokens_per_minute;
 };
 
 // An operator's change to a user's limits: a member that is set changes (to its value, or back
@@ -29,6 +31,7 @@ struct User {
 struct UserLimitsPatch {
   std::optional<std::optional<double>> system_key_budget_usd;
   std::optional<std::optional<int64_t>> requests_per_minute;
+  std::optional<std::optional<int64_t>> tokens_per_minute;
 };
 
 struct TokenInfo {

@@ -181,6 +181,12 @@ constexpr std::string_view kUserRequestsPerMinute = R"sql(
 ALTER TABLE users ADD COLUMN requests_per_minute INTEGER;
 )sql";
 
+// A user's own limit on the tokens their calls may use a minute (NULL: the configuration's
+// default applies). gateway/rate_limits.hpp enforces it.
+constexpr std::string_view kUserTokensPerMinute = R"sql(
+ALTER TABLE users ADD COLUMN tokens_per_minute INTEGER;
+)sql";
+
 // PostgreSQL: the same tables as SQLite's schema at version 2, in PostgreSQL's types (BIGINT for
 // SQLite's INTEGER, BYTEA for BLOB). provider_keys and usage get identity columns where SQLite
 // uses its implicit rowid: `seq` orders keys created in the same second, as rowid does there.
@@ -297,12 +303,17 @@ constexpr std::string_view kPostgresUserRequestsPerMinute = R"sql(
 ALTER TABLE users ADD COLUMN requests_per_minute BIGINT;
 )sql";
 
+constexpr std::string_view kPostgresUserTokensPerMinute = R"sql(
+ALTER TABLE users ADD COLUMN tokens_per_minute BIGINT;
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "initial schema", kInitial},
     Migration{2, "usage rows per upstream call", kUsagePerCall},
     Migration{3, "usage cache writes and web searches", kUsageCacheWritesAndSearches},
     Migration{4, "per-user budget on the operator's keys", kUserSystemKeyBudget},
     Migration{5, "per-user request rate limit", kUserRequestsPerMinute},
+    Migration{6, "per-user token rate limit", kUserTokensPerMinute},
 };
 
 constexpr std::array kPostgresMigrations = {
@@ -310,6 +321,7 @@ constexpr std::array kPostgresMigrations = {
     Migration{2, "usage cache writes and web searches", kPostgresUsageCacheWritesAndSearches},
     Migration{3, "per-user budget on the operator's keys", kPostgresUserSystemKeyBudget},
     Migration{4, "per-user request rate limit", kPostgresUserRequestsPerMinute},
+    Migration{5, "per-user token rate limit", kPostgresUserTokensPerMinute},
 };
 
 }  // namespace

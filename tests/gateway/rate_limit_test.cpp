@@ -200,3 +200,62 @@ TEST_CASE("a user's calls stop once they have used the minute's tokens, across e
   // Another user's tokens are their own.
   CHECK(f.chat(f.gw->other_token).status == 200);
 }
+
+TEST_CASE("an operator sets a user's own token limit, shown, audited, enforced and kept",
+          "[rate]") {
+  auto first = std::make_unique<RateFixture>(R"({"tokens_per_minute": 100000})");
+  RateFixture& f = *first;
+  // 12 tokens a call (the mock's usage) against alice's own 10 a minute.
+  auto set = f.as(f.gw->admin_token, "PATCH", "/v1/admin/users/" + f.gw->user_id,
+                  R"({"tokens_per_minute": 10})");
+  INFO(set.body);
+  REQUIRE(set.status == 200);
+  auto user = parse_json(set.body);
+  CHECK(user["tokens_per_minute"].GetInt() == 10);
+  CHECK(user["rate_limit"]["tokens_per_minute"].GetInt() == 10);
+  CHECK(std::string(user["rate_limit"]["token_limit_source"].GetString()) == "user");
+  CHECK(user["requests_per_minute"].IsNull());  // untouched
+  auto ok = f.chat(f.gw->user_token);
+  REQUIRE(ok.status == 200);
+  CHECK(ok.headers["x-ratelimit-limit-tokens"] == "10");
+  REQUIRE(f.gw->wait_usage_rows(1) == 1);
+  auto refused = f.chat(f.gw->user_token);
+  CHECK(refused.status == 429);
+  CHECK(refused.body.find("10 tokens a minute") != std::string::npos);
+  // Bob keeps the default.
+  auto bob = f.chat(f.gw->other_token);
+  CHECK(bob.status == 200);
+  CHECK(bob.headers["x-ratelimit-limit-tokens"] == "100000");
+  auto listed = parse_json(f.as(f.gw->admin_token, "GET", "/v1/admin/users").body);
+  for (const auto& u : listed["data"].GetArray()) {
+    const bool alice = std::string(u["id"].GetString()) == f.gw->user_id;
+    CHECK(u["rate_limit"]["tokens_per_minute"].GetInt() == (alice ? 10 : 100000));
+  }
+  CHECK(f.as(f.gw->admin_token, "GET", "/v1/admin/audit").body.find("tokens a minute 10") !=
+        std::string::npos);
+
+  // Stored: a second keygate on the same data directory applies it from its first request.
+  const std::string data_dir = f.gw->data_dir();
+  const std::string alice_token = f.gw->user_token;
+  const std::string admin_token = f.gw->admin_token;
+  const std::string alice_id = f.gw->user_id;
+  f.gw->stop();
+  auto second =
+      std::make_unique<RateFixture>(R"({"tokens_per_minute": 100000})", reopening(data_dir));
+  auto again = second->chat(alice_token);
+  CHECK(again.status == 200);
+  CHECK(again.headers["x-ratelimit-limit-tokens"] == "10");
+  auto reset = second->as(admin_token, "PATCH", "/v1/admin/users/" + alice_id,
+                          R"({"tokens_per_minute": null})");
+  REQUIRE(reset.status == 200);
+  CHECK(parse_json(reset.body)["tokens_per_minute"].IsNull());
+  CHECK(std::string(parse_json(reset.body)["rate_limit"]["token_limit_source"].GetString()) ==
+        "default");
+  for (const char* bad : {R"({"tokens_per_minute": 0})", R"({"tokens_per_minute": "10"})",
+                          R"({"tokens_per_minute": 1.5})"}) {
+    INFO(bad);
+    auto r = second->as(admin_token, "PATCH", "/v1/admin/users/" + alice_id, bad);
+    CHECK(r.status == 400);
+    CHECK(error_code_of(r) == "invalid_value");
+  }
+}

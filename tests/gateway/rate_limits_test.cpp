@@ -74,11 +74,17 @@ TEST_CASE("a reload replaces users' own rate limits, keeping one set while it ra
   RateLimits limits({std::nullopt});
   limits.set_limit("usr_gone", 5);
   limits.begin_reload();
-  limits.set_limit("usr_new", 7);  // an operator, between the reload's query and its end
-  limits.finish_reload({{"usr_b", 3}});
+  limits.set_limit("usr_new", 7);          // an operator, between the reload's query and its end
+  limits.set_token_limit("usr_tok", 900);  // the same for a token limit
+  limits.finish_reload(
+      {{"usr_b", 3, std::nullopt}, {"usr_c", std::nullopt, 5000}, {"usr_tok", std::nullopt, 1}});
   CHECK(limits.limit_of("usr_b").first == 3);
   CHECK(limits.limit_of("usr_new").first == 7);
   CHECK_FALSE(limits.limit_of("usr_gone").first);
+  CHECK(limits.token_limit_of("usr_c") == std::pair<std::optional<int64_t>, bool>{5000, true});
+  CHECK(limits.token_limit_of("usr_tok").first == 900);
+  CHECK_FALSE(limits.token_limit_of("usr_b").first);
+  CHECK(limits.take("usr_c", 0)->token_limit == 5000);
   limits.begin_reload();
   limits.abandon_reload();  // the database did not answer: nothing changes
   CHECK(limits.limit_of("usr_b").first == 3);
@@ -173,4 +179,26 @@ TEST_CASE("with both limits, a call refused for its tokens does not use up a req
   CHECK_FALSE(by_requests->allowed);
   CHECK_FALSE(by_requests->refused_for_tokens);
   CHECK(limits.refusals() == 6);
+}
+
+TEST_CASE("a user's own token limit overrides the default, and clearing it restores the default",
+          "[rate]") {
+  RateLimits limits({std::nullopt, 1000});
+  limits.set_token_limit("usr_a", 10);
+  CHECK(limits.token_limit_of("usr_a") == std::pair<std::optional<int64_t>, bool>{10, true});
+  CHECK(limits.token_limit_of("usr_b") == std::pair<std::optional<int64_t>, bool>{1000, false});
+  limits.spend_tokens("usr_a", 10, 0);
+  CHECK_FALSE(limits.take("usr_a", 0)->allowed);
+  limits.spend_tokens("usr_b", 10, 0);
+  CHECK(limits.take("usr_b", 0)->tokens_remaining == 990);
+  limits.set_token_limit("usr_a", std::nullopt);  // back to the default's 1000: 990 more at once
+  auto d = limits.take("usr_a", 0);
+  CHECK(d->allowed);
+  CHECK(d->token_limit == 1000);
+  CHECK(d->tokens_remaining == 990);
+  // Only a user's own limit, no default: others are not counted.
+  RateLimits own_only({std::nullopt, std::nullopt});
+  own_only.set_token_limit("usr_a", 5);
+  CHECK(own_only.take("usr_a", 0)->counts_tokens);
+  CHECK_FALSE(own_only.take("usr_b", 0));
 }

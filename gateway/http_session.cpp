@@ -263,8 +263,8 @@ awaitable<std::optional<Error>> HttpSession::read_request_into(bool& ok) {
                       {},
                       false};
     }
-    if (bec && bec != http::error::end_of_stream && bec != net::error::eof &&
-        bec != http::error::partial_message && bec != net::error::connection_reset) {
+    if (bec && bec.category() == http::make_error_code(http::error::bad_chunk).category() &&
+        bec != http::error::end_of_stream && bec != http::error::partial_message) {
       // A malformed body (a bad chunk size): the client is told, and the connection closes.
       co_return Error::invalid_request("Malformed HTTP request body.", {}, "bad_http");
     }

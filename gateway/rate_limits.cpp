@@ -55,7 +55,11 @@ RateLimits::Bucket& RateLimits::refilled(Buckets& buckets, std::string_view user
     b.limit = limit;
   }
   if (now_ms > b.refilled_at_ms) {
-    b.units = std::min(capacity, b.units + (now_ms - b.refilled_at_ms) * limit);
+    // Full once the time to fill it has passed; only a shorter time is multiplied out (a long
+    // idle times a large limit would overflow).
+    const int64_t to_full = ceil_div(std::max<int64_t>(0, capacity - b.units), limit);
+    const int64_t elapsed = now_ms - b.refilled_at_ms;
+    b.units = elapsed >= to_full ? capacity : std::min(capacity, b.units + elapsed * limit);
     b.refilled_at_ms = now_ms;
   }
   b.units = std::min(b.units, capacity);
@@ -94,9 +98,11 @@ std::optional<RateDecision> RateLimits::take(std::string_view user_id, int64_t n
     d.limit = *limit;
     if (d.allowed && b.units >= kUnitsPerRequest) {
       b.units -= kUnitsPerRequest;
-    } else if (d.allowed) {
+    } else if (b.units < kUnitsPerRequest) {
+      // Refused (or refused for tokens already): the retry waits for whichever comes last, so a
+      // client that waits as told is not refused again.
       d.allowed = false;
-      d.retry_after_ms = ceil_div(kUnitsPerRequest - b.units, *limit);
+      d.retry_after_ms = std::max(d.retry_after_ms, ceil_div(kUnitsPerRequest - b.units, *limit));
     }
     d.remaining = b.units / kUnitsPerRequest;
     d.reset_ms = ceil_div(*limit * kUnitsPerRequest - b.units, *limit);

@@ -63,6 +63,12 @@ tcp::socket& UpstreamConnection::socket() {
   return tls_ ? tls_->next_layer() : *plain_;
 }
 
+bool UpstreamConnection::has_pending_bytes() {
+  error_code ec;
+  const std::size_t n = socket().available(ec);
+  return ec || n > 0;
+}
+
 bool UpstreamConnection::is_open() const {
   return tls_ ? tls_->next_layer().is_open() : plain_->is_open();
 }
@@ -391,7 +397,8 @@ std::unique_ptr<UpstreamConnection> UpstreamClient::take_idle(const std::string&
   while (!conns.empty()) {
     auto conn = std::move(conns.back());  // most recently used: least likely to be stale
     conns.pop_back();
-    if (now - conn->idle_since < limits_.pool_idle_ttl && conn->is_open()) {
+    if (now - conn->idle_since < limits_.pool_idle_ttl && conn->is_open() &&
+        !conn->has_pending_bytes()) {
       conn->reused = true;
       ++stats_.connections_reused;
       return conn;
@@ -519,14 +526,19 @@ awaitable<Result<std::unique_ptr<UpstreamResponse>>> UpstreamClient::send(
       ec = co_await conn->write(request, limits_.first_byte_timeout, written);
     }
     std::unique_ptr<UpstreamResponse> response;
+    bool got_interim = false;
     if (!ec) {
       response.reset(new UpstreamResponse(*this, std::move(conn)));
       ec = co_await response->conn_->read_header(response->parser_, limits_.first_byte_timeout);
       // Interim answers (100 Continue, 103 Early Hints) come before the real one, on the same
       // connection: each is read and left behind (RFC 9110, 15.2). A few at most.
       for (int interim = 0; !ec && is_interim(response->status()); ++interim) {
+        got_interim = true;
         if (interim == kMaxInterimResponses) {
           response->abort();
+          if (live) {
+            *live = nullptr;
+          }
           co_return fail(unexpected_status(response->status()));
         }
         auto next = std::unique_ptr<UpstreamResponse>(
@@ -542,6 +554,9 @@ awaitable<Result<std::unique_ptr<UpstreamResponse>>> UpstreamClient::send(
       // 101 (no upgrade was asked for), a redirect (keygate follows none: a provider's API
       // answers where it is asked), or a status HTTP does not define: not an answer.
       response->abort();
+      if (live) {
+        *live = nullptr;
+      }
       co_return fail(unexpected_status(response->status()));
     }
     if (!ec) {
@@ -553,8 +568,10 @@ awaitable<Result<std::unique_ptr<UpstreamResponse>>> UpstreamClient::send(
     if (live) {
       *live = nullptr;
     }
-    bool stale = reused && (ec == http::error::end_of_stream || ec == net::error::eof ||
-                            ec == net::error::connection_reset || ec == net::error::broken_pipe);
+    // Not after an interim answer: the upstream had started on the request then.
+    bool stale = reused && !got_interim &&
+                 (ec == http::error::end_of_stream || ec == net::error::eof ||
+                  ec == net::error::connection_reset || ec == net::error::broken_pipe);
     if (stale) {
       continue;
     }

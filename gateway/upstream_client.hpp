@@ -72,6 +72,9 @@ class UpstreamConnection {
   // Bytes read past the end of the last response. An upstream that sends any leaves the
   // connection out of step: the next request on it would read them as its answer.
   bool has_unread_bytes() const { return buffer_.size() > 0; }
+  // Bytes waiting in the socket: on an idle pooled connection, an upstream that wrote past its
+  // answer after keygate had read it.
+  bool has_pending_bytes();
   // Runs the connection's timeouts beside the handlers of `executor` (the strand of the client
   // connection now using it), and stops timing: a pooled connection has no deadline.
   void adopt(const net::any_io_executor& executor) { deadline_.rebind(executor); }

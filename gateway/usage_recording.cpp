@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 
 #include "gateway/app.hpp"
 #include "gateway/log.hpp"
@@ -144,7 +145,11 @@ class UsageRecorder final : public UsageSink {
     }
     // The call's tokens against the user's token rate limit, whatever key served it.
     if (rate_ != nullptr && !row.user_id.empty()) {
-      rate_->spend_tokens(row.user_id, row.prompt_tokens + row.completion_tokens, rate_clock_ms());
+      // Upstream-reported counts: added without overflow, however large.
+      const int64_t prompt = std::max<int64_t>(row.prompt_tokens, 0);
+      const int64_t completion = std::max<int64_t>(row.completion_tokens, 0);
+      const int64_t tokens = prompt > INT64_MAX - completion ? INT64_MAX : prompt + completion;
+      rate_->spend_tokens(row.user_id, tokens, rate_clock_ms());
     }
     if (!writer_) {
       no_writer_dropped_.fetch_add(1, std::memory_order_relaxed);

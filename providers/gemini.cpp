@@ -339,8 +339,9 @@ Result<Value> tool_response_parts(const Value& message, const std::string& param
       }
     }
   }
+  // JSON when it is (and within the depth bound), else the text as it is.
   rapidjson::Document parsed;
-  parse_bounded(parsed, text);
+  const bool is_json = parse_bounded(parsed, text);
   Value response(rapidjson::kObjectType);
   // A failed tool (is_error on the tool message, from /v1/messages) answers under "error", the
   // key Gemini reads error details from.
@@ -349,10 +350,10 @@ Result<Value> tool_response_parts(const Value& message, const std::string& param
     return fail(bad_request("'" + param + ".is_error' must be a boolean.", param + ".is_error"));
   }
   if (failed != nullptr && failed->GetBool()) {
-    response.AddMember("error", parsed.HasParseError() ? str_value(text, a) : Value(parsed, a), a);
-  } else if (!parsed.HasParseError() && parsed.IsObject()) {
+    response.AddMember("error", is_json ? Value(parsed, a) : str_value(text, a), a);
+  } else if (is_json && parsed.IsObject()) {
     response.CopyFrom(parsed, a);
-  } else if (!parsed.HasParseError()) {
+  } else if (is_json) {
     response.AddMember("content", Value(parsed, a), a);
   } else {
     response.AddMember("content", str_value(text, a), a);

@@ -183,6 +183,8 @@ void append_millis(std::string& out, int64_t microseconds) {
   out.append(decimals, 4);
 }
 
+// Comments (the relaxed parse of keygate's own configuration) are not skipped: a bracket inside
+// one counts. Only the operator's files are read relaxed.
 bool nested_too_deep(std::string_view text) {
   int depth = 0;
   for (std::size_t i = 0; i < text.size(); ++i) {

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "gateway/routes.hpp"
 #include "testing/gateway_fixture.hpp"
 #include "testing/http_client.hpp"
 #include "testing/mock_providers.hpp"
@@ -60,7 +61,10 @@ TEST_CASE("a JSON body nested millions deep is refused on every route, and the s
     ++routes_with_bodies;
     const std::string path = path_of(route.pattern);
     const std::string method(boost::beast::http::to_string(route.method));
-    for (const std::string* token : {&gw.admin_token, &gw.user_token}) {
+    // The caller the route reads a body for: an admin route refuses a user before reading.
+    const std::string* token =
+        route.access == gateway::Access::admin ? &gw.admin_token : &gw.user_token;
+    {
       INFO(method << " " << path);
       auto r = http_request(gw.port(), method, path, body,
                             {{"authorization", bearer(*token)},
@@ -93,4 +97,24 @@ TEST_CASE("a JSON body nested millions deep is refused on every route, and the s
     REQUIRE(http_request(gw.port(), "GET", "/healthz").status == 200);
   }
   CHECK(upstream.request_count() == 0);
+
+  // A tool's result whose brackets nest past the bound is not JSON to keygate: Gemini gets it
+  // as text, as any other text.
+  MockUpstream gemini{gemini_json_handler("read it")};
+  GatewayOptions gemini_options;
+  gemini_options.base_urls = {{"google", gemini.base_url()}};
+  TestGateway gw2(gemini_options);
+  const std::string deep_text = std::string(300, '[') + "not closed";
+  const std::string chat = R"({"model":"google/gemini-2.5-flash","messages":[)"
+                           R"({"role":"user","content":"hi"},)"
+                           R"({"role":"assistant","content":null,"tool_calls":[{"id":"c1",)"
+                           R"("type":"function","function":{"name":"f","arguments":"{}"}}]},)"
+                           R"({"role":"tool","tool_call_id":"c1","content":")" +
+                           deep_text + R"("}]})";
+  auto r = http_request(gw2.port(), "POST", "/v1/chat/completions", chat,
+                        {{"authorization", bearer(gw2.user_token)}});
+  INFO(r.body);
+  CHECK(r.status == 200);
+  REQUIRE(gemini.request_count() == 1);
+  CHECK(gemini.requests().front().body.find(deep_text) != std::string::npos);
 }

@@ -202,3 +202,29 @@ TEST_CASE("a user's own token limit overrides the default, and clearing it resto
   CHECK(own_only.take("usr_a", 0)->counts_tokens);
   CHECK_FALSE(own_only.take("usr_b", 0));
 }
+
+TEST_CASE("a retry-after waits for both limits, and a long idle refills without overflow",
+          "[rate]") {
+  // Guards against a client told to come back when its tokens are back, only to be refused for
+  // its requests (the SDKs would spend their retries), and against a bucket at the largest limit
+  // left idle for months multiplying out past int64.
+  RateLimits limits({2, 100});
+  CHECK(limits.take("usr_a", 0)->allowed);
+  CHECK(limits.take("usr_a", 0)->allowed);  // the two requests of the minute
+  limits.spend_tokens("usr_a", 101, 0);     // and one token of debt
+  auto refused = limits.take("usr_a", 0);
+  REQUIRE_FALSE(refused->allowed);
+  CHECK(refused->refused_for_tokens);
+  CHECK(refused->retry_after_ms == 30'000);  // a request's worth at 2 a minute, the longer wait
+  CHECK(limits.take("usr_a", 30'000)->allowed);
+
+  RateLimits large({1'000'000'000, 1'000'000'000});
+  CHECK(large.take("usr_a", 0)->allowed);
+  large.spend_tokens("usr_a", 5, 0);
+  const int64_t two_hundred_days = 200LL * 24 * 3600 * 1000;
+  auto later = large.take("usr_a", two_hundred_days);
+  REQUIRE(later);
+  CHECK(later->allowed);
+  CHECK(later->remaining == 1'000'000'000 - 1);
+  CHECK(later->tokens_remaining == 1'000'000'000);
+}

@@ -401,3 +401,52 @@ TEST_CASE("an upstream status that is not an answer (1xx alone, 3xx, 999) is a 5
     CHECK(error_code_of(r) == "upstream_invalid_response");
   }
 }
+
+TEST_CASE("bytes an upstream writes after its answer, later, keep the connection out of the pool",
+          "[proxy][framing]") {
+  // The late form of the bug above: the extra bytes arrive once keygate has read the answer, and
+  // wait in the socket while the connection idles in the pool.
+  std::atomic<int> calls{0};
+  FramingFixture f([&calls](MockExchange& ex) -> net::awaitable<void> {
+    const std::string body = openai_completion_json("answer " + std::to_string(++calls));
+    const std::string response = json_head(body.size()) + body;
+    co_await ex.send_raw(response);
+    co_await ex.sleep(50ms);
+    const std::string injected = openai_completion_json("INJECTED");
+    const std::string late = json_head(injected.size()) + injected;
+    co_await ex.send_raw(late);
+  });
+  for (int i = 1; i <= 3; ++i) {
+    auto r = f.post_chat();
+    INFO(r.body);
+    CHECK(r.status == 200);
+    CHECK(r.body.find("answer " + std::to_string(i)) != std::string::npos);
+    std::this_thread::sleep_for(200ms);  // the late bytes are in by now
+  }
+  CHECK(f.upstream.request_count() == 3);
+}
+
+TEST_CASE("a pooled connection that answered 1xx and then closed is not retried as stale",
+          "[proxy][framing]") {
+  // Guards against sending a request twice: an interim answer says the upstream started on it,
+  // so a close after it is a failure (502), not a stale connection to retry elsewhere.
+  std::atomic<int> calls{0};
+  FramingFixture f([&calls](MockExchange& ex) -> net::awaitable<void> {
+    if (++calls == 1) {
+      const std::string body = openai_completion_json("first");
+      const std::string response = json_head(body.size()) + body;
+      co_await ex.send_raw(response);
+      co_return;
+    }
+    co_await ex.send_raw("HTTP/1.1 103 Early Hints\r\n\r\n");
+    co_await ex.sleep(50ms);
+    ex.cut();
+  });
+  REQUIRE(f.post_chat().status == 200);
+  auto second = f.post_chat();
+  CHECK(second.status == 502);
+  // The first call, then the router's two attempts at the second (retries_per_target: 1), each
+  // a 103 and a close; a transport that took the pooled connection's close for a stale one would
+  // have sent the first attempt again, on a fresh connection: four.
+  CHECK(calls.load() == 3);
+}

@@ -748,15 +748,12 @@ Result<std::string> to_anthropic_message(std::string_view chat_completion) {
     return fail(bad_answer("it is not a JSON object"));
   }
   const rapidjson::Document& in = *parsed;
-  const Value* choices = find(in, "choices");
-  if (choices == nullptr || !choices->IsArray() || choices->Empty()) {
-    return fail(bad_answer("it has no choices"));
+  const auto first = wire::first_choice(in);
+  if (!first) {
+    return fail(bad_answer(first.error()));
   }
-  const Value& choice = (*choices)[0];
-  const Value* msg = find(choice, "message");
-  if (msg == nullptr || !msg->IsObject()) {
-    return fail(bad_answer("its first choice has no message"));
-  }
+  const Value& choice = *first->choice;
+  const Value* msg = first->message;
   const Value* id = find(in, "id");
   const Value* model = find(in, "model");
   const Value* finish = find(choice, "finish_reason");

@@ -277,15 +277,12 @@ Result<std::string> chat_to_response(std::string_view chat_completion, std::stri
     return fail(bad_answer("it is not a JSON object"));
   }
   const rapidjson::Document& in = *parsed;
-  const Value* choices = find(in, "choices");
-  if (choices == nullptr || !choices->IsArray() || choices->Empty()) {
-    return fail(bad_answer("it has no choices"));
+  const auto first = wire::first_choice(in);
+  if (!first) {
+    return fail(bad_answer(first.error()));
   }
-  const Value& choice = (*choices)[0];
-  const Value* msg = find(choice, "message");
-  if (msg == nullptr || !msg->IsObject()) {
-    return fail(bad_answer("its first choice has no message"));
-  }
+  const Value& choice = *first->choice;
+  const Value* msg = first->message;
   const rapidjson::Document shape = parse_echo(echo);
   const ItemIds ids(string_or_empty(shape, "id"));
   const Ending ending = Ending::from_finish_reason(string_or_empty(choice, "finish_reason"));

@@ -127,6 +127,19 @@ std::optional<DataUrl> parse_base64_data_url(std::string_view url) {
   return DataUrl{meta.substr(0, meta.size() - kBase64.size()), url.substr(comma + 1)};
 }
 
+std::expected<FirstChoice, std::string> first_choice(const Value& answer) {
+  const Value* choices = find(answer, "choices");
+  if (choices == nullptr || !choices->IsArray() || choices->Empty()) {
+    return std::unexpected("it has no choices");
+  }
+  const Value& choice = (*choices)[0];
+  const Value* message = find(choice, "message");
+  if (message == nullptr || !message->IsObject()) {
+    return std::unexpected("its first choice has no message");
+  }
+  return FirstChoice{&choice, message};
+}
+
 std::string generated_id() {
   static thread_local uint64_t counter = 0;
   return "chatcmpl-" + std::to_string(std::time(nullptr)) + "-" + std::to_string(++counter);

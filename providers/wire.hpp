@@ -6,6 +6,7 @@
 #include <rapidjson/document.h>
 
 #include <cstdint>
+#include <expected>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -54,6 +55,15 @@ struct DataUrl {
   std::string_view data;
 };
 std::optional<DataUrl> parse_base64_data_url(std::string_view url);
+
+// A chat.completion's first choice and that choice's message (an object), both inside `answer`;
+// or why it has none, for the caller's 502. The client dialects (anthropic_inbound,
+// responses_answer) read answers through it.
+struct FirstChoice {
+  const Value* choice = nullptr;
+  const Value* message = nullptr;
+};
+std::expected<FirstChoice, std::string> first_choice(const Value& answer);
 
 // "chatcmpl-<time>-<n>" for translated responses (the upstream's own ids have other shapes).
 std::string generated_id();

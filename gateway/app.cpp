@@ -77,7 +77,9 @@ App::App(Config config, providers::Catalog catalog, std::unique_ptr<Keystore> ke
       spend_(config_.system_key_budget),
       rate_(config_.rate_limit),
       keys_(*keystore_, db_, &spend_),
-      usage_(make_usage_sink(config_, catalog_, metrics_, &spend_, &rate_)),
+      usage_(make_usage_sink(
+          config_, catalog_, metrics_, &spend_, &rate_,
+          [this] { return requests_in_flight_.load(std::memory_order_relaxed) > 1; })),
       api_{*keystore_, db_, catalog_, models_, keys_, *upstream_, *usage_, spend_, rate_},
       work_(net::make_work_guard(ioc_)) {
   register_health_routes(routes_, *keystore_, db_);
@@ -87,7 +89,7 @@ App::App(Config config, providers::Catalog catalog, std::unique_ptr<Keystore> ke
   register_agent_routes(routes_, api_);
   register_usage_routes(routes_, api_);
   register_metrics_route(routes_, metrics_);
-  server_ = std::make_unique<Server>(ioc_, config_.server, routes_, auth_);
+  server_ = std::make_unique<Server>(ioc_, config_.server, routes_, auth_, &requests_in_flight_);
   metrics_.add_callback("keygate_rate_limited_total", "counter",
                         "Requests refused by a user's rate limit.",
                         [this] { return static_cast<double>(rate_.refusals()); });

@@ -4,6 +4,8 @@
 
 #include <boost/asio/signal_set.hpp>
 
+#include <atomic>
+#include <functional>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -67,6 +69,8 @@ class App {
   RateLimits rate_;
   KeystoreKeyResolver keys_;
   Metrics metrics_;  // before usage_: the sink feeds it and registers callbacks with it
+  // Counted by the server's sessions, read by the usage writer's pacing (before both).
+  std::atomic<std::size_t> requests_in_flight_{0};
   std::unique_ptr<UsageSink> usage_;
   ApiContext api_;
   RouteTable routes_;
@@ -85,8 +89,11 @@ void register_health_routes(RouteTable& routes, Keystore& keystore, DbExecutor& 
 // The usage recorder for this configuration (usage_recording.cpp): stores rows in the keystore's
 // database through its own writer thread, priced with the catalog, and feeds `metrics`.
 // Calls on the operator's keys add their cost to `limits`, and every call its tokens to the
-// user's token rate limit in `rate` (either may be null).
+// user's token rate limit in `rate` (either may be null). `busy` (optional, asked on the writer
+// thread): whether the I/O threads have several requests in hand, when the writer pauses less
+// often (keystore/usage_writer.hpp, busy_slice).
 std::unique_ptr<UsageSink> make_usage_sink(const Config& config, const providers::Catalog& catalog,
-                                           Metrics& metrics, SpendLimits* limits, RateLimits* rate);
+                                           Metrics& metrics, SpendLimits* limits, RateLimits* rate,
+                                           std::function<bool()> busy = {});
 
 }  // namespace keygate::gateway

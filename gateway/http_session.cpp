@@ -74,6 +74,20 @@ std::string_view bearer_token(const Request& req) {
   return req["x-api-key"];
 }
 
+// Counts a request from its header until its answer is done (the usage writer's pacing, app.cpp).
+class InFlight {
+ public:
+  explicit InFlight(std::atomic<std::size_t>& count) : count_(count) {
+    count_.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~InFlight() { count_.fetch_sub(1, std::memory_order_relaxed); }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+
+ private:
+  std::atomic<std::size_t>& count_;
+};
+
 }  // namespace
 
 HttpSession::HttpSession(Server& server, tcp::socket socket)
@@ -156,7 +170,10 @@ awaitable<void> HttpSession::run() {
     if (!co_await read_request()) {
       break;
     }
-    co_await handle_request();
+    {
+      InFlight counted(server_.requests_in_flight_counter());
+      co_await handle_request();
+    }
     if (!keep_alive_ || client_gone_ || draining_) {
       break;
     }

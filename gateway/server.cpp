@@ -10,12 +10,13 @@ namespace keygate::gateway {
 constexpr auto kClientWatchDelay = std::chrono::milliseconds(20);
 
 Server::Server(net::io_context& ioc, const ServerLimits& limits, const RouteTable& routes,
-               Authenticator& auth)
+               Authenticator& auth, std::atomic<std::size_t>* requests_in_flight)
     : ioc_(ioc),
       limits_(limits),
       routes_(routes),
       auth_(auth),
       acceptor_(net::make_strand(ioc)),
+      requests_in_flight_(requests_in_flight ? requests_in_flight : &own_requests_in_flight_),
       client_watch_(std::make_shared<ClientWatchTimer>(ioc, kClientWatchDelay)) {}
 
 Server::~Server() = default;

@@ -33,8 +33,10 @@ class HttpSession;
 
 class Server {
  public:
+  // `requests_in_flight`: where to count the requests being handled (the usage writer paces
+  // itself by it, gateway/app.cpp); null: the server's own count.
   Server(net::io_context& ioc, const ServerLimits& limits, const RouteTable& routes,
-         Authenticator& auth);
+         Authenticator& auth, std::atomic<std::size_t>* requests_in_flight = nullptr);
   ~Server();
 
   // Binds and listens; returns the bound port (port 0 picks a free one).
@@ -48,6 +50,8 @@ class Server {
 
   std::size_t open_connections() const { return open_connections_.load(); }
   std::size_t active_streams() const { return active_streams_.load(); }
+  // Requests read and not yet answered in full (streams included).
+  std::size_t requests_in_flight() const { return requests_in_flight_->load(); }
   bool draining() const { return draining_.load(); }
 
   // For sessions.
@@ -58,6 +62,7 @@ class Server {
   const std::shared_ptr<ClientWatchTimer>& client_watch() const { return client_watch_; }
   void session_ended(HttpSession* session);
   std::atomic<std::size_t>& active_streams_counter() { return active_streams_; }
+  std::atomic<std::size_t>& requests_in_flight_counter() { return *requests_in_flight_; }
 
  private:
   awaitable<void> accept_loop();
@@ -70,6 +75,8 @@ class Server {
   tcp::acceptor acceptor_;
   std::atomic<std::size_t> open_connections_{0};
   std::atomic<std::size_t> active_streams_{0};
+  std::atomic<std::size_t> own_requests_in_flight_{0};
+  std::atomic<std::size_t>* requests_in_flight_;
   std::atomic<bool> draining_{false};
   bool single_threaded_ = false;
   std::shared_ptr<ClientWatchTimer> client_watch_;

@@ -204,10 +204,11 @@ class UsageRecorder final : public UsageSink {
 }  // namespace
 
 std::unique_ptr<UsageSink> make_usage_sink(const Config& config, const providers::Catalog& catalog,
-                                           Metrics& metrics, SpendLimits* limits,
-                                           RateLimits* rate) {
+                                           Metrics& metrics, SpendLimits* limits, RateLimits* rate,
+                                           std::function<bool()> busy) {
   const std::string path = database_target(config);
   UsageWriterOptions options;
+  options.busy = std::move(busy);
   options.on_write_error = [](const Error& error, std::size_t rows) {
     JsonWriter w;
     w.string(error.message);

@@ -345,6 +345,9 @@ void UsageWriter::run() {
   // the core back. Behind, it writes flat out (losing rows is worse than latency).
   WorkPacer& pacer = WorkPacer::this_thread();
   pacer.start(options_.slice, [this] { return keeping_up(); });
+  if (options_.busy) {
+    pacer.lengthen_while(options_.busy, options_.busy_slice);
+  }
   // The rows taken from the queue (all of it, by a swap) and how many of them are written. They
   // are written max_batch at a time; the next swap comes once all are.
   std::vector<UsageRow> taken;

@@ -3,11 +3,13 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <cstdlib>
 #include <thread>
 
 #include "gateway/memory_trim.hpp"
 #include "testing/gateway_fixture.hpp"
 #include "testing/http_client.hpp"
+#include "testing/mock_upstream.hpp"
 
 using namespace keygate;
 using namespace keygate::testing;
@@ -166,4 +168,53 @@ TEST_CASE("a running server hands free memory back once a second, and keeps serv
     CHECK(seen <= 3);
   }
   gateway::set_memory_trim(nullptr);
+}
+
+TEST_CASE("a request counts as in flight from its header until its answer is done", "[server]") {
+  // The usage writer pauses less often while several requests are in hand (the count's reader,
+  // keystore/usage_writer.hpp busy_slice). Guards against a count that misses requests, or keeps
+  // one after its answer: the writer's pacing would be wrong for as long as the server runs.
+  MockUpstream upstream([](MockExchange& ex) -> net::awaitable<void> {
+    co_await ex.sleep(400ms);
+    const std::string body = openai_completion_json("slow hello");
+    co_await ex.respond(200, body);
+  });
+  setenv("OPENAI_API_KEY", "sk-env-test-key-0000000000001234", 1);
+  GatewayOptions options;
+  options.base_urls = {{"openai", upstream.base_url("/v1")}};
+  TestGateway gw(options);
+  const gateway::Server& server = gw.app().server();
+  auto settles_at_zero = [&] {
+    for (int i = 0; i < 200 && server.requests_in_flight() != 0; ++i) {
+      std::this_thread::sleep_for(10ms);
+    }
+    return server.requests_in_flight() == 0;
+  };
+  CHECK(server.requests_in_flight() == 0);
+
+  std::atomic<int> ok{0};
+  auto chat = [&] {
+    auto r = http_request(gw.port(), "POST", "/v1/chat/completions", chat_body(),
+                          {{"authorization", bearer(gw.user_token)}});
+    ok += r.status == 200 ? 1 : 0;
+  };
+  std::thread first(chat);
+  std::thread second(chat);
+  const bool both_upstream = upstream.wait_for_requests(2, 5s);
+  CHECK(both_upstream);
+  CHECK(server.requests_in_flight() == 2);  // both wait on the upstream
+  first.join();
+  second.join();
+  CHECK(ok == 2);
+  CHECK(settles_at_zero());
+
+  // Refusals and errors are answered requests too: none stays counted.
+  CHECK(http_request(gw.port(), "GET", "/v1/nothing-here").status == 404);
+  CHECK(http_request(gw.port(), "POST", "/v1/chat/completions", chat_body(),
+                     {{"authorization", "Bearer kg_not_a_token"}})
+            .status == 401);
+  CHECK(http_request(gw.port(), "POST", "/v1/chat/completions", "{not json",
+                     {{"authorization", bearer(gw.user_token)}})
+            .status == 400);
+  CHECK(settles_at_zero());
 }

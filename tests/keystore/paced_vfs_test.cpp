@@ -147,3 +147,43 @@ TEST_CASE("a pacer sleeps only once a slice is over, and at most two slices", "[
   pacer.tick();
   CHECK(pacer.sleeps() == before + 1);
 }
+
+TEST_CASE("a pacer's slice is the busy one while busy says so at the slice's start",
+          "[paced_vfs]") {
+  // Guards against: the busy slice applied for good once seen (a burst would leave the writer
+  // pausing rarely at low load, where a pause is what keeps a lone request's wait short), or
+  // asked on every tick (a call per SQLite page write).
+  PacerGuard guard;
+  WorkPacer& pacer = WorkPacer::this_thread();
+  const uint64_t before = pacer.sleeps();
+  bool busy = true;
+  int asked = 0;
+  pacer.start(1ms, [] { return true; });
+  CHECK(pacer.current_slice() == 1ms);
+  pacer.lengthen_while(
+      [&] {
+        ++asked;
+        return busy;
+      },
+      std::chrono::hours(1));
+  CHECK(pacer.current_slice() == std::chrono::hours(1));
+  std::this_thread::sleep_for(5ms);  // longer than the quiet slice
+  for (int i = 0; i < 100; ++i) {
+    pacer.tick();
+  }
+  CHECK(pacer.sleeps() == before);  // the busy slice is not over
+  CHECK(asked == 1);                // asked at the slice's start only
+
+  busy = false;
+  pacer.restart();  // a new slice: quiet now
+  CHECK(pacer.current_slice() == 1ms);
+  std::this_thread::sleep_for(5ms);
+  pacer.tick();
+  CHECK(pacer.sleeps() == before + 1);
+  CHECK(asked == 3);  // at restart(), and at the slice that began after the pause
+
+  // start() forgets the busy test.
+  pacer.start(1ms, [] { return true; });
+  CHECK(pacer.current_slice() == 1ms);
+  CHECK(asked == 3);
+}

@@ -123,6 +123,34 @@ TEST_CASE("a writer that keeps up writes in short slices and pauses between them
   }
 }
 
+TEST_CASE("a writer pauses less often while the I/O threads have several requests in hand",
+          "[usage_writer]") {
+  // Guards against: the busy slice not reaching the writer's pacer, or sticking to it. The same
+  // 1,000 rows, in one batch with a 1 us quiet slice (a pause every 16 rows): while `busy` says
+  // so, the slice is an hour and no pause comes; while it says not, every statement pauses.
+  auto sleeps_writing_1000 = [](bool busy) {
+    testing::TempDir dir;
+    auto path = dir.file("k.db");
+    testing::open_keystore(path);
+    UsageWriterOptions options;
+    options.max_delay = 200ms;
+    options.slice = 1us;
+    options.busy_slice = std::chrono::hours(1);
+    options.busy = [busy] { return busy; };
+    auto writer = UsageWriter::open(path, options);
+    REQUIRE(writer.has_value());
+    for (int i = 0; i < 1000; ++i) {
+      REQUIRE((*writer)->enqueue(row(i)));
+    }
+    (*writer)->flush();
+    CHECK((*writer)->written() == 1000);
+    CHECK(count_rows(path) == 1000);
+    return (*writer)->paced_sleeps();
+  };
+  CHECK(sleeps_writing_1000(true) == 0);
+  CHECK(sleeps_writing_1000(false) >= 1000 / 16 - 1);
+}
+
 TEST_CASE("a writer that falls behind does not pause", "[usage_writer]") {
   // Guards against: pacing that outlives the backlog. With the queue at a quarter of its capacity
   // or more, losing rows to a full queue is worse than latency, so the writer runs flat out.

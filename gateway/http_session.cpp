@@ -74,20 +74,6 @@ std::string_view bearer_token(const Request& req) {
   return req["x-api-key"];
 }
 
-// Counts a request from its header until its answer is done (the usage writer's pacing, app.cpp).
-class InFlight {
- public:
-  explicit InFlight(std::atomic<std::size_t>& count) : count_(count) {
-    count_.fetch_add(1, std::memory_order_relaxed);
-  }
-  ~InFlight() { count_.fetch_sub(1, std::memory_order_relaxed); }
-  InFlight(const InFlight&) = delete;
-  InFlight& operator=(const InFlight&) = delete;
-
- private:
-  std::atomic<std::size_t>& count_;
-};
-
 }  // namespace
 
 HttpSession::HttpSession(Server& server, tcp::socket socket)
@@ -170,10 +156,12 @@ awaitable<void> HttpSession::run() {
     if (!co_await read_request()) {
       break;
     }
-    {
-      InFlight counted(server_.requests_in_flight_counter());
-      co_await handle_request();
-    }
+    // Counted until its answer is done: the usage writer paces itself by it (app.cpp). Not by a
+    // guard object: a frame destroyed with the io_context at exit must not touch the server.
+    std::atomic<std::size_t>& in_flight = server_.requests_in_flight_counter();
+    in_flight.fetch_add(1, std::memory_order_relaxed);
+    co_await handle_request();
+    in_flight.fetch_sub(1, std::memory_order_relaxed);
     if (!keep_alive_ || client_gone_ || draining_) {
       break;
     }

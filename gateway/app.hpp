@@ -90,8 +90,8 @@ void register_health_routes(RouteTable& routes, Keystore& keystore, DbExecutor& 
 // database through its own writer thread, priced with the catalog, and feeds `metrics`.
 // Calls on the operator's keys add their cost to `limits`, and every call its tokens to the
 // user's token rate limit in `rate` (either may be null). `busy` (optional, asked on the writer
-// thread): whether the I/O threads have several requests in hand, when the writer pauses less
-// often (keystore/usage_writer.hpp, busy_slice).
+// thread): whether several requests are open, when the writer pauses less often
+// (keystore/usage_writer.hpp, busy_slice).
 std::unique_ptr<UsageSink> make_usage_sink(const Config& config, const providers::Catalog& catalog,
                                            Metrics& metrics, SpendLimits* limits, RateLimits* rate,
                                            std::function<bool()> busy = {});

@@ -50,7 +50,8 @@ class Server {
 
   std::size_t open_connections() const { return open_connections_.load(); }
   std::size_t active_streams() const { return active_streams_.load(); }
-  // Requests read and not yet answered in full (streams included).
+  // Requests whose header was read and accepted (not refused while reading it: 413, 431, 400),
+  // from then until their answer is done, waits on the provider and streams included.
   std::size_t requests_in_flight() const { return requests_in_flight_->load(); }
   bool draining() const { return draining_.load(); }
 

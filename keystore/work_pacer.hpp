@@ -12,11 +12,14 @@
 // units of work; so does the paced SQLite VFS (paced_vfs.hpp) on every file write, which is
 // how commits and checkpoints, each one long call into SQLite, get their pauses too.
 //
-// Why a pause's length can depend on the load (lengthen_while): a pause lets through a request
-// that waits alone for the core. When the I/O threads have several requests in hand, every
-// request waits in their queue anyway, and each pause costs two context switches and both
-// threads' caches: measured, 250 us slices then served 6-24% more requests a second than 50 us
-// ones, at less CPU a request (README, Performance).
+// Why a pause's length can depend on the load (lengthen_while): each pause costs two context
+// switches and both threads' caches, and what it buys is a short wait for a request that needs
+// the core while the writer has it. That wait matters where a client sends one request at a
+// time to an upstream that answers in microseconds (the benchmark's one connection: p99 0.12 ms
+// with 50 us slices, 0.32 with 250). With several requests open the gateway passes the longer
+// slices: under load they queue for the I/O thread anyway (measured, 250 us slices then served
+// 6-24% more requests a second than 50 us, at less CPU a request; README, Performance), and
+// with real providers' calls, which take hundreds of milliseconds, a 250 us wait is noise.
 
 #include <chrono>
 #include <cstdint>

@@ -45,6 +45,23 @@ int64_t count_rows(const std::string& path, const std::string& where = "1=1") {
   return s->column_int(0);
 }
 
+// Writes `rows` rows through a writer with `options` into a fresh keystore, checks that all were
+// stored, and returns how many times the writer paused.
+uint64_t pauses_writing(int rows, const UsageWriterOptions& options) {
+  testing::TempDir dir;
+  auto path = dir.file("k.db");
+  testing::open_keystore(path);
+  auto writer = UsageWriter::open(path, options);
+  REQUIRE(writer.has_value());
+  for (int i = 0; i < rows; ++i) {
+    REQUIRE((*writer)->enqueue(row(i)));
+  }
+  (*writer)->flush();
+  CHECK((*writer)->written() == static_cast<uint64_t>(rows));
+  CHECK(count_rows(path) == rows);
+  return (*writer)->paced_sleeps();
+}
+
 }  // namespace
 
 TEST_CASE("rows are written in batches of at most max_batch, all of them",
@@ -129,23 +146,12 @@ TEST_CASE("a writer pauses less often while the I/O threads have several request
   // 1,000 rows, in one batch with a 1 us quiet slice (a pause every 16 rows): while `busy` says
   // so, the slice is an hour and no pause comes; while it says not, every statement pauses.
   auto sleeps_writing_1000 = [](bool busy) {
-    testing::TempDir dir;
-    auto path = dir.file("k.db");
-    testing::open_keystore(path);
     UsageWriterOptions options;
     options.max_delay = 200ms;
     options.slice = 1us;
     options.busy_slice = std::chrono::hours(1);
     options.busy = [busy] { return busy; };
-    auto writer = UsageWriter::open(path, options);
-    REQUIRE(writer.has_value());
-    for (int i = 0; i < 1000; ++i) {
-      REQUIRE((*writer)->enqueue(row(i)));
-    }
-    (*writer)->flush();
-    CHECK((*writer)->written() == 1000);
-    CHECK(count_rows(path) == 1000);
-    return (*writer)->paced_sleeps();
+    return pauses_writing(1000, options);
   };
   CHECK(sleeps_writing_1000(true) == 0);
   CHECK(sleeps_writing_1000(false) >= 1000 / 16 - 1);
@@ -158,23 +164,12 @@ TEST_CASE("a writer that falls behind does not pause", "[usage_writer]") {
   // point pauses): by a writer with room for 100,000 rows, which always keeps up, and by one
   // with room for 4,000, which is behind until fewer than 1,000 wait.
   auto sleeps_writing_4000 = [](std::size_t capacity) {
-    testing::TempDir dir;
-    auto path = dir.file("k.db");
-    testing::open_keystore(path);
     UsageWriterOptions options;
     options.capacity = capacity;
     options.max_batch = 100;
     options.max_delay = 200ms;
     options.slice = 1us;
-    auto writer = UsageWriter::open(path, options);
-    REQUIRE(writer.has_value());
-    for (int i = 0; i < 4000; ++i) {
-      REQUIRE((*writer)->enqueue(row(i)));
-    }
-    (*writer)->flush();
-    CHECK((*writer)->written() == 4000);
-    CHECK(count_rows(path) == 4000);
-    return (*writer)->paced_sleeps();
+    return pauses_writing(4000, options);
   };
   const uint64_t keeping_up = sleeps_writing_4000(100'000);
   const uint64_t behind = sleeps_writing_4000(4000);

@@ -404,9 +404,12 @@ void UsageWriter::run() {
     }
     next += n;
     if (next == taken.size()) {
-      // The rows' strings are freed here, off the lock. The capacity stays for the swap to come,
-      // unless a backlog grew it past a few batches: idle memory is not kept for a burst.
-      taken.clear();
+      // The rows' strings are freed here, off the lock, and a few rows at a time between the
+      // pacer's pauses: a whole batch at once (1,200-1,500 rows under load, 0.13-0.3 ms measured:
+      // the strings were allocated on the I/O thread, so each free is a cross-thread one) held
+      // the core past its slice. The capacity stays for the swap to come, unless a backlog grew
+      // it past a few batches: idle memory is not kept for a burst.
+      destroy_in_steps(taken, 64);  // 64 rows: ~10 us of frees
       next = 0;
       if (taken.capacity() > 4 * options_.max_batch) {
         std::vector<UsageRow>().swap(taken);

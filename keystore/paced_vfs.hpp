@@ -15,9 +15,9 @@
 // WAL and the database) it held the core for 0.5-0.9 ms in one system call, a few times a
 // second under load (perf sched: the writer's longest runs all ended in that fsync). So each
 // 256 KB written starts the kernel's write-back of it at once (sync_file_range, which does not
-// wait): the hand-over happens in small pieces between the pacer's pauses, and the fsync finds
-// the pages already on their way. What is durable when is unchanged: only fsync promises that.
-// Everything else is the default VFS's ("unix" on Linux), unchanged.
+// wait for it to complete): the hand-over happens in small pieces between the pacer's pauses, and
+// the fsync finds the pages already on their way. What is durable when is unchanged: only fsync
+// promises that. Everything else is the default VFS's ("unix" on Linux), unchanged.
 
 #include <cstdint>
 
